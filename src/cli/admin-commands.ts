@@ -1,0 +1,62 @@
+// The owner's commands: enrollment codes and the device list. They speak to the server
+// with the admin token (from --admin-token or SYNMAC_ADMIN_TOKEN).
+import type { Command } from 'commander';
+import { jsonRequest } from '../client/http.js';
+import { CliError } from './cli-error.js';
+
+function adminOpts(o: { server?: string; adminToken?: string }) {
+  const baseUrl = o.server ?? process.env.SYNMAC_SERVER;
+  const token = o.adminToken ?? process.env.SYNMAC_ADMIN_TOKEN;
+  if (!baseUrl) throw new CliError('--server URL is required (or set SYNMAC_SERVER)');
+  if (!token) throw new CliError('--admin-token TOKEN is required (or set SYNMAC_ADMIN_TOKEN); it is in the server data dir, file admin-token');
+  return { baseUrl, token };
+}
+
+export function registerAdminCommands(program: Command): void {
+  program
+    .command('invite')
+    .description('create a one-time enrollment code for a new device (printed on the last line)')
+    .option('--server <url>', 'server URL')
+    .option('--admin-token <token>', 'the admin token')
+    .option('--ttl <minutes>', 'how long the code stays valid', '15')
+    .action(async (o) => {
+      const ttl = Number(o.ttl);
+      if (!Number.isInteger(ttl) || ttl < 1) throw new CliError('--ttl must be a whole number of minutes');
+      const res = await jsonRequest<{ code: string; expires_at: number }>(adminOpts(o), 'POST', '/api/v1/invites', { ttl_seconds: ttl * 60 });
+      process.stdout.write(`Enrollment code (valid until ${new Date(res.expires_at).toISOString()}, works once):\n${res.code}\n`);
+    });
+
+  const devices = program.command('devices').description('list or revoke devices (admin)');
+  const list = async (o: { server?: string; adminToken?: string; json?: boolean }) => {
+    const res = await jsonRequest<{ devices: Array<{ id: string; name: string; created_at: number; revoked_at: number | null; last_seen_at: number | null }> }>(
+      adminOpts(o),
+      'GET',
+      '/api/v1/devices',
+    );
+    if (o.json) {
+      process.stdout.write(`${JSON.stringify(res.devices, null, 2)}\n`);
+      return;
+    }
+    if (res.devices.length === 0) process.stdout.write('no devices yet: create a code with `synmac invite`\n');
+    for (const d of res.devices) {
+      const state = d.revoked_at ? `revoked ${new Date(d.revoked_at).toISOString()}` : d.last_seen_at ? `last seen ${new Date(d.last_seen_at).toISOString()}` : 'never seen';
+      process.stdout.write(`${d.name}\t${d.id}\t${state}\n`);
+    }
+  };
+  devices
+    .command('list', { isDefault: true })
+    .description('list devices')
+    .option('--server <url>', 'server URL')
+    .option('--admin-token <token>', 'the admin token')
+    .option('--json', 'machine-readable output')
+    .action(list);
+  devices
+    .command('revoke <name>')
+    .description('revoke a device by name or id: its key stops working at once')
+    .option('--server <url>', 'server URL')
+    .option('--admin-token <token>', 'the admin token')
+    .action(async (name: string, o) => {
+      const res = await jsonRequest<{ revoked: { id: string; name: string } }>(adminOpts(o), 'POST', `/api/v1/devices/${encodeURIComponent(name)}/revoke`);
+      process.stdout.write(`revoked ${res.revoked.name} (${res.revoked.id})\n`);
+    });
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+// synmac's command line. Each command group lives in its own file; this one wires them up
+// and turns errors into one clear line and a non-zero exit.
+import { Command } from 'commander';
+import { VERSION } from '../version.js';
+import { registerServerCommands } from './server-commands.js';
+import { registerAdminCommands } from './admin-commands.js';
+import { CliError } from './cli-error.js';
+import { registerClientCommands } from './client-commands.js';
+
+const program = new Command();
+program
+  .name('synmac')
+  .description('Private, self-hosted file sync: one folder kept identical on all your machines, through your own server.')
+  .version(VERSION);
+
+registerServerCommands(program);
+registerAdminCommands(program);
+registerClientCommands(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const message = err instanceof CliError || err instanceof Error ? err.message : String(err);
+  process.stderr.write(`synmac: ${message}\n`);
+  process.exit(err instanceof CliError ? err.exitCode : 1);
+});

@@ -1,0 +1,47 @@
+// `synmac server`: run the server on the embedded database or on PostgreSQL.
+import type { Command } from 'commander';
+import { startServer } from '../server/server.js';
+import { CliError } from './cli-error.js';
+
+const int = (name: string) => (v: string) => {
+  if (!/^\d+$/.test(v)) throw new CliError(`${name} must be a whole number`);
+  return Number(v);
+};
+
+export function registerServerCommands(program: Command): void {
+  program
+    .command('server')
+    .description('run the synmac server')
+    .option('--data-dir <dir>', 'where the database (embedded), blobs and admin token live', process.env.SYNMAC_DATA_DIR ?? './data')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on', int('--port'), 8080)
+    .option('--database-url <url>', 'postgres://… to use PostgreSQL instead of the embedded database (or SYNMAC_DATABASE_URL)')
+    .option('--max-upload-bytes <n>', 'largest single file accepted', int('--max-upload-bytes'))
+    .option('--max-json-bytes <n>', 'largest JSON request body accepted (a /status of 100k files is ~20 MB)', int('--max-json-bytes'))
+    .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
+    .action(async (o) => {
+      const databaseUrl = o.databaseUrl ?? process.env.SYNMAC_DATABASE_URL;
+      const limits: Record<string, number> = {};
+      if (o.maxUploadBytes !== undefined) limits.maxUploadBytes = o.maxUploadBytes;
+      if (o.maxJsonBytes !== undefined) limits.maxJsonBytes = o.maxJsonBytes;
+      let server;
+      try {
+        server = await startServer({ dataDir: o.dataDir, host: o.host, port: o.port, databaseUrl, logLevel: o.logLevel, limits });
+      } catch (err) {
+        throw new CliError((err as Error).message);
+      }
+      if (server.createdAdminToken) {
+        process.stdout.write(
+          `First start: the admin token is\n\n  ${server.createdAdminToken}\n\n` +
+            `It is also in ${o.dataDir}/admin-token (mode 0600). Use it with \`synmac invite\` to enroll devices.\n`,
+        );
+      }
+      process.stdout.write(`synmac server listening on ${server.url} (database: ${server.ctx.database.engine})\n`);
+      const stop = async () => {
+        await server.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}

@@ -1,0 +1,103 @@
+// Wire types of the HTTP API (v1). The JSON schemas that validate them live beside the
+// routes; these are the shapes both sides agree on. docs/api.md explains each endpoint.
+
+export type EntryKind = 'file' | 'dir';
+
+/** What the server holds for a path (GET /changes rows, /status download actions). */
+export interface RemoteFile {
+  path: string;
+  kind: EntryKind;
+  revision: number;
+  /** null for directories */
+  sha256: string | null;
+  size: number;
+  /** milliseconds since the epoch, as the writing device saw it */
+  mtime: number;
+  /** POSIX permission bits (only the executable bits are applied by clients) */
+  mode: number;
+  deleted: boolean;
+}
+
+/** One path the device has on disk now, with the base it last agreed with the server. */
+export interface StatusFileEntry {
+  path: string;
+  kind?: EntryKind; // default 'file'
+  sha256?: string | null; // required for files
+  size?: number;
+  mtime?: number;
+  mode?: number;
+  base_revision?: number | null;
+  base_sha256?: string | null;
+}
+
+/** A path in the device's base that is gone from its disk: a deletion it made. */
+export interface StatusDeletedEntry {
+  path: string;
+  base_revision: number;
+  base_sha256?: string | null;
+  kind?: EntryKind;
+}
+
+export interface StatusRequest {
+  files: StatusFileEntry[];
+  deleted?: StatusDeletedEntry[];
+}
+
+/**
+ * Actions, from the device's point of view:
+ * - upload:        send the local bytes with If-Match: base_revision (null = new file)
+ * - download:      fetch `remote` and write it to `path` (a directory: create it)
+ * - delete:        remove the local copy (the server deleted it; the local copy is unchanged)
+ * - server_delete: the device deleted it; DELETE on the server with If-Match: base_revision
+ * - conflict:      both sides changed it differently: upload the local bytes with
+ *                  If-Match: base_revision (the server stores them as a conflict copy and
+ *                  answers with its name), then download `remote` to `path`
+ * - record:        both sides already agree (same bytes, or both deleted): just record
+ *                  `revision` as the new base (null revision = forget the path)
+ */
+export type SyncAction =
+  | { action: 'upload'; path: string; base_revision: number | null }
+  | { action: 'download'; path: string; remote: RemoteFile }
+  | { action: 'delete'; path: string; revision: number }
+  | { action: 'server_delete'; path: string; base_revision: number }
+  | { action: 'conflict'; path: string; base_revision: number | null; remote: RemoteFile }
+  | { action: 'record'; path: string; revision: number | null; sha256: string | null };
+
+export type SyncActionType = SyncAction['action'];
+
+export interface StatusResponse {
+  cursor: number;
+  actions: SyncAction[];
+  /** counts per action type, for logs and humans */
+  summary: Record<SyncActionType, number>;
+}
+
+/** Result of PUT /api/v1/files/{path} and POST /api/v1/commit items. */
+export interface WriteResult {
+  /** where the bytes now live: `path`, or the conflict copy's path */
+  path: string;
+  revision: number;
+  sha256: string | null;
+  /** created | updated | unchanged | conflict */
+  result: 'created' | 'updated' | 'unchanged' | 'conflict';
+  /** on conflict: the path that kept its name, and its current revision */
+  conflict_of?: { path: string; revision: number };
+}
+
+export interface DeleteResult {
+  path: string;
+  revision: number;
+  result: 'deleted' | 'already_deleted';
+}
+
+export interface ChangesResponse {
+  changes: RemoteFile[];
+  cursor: number;
+  has_more: boolean;
+}
+
+export interface ApiErrorBody {
+  error: { code: string; message: string };
+}
+
+export const SHA256_RE = /^[0-9a-f]{64}$/;

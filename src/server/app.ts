@@ -1,0 +1,96 @@
+// Builds the Fastify application: logging, validation, errors, auth and the routes.
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { ServerContext } from './context.js';
+import { ApiError, errorBody } from './errors.js';
+import { installAuth } from './http-auth.js';
+import { blobRoutes } from './routes/blobs.js';
+import { deviceRoutes } from './routes/devices.js';
+import { filesRoutes } from './routes/files.js';
+import { historyRoutes } from './routes/history.js';
+import { syncRoutes } from './routes/sync.js';
+
+export interface AppOptions {
+  logLevel?: string;
+  version: string;
+}
+
+// Fastify's own 4xx errors, mapped to codes that say what the client did wrong.
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_content_length',
+  FST_ERR_CTP_INVALID_TYPE: 'invalid_content_type',
+};
+
+export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: {
+      level: opts.logLevel ?? 'info',
+      // Keys, tokens and enrollment codes never reach a log line.
+      redact: ['req.headers.authorization', 'req.body.code', 'req.body.api_key'],
+    },
+    // One line per request would cost more than many small-file requests themselves.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: ctx.limits.maxJsonBytes,
+    forceCloseConnections: true,
+    // Strict types: a string where a number belongs is a client bug worth a 400.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'synmac', version: opts.version, description: 'Self-hosted file sync: device and admin API (v1)' },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
+    if (err instanceof ApiError) {
+      return reply.headers(err.headers).code(err.statusCode).send(errorBody(err.code, err.message));
+    }
+    const fe = err as FastifyError & { code?: string };
+    if (fe.validation) {
+      return reply.code(400).send(errorBody('invalid_request', fe.message));
+    }
+    if (fe.code === 'ENOSPC' || fe.code === 'EDQUOT') {
+      req.log.error({ code: fe.code }, 'storage full');
+      return reply.code(507).send(errorBody('insufficient_storage', 'the server is out of disk space; nothing was stored'));
+    }
+    if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+      const code = FASTIFY_CODES[fe.code ?? ''] ?? 'bad_request';
+      const message = fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe instanceof SyntaxError ? 'the body is not valid JSON' : fe.message;
+      return reply.code(fe.statusCode).send(errorBody(code, message));
+    }
+    req.log.error({ err }, 'request failed');
+    return reply.code(500).send(errorBody('internal', 'internal server error; the server log has details'));
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send(errorBody('not_found', `no such endpoint: ${req.method} ${req.url.split('?')[0]}`));
+  });
+
+  installAuth(app, ctx);
+
+  app.get(
+    '/api/v1/health',
+    { config: { auth: 'none' }, schema: { summary: 'Liveness: 200 when the server and its database answer' } },
+    async () => {
+      await ctx.store.cursor();
+      return { status: 'ok', version: opts.version, database: ctx.database.engine };
+    },
+  );
+  app.get('/api/v1/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(async (scope) => deviceRoutes(scope, ctx));
+  await app.register(async (scope) => syncRoutes(scope, ctx));
+  await app.register(async (scope) => historyRoutes(scope, ctx));
+  await app.register(async (scope) => blobRoutes(scope, ctx));
+  await app.register(async (scope) => filesRoutes(scope, ctx));
+  return app;
+}

@@ -1,0 +1,164 @@
+// Credentials: one admin token (the owner's), one API key per device, one-time enrollment
+// codes. Only SHA-256 hashes of keys and codes are stored; a lookup by hash means the
+// secret itself is never compared byte by byte, and the admin token is compared in
+// constant time.
+import { createHash, randomBytes, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Kysely } from 'kysely';
+import { validateDeviceName } from '../core/device-name.js';
+import { ApiError } from './errors.js';
+import type { Schema } from './db/schema.js';
+
+export const sha256Hex = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
+
+export interface DeviceIdentity {
+  id: string;
+  name: string;
+}
+
+export const DEFAULT_CODE_TTL_SECONDS = 15 * 60;
+// No 0/O or 1/I/L: codes are read off one screen and typed on another machine.
+const CODE_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
+
+export function newEnrollmentCode(): string {
+  let s = '';
+  for (let i = 0; i < 12; i++) s += CODE_ALPHABET[randomInt(CODE_ALPHABET.length)];
+  return `${s.slice(0, 4)}-${s.slice(4, 8)}-${s.slice(8)}`;
+}
+
+/** Codes are compared without dashes, spaces or case, so a hand-typed code works. */
+export const canonicalCode = (code: string): string => code.toUpperCase().replace(/[^A-Z0-9]/g, '');
+
+export function constantTimeEqual(a: string, b: string): boolean {
+  const ha = createHash('sha256').update(a).digest();
+  const hb = createHash('sha256').update(b).digest();
+  return timingSafeEqual(ha, hb);
+}
+
+export class AdminToken {
+  constructor(private token: string) {}
+  matches(candidate: string): boolean {
+    return constantTimeEqual(candidate, this.token);
+  }
+
+  /** Reads DIR/admin-token, creating it (mode 0600) on first start. */
+  static async load(dataDir: string): Promise<{ token: AdminToken; created: string | null }> {
+    const file = path.join(dataDir, 'admin-token');
+    try {
+      const existing = (await fs.readFile(file, 'utf8')).trim();
+      if (existing) return { token: new AdminToken(existing), created: null };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const fresh = await AdminToken.write(dataDir);
+    return { token: new AdminToken(fresh), created: fresh };
+  }
+
+  /** Writes a new token atomically (temp file, fsync, rename) and returns it. */
+  static async write(dataDir: string): Promise<string> {
+    const file = path.join(dataDir, 'admin-token');
+    const token = `sma_${randomBytes(32).toString('base64url')}`;
+    const tmp = `${file}.${process.pid}.tmp`;
+    const fh = await fs.open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(`${token}\n`);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.chmod(tmp, 0o600);
+    await fs.rename(tmp, file);
+    return token;
+  }
+}
+
+export class DeviceAuth {
+  constructor(private readonly db: Kysely<Schema>) {}
+
+  async createCode(ttlSeconds = DEFAULT_CODE_TTL_SECONDS): Promise<{ code: string; expires_at: number }> {
+    const code = newEnrollmentCode();
+    const now = Date.now();
+    const expires_at = now + ttlSeconds * 1000;
+    await this.db
+      .insertInto('enrollment_codes')
+      .values({ code_hash: sha256Hex(canonicalCode(code)), created_at: now, expires_at, used_at: null, used_by: null })
+      .execute();
+    return { code, expires_at };
+  }
+
+  /** Spends a code and creates the device, in one transaction: a code works once. */
+  async register(code: string, rawName: string): Promise<{ device_id: string; name: string; api_key: string }> {
+    let name: string;
+    try {
+      name = validateDeviceName(rawName);
+    } catch (err) {
+      throw new ApiError(400, 'invalid_device_name', (err as Error).message);
+    }
+    const codeHash = sha256Hex(canonicalCode(code));
+    const apiKey = `smk_${randomBytes(32).toString('base64url')}`;
+    const id = randomUUID();
+    const now = Date.now();
+    return this.db.transaction().execute(async (tx) => {
+      // The conditional UPDATE is the claim: of two concurrent registrations with one
+      // code, exactly one changes a row.
+      const claimed = await tx
+        .updateTable('enrollment_codes')
+        .set({ used_at: now, used_by: id })
+        .where('code_hash', '=', codeHash)
+        .where('used_at', 'is', null)
+        .where('expires_at', '>', now)
+        .executeTakeFirst();
+      if (Number(claimed.numUpdatedRows) !== 1) {
+        throw new ApiError(401, 'invalid_enrollment_code', 'the enrollment code is unknown, already used or expired; ask the server owner for a new one (synmac invite)');
+      }
+      const taken = await tx.selectFrom('devices').select('id').where('name', '=', name).executeTakeFirst();
+      if (taken) {
+        throw new ApiError(409, 'device_name_taken', `a device named "${name}" already exists; choose another name`);
+      }
+      await tx
+        .insertInto('devices')
+        .values({ id, name, key_hash: sha256Hex(apiKey), created_at: now, revoked_at: null, last_seen_at: null })
+        .execute();
+      return { device_id: id, name, api_key: apiKey };
+    });
+  }
+
+  async authenticate(apiKey: string): Promise<DeviceIdentity | null> {
+    const row = await this.db
+      .selectFrom('devices')
+      .select(['id', 'name', 'revoked_at'])
+      .where('key_hash', '=', sha256Hex(apiKey))
+      .executeTakeFirst();
+    if (!row || row.revoked_at !== null) return null;
+    return { id: row.id, name: row.name };
+  }
+
+  async list() {
+    const rows = await this.db.selectFrom('devices').select(['id', 'name', 'created_at', 'revoked_at', 'last_seen_at']).orderBy('created_at').execute();
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      created_at: Number(r.created_at),
+      revoked_at: r.revoked_at === null ? null : Number(r.revoked_at),
+      last_seen_at: r.last_seen_at === null ? null : Number(r.last_seen_at),
+    }));
+  }
+
+  async revoke(idOrName: string): Promise<{ id: string; name: string }> {
+    const row = await this.db
+      .selectFrom('devices')
+      .select(['id', 'name', 'revoked_at'])
+      .where((eb) => eb.or([eb('id', '=', idOrName), eb('name', '=', idOrName)]))
+      .executeTakeFirst();
+    if (!row) throw new ApiError(404, 'device_not_found', 'no device with that name or id');
+    if (row.revoked_at === null) {
+      await this.db.updateTable('devices').set({ revoked_at: Date.now() }).where('id', '=', row.id).execute();
+    }
+    return { id: row.id, name: row.name };
+  }
+
+  async touch(id: string): Promise<void> {
+    await this.db.updateTable('devices').set({ last_seen_at: Date.now() }).where('id', '=', id).execute();
+  }
+}

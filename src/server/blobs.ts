@@ -1,0 +1,124 @@
+// Content-addressed blob store on disk. A blob is written to tmp/, hashed while it
+// streams, fsynced, and only then renamed to blobs/ab/cd/<sha256>: a blob that is
+// visible under its name is always whole and always has that hash. tmp/ is emptied at
+// start-up, so an upload cut off by a crash leaves nothing behind.
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ApiError } from './errors.js';
+
+export const EMPTY_SHA256 = createHash('sha256').digest('hex');
+
+export interface StoredBlob {
+  sha256: string;
+  size: number;
+}
+
+export class BlobStore {
+  readonly blobDir: string;
+  readonly tmpDir: string;
+
+  constructor(readonly dataDir: string) {
+    this.blobDir = path.join(dataDir, 'blobs');
+    this.tmpDir = path.join(dataDir, 'tmp');
+  }
+
+  async init(): Promise<void> {
+    await fs.rm(this.tmpDir, { recursive: true, force: true });
+    await fs.mkdir(this.tmpDir, { recursive: true });
+    await fs.mkdir(this.blobDir, { recursive: true });
+  }
+
+  pathOf(sha256: string): string {
+    return path.join(this.blobDir, sha256.slice(0, 2), sha256.slice(2, 4), sha256);
+  }
+
+  async has(sha256: string): Promise<boolean> {
+    try {
+      await fs.access(this.pathOf(sha256));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async size(sha256: string): Promise<number | null> {
+    try {
+      return (await fs.stat(this.pathOf(sha256))).size;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Streams `body` into the store. Rejects (and keeps nothing) when the bytes do not hash
+   * to `expectedSha256` or exceed `maxBytes`.
+   */
+  async put(body: Readable, expectedSha256: string, maxBytes: number): Promise<StoredBlob> {
+    const tmp = path.join(this.tmpDir, `${randomUUID()}.part`);
+    const hash = createHash('sha256');
+    let size = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        size += chunk.length;
+        if (size > maxBytes) {
+          cb(new ApiError(413, 'upload_too_large', `upload exceeds the limit of ${maxBytes} bytes`));
+          return;
+        }
+        hash.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    try {
+      const out = createWriteStream(tmp, { flags: 'wx' });
+      await pipeline(body, meter, out);
+      const sha256 = hash.digest('hex');
+      if (sha256 !== expectedSha256) {
+        throw new ApiError(400, 'sha256_mismatch', 'the body does not hash to X-Content-SHA256; nothing was stored');
+      }
+      await this.commitTmp(tmp, sha256);
+      return { sha256, size };
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      if (err instanceof ApiError) throw err;
+      // The client went away or the stream broke: nothing was stored.
+      throw new ApiError(400, 'upload_incomplete', 'the upload ended before the body was complete; nothing was stored');
+    }
+  }
+
+  /** fsync the temp file, move it under its hash, fsync the directory entry. */
+  private async commitTmp(tmp: string, sha256: string): Promise<void> {
+    const fh = await fs.open(tmp, 'r+');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    const final = this.pathOf(sha256);
+    const dir = path.dirname(final);
+    await fs.mkdir(dir, { recursive: true });
+    if (await this.has(sha256)) {
+      // Same hash, same bytes: keep the blob that is already there.
+      await fs.rm(tmp, { force: true });
+      return;
+    }
+    await fs.rename(tmp, final);
+    const dh = await fs.open(dir, 'r');
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+  }
+
+  open(sha256: string, range?: { start: number; end: number }): ReadStream {
+    return createReadStream(this.pathOf(sha256), range);
+  }
+
+  async remove(sha256: string): Promise<void> {
+    await fs.rm(this.pathOf(sha256), { force: true });
+  }
+}

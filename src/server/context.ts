@@ -1,0 +1,35 @@
+// What every route needs, built once per server and handed to the route plugins.
+import type { Database } from './db/connection.js';
+import type { AdminToken, DeviceAuth, DeviceIdentity } from './auth.js';
+import type { BlobStore } from './blobs.js';
+import type { ChangeEvents } from './events.js';
+import type { FilesStore } from './files-store.js';
+
+export interface ServerLimits {
+  /** largest JSON request body (a /status of 100k entries is ~20 MB) */
+  maxJsonBytes: number;
+  /** largest single file upload */
+  maxUploadBytes: number;
+}
+
+export interface ServerContext {
+  database: Database;
+  store: FilesStore;
+  blobs: BlobStore;
+  devices: DeviceAuth;
+  admin: AdminToken;
+  events: ChangeEvents;
+  limits: ServerLimits;
+}
+
+export type AuthRole = 'none' | 'device' | 'admin';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: AuthRole;
+  }
+  interface FastifyRequest {
+    device?: DeviceIdentity;
+    isAdmin?: boolean;
+  }
+}

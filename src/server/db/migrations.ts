@@ -1,0 +1,102 @@
+// One set of migrations for SQLite and PostgreSQL. Kysely's Migrator records what ran
+// (and takes a lock on PostgreSQL), so running them twice, or from two processes, is safe.
+import { Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
+
+const initial: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('counter')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('value', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.insertInto('counter').values({ id: 1, value: 0 }).execute();
+
+    await db.schema
+      .createTable('devices')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull().unique())
+      .addColumn('key_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('revoked_at', 'bigint')
+      .addColumn('last_seen_at', 'bigint')
+      .execute();
+
+    await db.schema
+      .createTable('enrollment_codes')
+      .addColumn('code_hash', 'text', (c) => c.primaryKey())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('used_at', 'bigint')
+      .addColumn('used_by', 'text')
+      .execute();
+
+    await db.schema
+      .createTable('blobs')
+      .addColumn('sha256', 'text', (c) => c.primaryKey())
+      .addColumn('size', 'bigint', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('files')
+      .addColumn('path', 'text', (c) => c.primaryKey())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('revision', 'bigint', (c) => c.notNull())
+      .addColumn('sha256', 'text')
+      .addColumn('size', 'bigint', (c) => c.notNull())
+      .addColumn('mtime', 'bigint', (c) => c.notNull())
+      .addColumn('mode', 'integer', (c) => c.notNull())
+      .addColumn('is_deleted', 'integer', (c) => c.notNull())
+      .addColumn('deleted_at', 'bigint')
+      .addColumn('deleted_by', 'text')
+      .addColumn('device_id', 'text')
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('files_revision').on('files').column('revision').unique().execute();
+
+    await db.schema
+      .createTable('file_versions')
+      .addColumn('revision', 'bigint', (c) => c.primaryKey())
+      .addColumn('path', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('sha256', 'text')
+      .addColumn('size', 'bigint', (c) => c.notNull())
+      .addColumn('mtime', 'bigint', (c) => c.notNull())
+      .addColumn('mode', 'integer', (c) => c.notNull())
+      .addColumn('is_deleted', 'integer', (c) => c.notNull())
+      .addColumn('device_id', 'text')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('reason', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('file_versions_path').on('file_versions').columns(['path', 'revision']).execute();
+    await db.schema.createIndex('file_versions_sha256').on('file_versions').column('sha256').execute();
+  },
+  async down(db: Kysely<any>) {
+    for (const t of ['file_versions', 'files', 'blobs', 'enrollment_codes', 'devices', 'counter']) {
+      await db.schema.dropTable(t).ifExists().execute();
+    }
+  },
+};
+
+const migrations: Record<string, Migration> = {
+  '0001_initial': initial,
+};
+
+class StaticProvider implements MigrationProvider {
+  async getMigrations() {
+    return migrations;
+  }
+}
+
+export async function migrate(db: Kysely<any>): Promise<void> {
+  const migrator = new Migrator({ db, provider: new StaticProvider() });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error || failed) {
+    const reason = error instanceof Error ? error.message : String(error ?? failed?.migrationName);
+    throw new Error(`database migration failed: ${reason}`);
+  }
+  // Touch the counter so a database whose migration table exists but whose data was
+  // wiped by hand fails here, at start-up, and not on the first write.
+  await sql`select value from counter where id = 1`.execute(db);
+}

@@ -1,0 +1,77 @@
+// Table types for Kysely. Both engines store the same shapes: integers for times (epoch
+// milliseconds) and flags, so no dialect-specific type handling leaks into queries.
+import type { Generated } from 'kysely';
+
+export interface CounterTable {
+  id: number;
+  value: number;
+}
+
+export interface DevicesTable {
+  id: string;
+  name: string;
+  key_hash: string;
+  created_at: number;
+  revoked_at: number | null;
+  last_seen_at: number | null;
+}
+
+export interface EnrollmentCodesTable {
+  code_hash: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+  used_by: string | null;
+}
+
+export interface BlobsTable {
+  sha256: string;
+  size: number;
+  created_at: number;
+}
+
+export interface FilesTable {
+  path: string;
+  kind: 'file' | 'dir';
+  revision: number;
+  sha256: string | null;
+  size: number;
+  mtime: number;
+  mode: number;
+  is_deleted: number;
+  deleted_at: number | null;
+  deleted_by: string | null;
+  device_id: string | null;
+  updated_at: number;
+}
+
+export interface FileVersionsTable {
+  revision: number;
+  path: string;
+  kind: 'file' | 'dir';
+  sha256: string | null;
+  size: number;
+  mtime: number;
+  mode: number;
+  is_deleted: number;
+  device_id: string | null;
+  created_at: number;
+  /** created | updated | deleted | conflict | restored */
+  reason: string;
+}
+
+export interface AdminTable {
+  id: number;
+  token_hash: string;
+  created_at: number;
+}
+
+export interface Schema {
+  counter: CounterTable;
+  devices: DevicesTable;
+  enrollment_codes: EnrollmentCodesTable;
+  blobs: BlobsTable;
+  files: FilesTable;
+  file_versions: FileVersionsTable;
+  _unused?: { id: Generated<number> };
+}

@@ -1,0 +1,24 @@
+// Push: every commit announces the new cursor; /api/v1/events streams those to devices
+// as Server-Sent Events. Devices then pull /changes?since= — the event carries no data
+// that could be missed, only "there is something past N".
+import { EventEmitter } from 'node:events';
+
+export class ChangeEvents {
+  private readonly emitter = new EventEmitter();
+  private latest = 0;
+
+  constructor() {
+    this.emitter.setMaxListeners(0);
+  }
+
+  publish(cursor: number): void {
+    if (cursor <= this.latest) return;
+    this.latest = cursor;
+    this.emitter.emit('changed', cursor);
+  }
+
+  subscribe(fn: (cursor: number) => void): () => void {
+    this.emitter.on('changed', fn);
+    return () => this.emitter.off('changed', fn);
+  }
+}

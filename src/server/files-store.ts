@@ -1,0 +1,388 @@
+// The authoritative file state. Every write runs in one transaction that first takes the
+// next revision by updating the single counter row: that row lock orders all commits, so
+// revisions are strictly increasing in commit order on PostgreSQL too (a SEQUENCE is not:
+// a reader could see revision 6 before 5 commits and skip 5 forever).
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { conflictPath } from '../core/conflict-name.js';
+import type { DeleteResult, EntryKind, RemoteFile, WriteResult } from '../core/protocol.js';
+import { ApiError } from './errors.js';
+import type { FilesTable, Schema } from './db/schema.js';
+
+type Tx = Transaction<Schema>;
+
+export interface WriteInput {
+  path: string;
+  kind: EntryKind;
+  sha256: string | null;
+  size: number;
+  mtime: number;
+  mode: number;
+  /** the revision this write is based on; null = "new file" */
+  baseRevision: number | null;
+  device: { id: string; name: string };
+}
+
+export type BatchOp =
+  | { op: 'write'; input: WriteInput }
+  | { op: 'delete'; path: string; baseRevision: number | null; deviceId: string };
+
+export interface VersionRow {
+  revision: number;
+  path: string;
+  kind: EntryKind;
+  sha256: string | null;
+  size: number;
+  mtime: number;
+  mode: number;
+  deleted: boolean;
+  device_id: string | null;
+  device_name: string | null;
+  created_at: number;
+  reason: string;
+}
+
+export function toRemote(row: FilesTable): RemoteFile {
+  return {
+    path: row.path,
+    kind: row.kind,
+    revision: Number(row.revision),
+    sha256: row.sha256,
+    size: Number(row.size),
+    mtime: Number(row.mtime),
+    mode: Number(row.mode),
+    deleted: !!row.is_deleted,
+  };
+}
+
+export class FilesStore {
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly onCommit: (cursor: number) => void = () => {},
+  ) {}
+
+  async cursor(): Promise<number> {
+    const row = await this.db.selectFrom('counter').select('value').where('id', '=', 1).executeTakeFirstOrThrow();
+    return Number(row.value);
+  }
+
+  async get(path: string): Promise<FilesTable | undefined> {
+    return this.db.selectFrom('files').selectAll().where('path', '=', path).executeTakeFirst();
+  }
+
+  /** Every row (live and deleted), for /status. One query: 100k rows take ~0.1 s. */
+  async all(): Promise<Map<string, RemoteFile>> {
+    const rows = await this.db
+      .selectFrom('files')
+      .select(['path', 'kind', 'revision', 'sha256', 'size', 'mtime', 'mode', 'is_deleted'])
+      .execute();
+    const map = new Map<string, RemoteFile>();
+    for (const r of rows) map.set(r.path, toRemote(r as FilesTable));
+    return map;
+  }
+
+  /** Remembers a stored blob; a blob row always has its file on disk (written first). */
+  async recordBlob(sha256: string, size: number): Promise<void> {
+    await this.db
+      .insertInto('blobs')
+      .values({ sha256, size, created_at: Date.now() })
+      .onConflict((oc) => oc.column('sha256').doNothing())
+      .execute();
+  }
+
+  /** sha256 of the given revisions (bases a device sent without their hash). */
+  async shaOfRevisions(revisions: number[]): Promise<Map<number, string | null>> {
+    const out = new Map<number, string | null>();
+    for (let i = 0; i < revisions.length; i += 500) {
+      const chunk = revisions.slice(i, i + 500);
+      const rows = await this.db
+        .selectFrom('file_versions')
+        .select(['revision', 'sha256'])
+        .where('revision', 'in', chunk)
+        .execute();
+      for (const r of rows) out.set(Number(r.revision), r.sha256);
+    }
+    return out;
+  }
+
+  private async nextRevision(tx: Tx): Promise<number> {
+    const row = await tx
+      .updateTable('counter')
+      .set({ value: sql`value + 1` as any })
+      .where('id', '=', 1)
+      .returning('value')
+      .executeTakeFirstOrThrow();
+    return Number(row.value);
+  }
+
+  private async insertVersion(tx: Tx, row: FilesTable, reason: string): Promise<void> {
+    await tx
+      .insertInto('file_versions')
+      .values({
+        revision: row.revision,
+        path: row.path,
+        kind: row.kind,
+        sha256: row.sha256,
+        size: row.size,
+        mtime: row.mtime,
+        mode: row.mode,
+        is_deleted: row.is_deleted,
+        device_id: row.device_id,
+        created_at: row.updated_at,
+        reason,
+      })
+      .execute();
+  }
+
+  private async upsert(tx: Tx, row: FilesTable, exists: boolean): Promise<void> {
+    if (exists) {
+      const { path, ...rest } = row;
+      await tx.updateTable('files').set(rest).where('path', '=', path).execute();
+    } else {
+      await tx.insertInto('files').values(row).execute();
+    }
+  }
+
+  private async freeConflictPath(tx: Tx, path: string, deviceName: string, now: Date): Promise<string> {
+    for (let n = 1; ; n++) {
+      const candidate = conflictPath(path, deviceName, now, n);
+      const taken = await tx
+        .selectFrom('files')
+        .select('path')
+        .where('path', '=', candidate)
+        .where('is_deleted', '=', 0)
+        .executeTakeFirst();
+      if (!taken) return candidate;
+    }
+  }
+
+  /**
+   * Commits one write. The caller has already stored the blob. A stale base never
+   * overwrites: different bytes become a conflict copy, identical bytes change nothing.
+   */
+  async write(input: WriteInput): Promise<WriteResult> {
+    const [res] = await this.batch([{ op: 'write', input }]);
+    if ('error' in res) throw res.error;
+    return res as WriteResult;
+  }
+
+  /**
+   * Soft-deletes a path. With a base revision, a delete that did not see the latest edit
+   * is refused: the edit wins. Without one, it deletes whatever is current (still
+   * recoverable from the trash).
+   */
+  async delete(path: string, baseRevision: number | null, deviceId: string): Promise<DeleteResult> {
+    const [res] = await this.batch([{ op: 'delete', path, baseRevision, deviceId }]);
+    if ('error' in res) throw res.error;
+    return res as DeleteResult;
+  }
+
+  /**
+   * Many writes and deletes in one transaction (one fsync on SQLite): the batch path that
+   * makes thousands of small files cheap. Each item succeeds or fails on its own; a
+   * refused item changes nothing.
+   */
+  async batch(ops: BatchOp[]): Promise<Array<WriteResult | DeleteResult | { error: ApiError }>> {
+    const results = await this.db.transaction().execute(async (tx) => {
+      const out: Array<WriteResult | DeleteResult | { error: ApiError }> = [];
+      for (const op of ops) {
+        try {
+          out.push(op.op === 'write' ? await this.writeInTx(tx, op.input) : await this.deleteInTx(tx, op.path, op.baseRevision, op.deviceId));
+        } catch (err) {
+          if (!(err instanceof ApiError)) throw err;
+          out.push({ error: err });
+        }
+      }
+      return out;
+    });
+    let max = 0;
+    for (const r of results) {
+      if ('revision' in r && (r.result === 'created' || r.result === 'updated' || r.result === 'conflict' || r.result === 'deleted')) {
+        max = Math.max(max, r.revision);
+      }
+    }
+    if (max > 0) this.onCommit(max);
+    return results;
+  }
+
+  private async writeInTx(tx: Tx, input: WriteInput): Promise<WriteResult> {
+    const revision = await this.nextRevision(tx);
+    const current = await tx.selectFrom('files').selectAll().where('path', '=', input.path).executeTakeFirst();
+    const now = Date.now();
+    const live = current && !current.is_deleted ? current : undefined;
+
+    if (live && live.kind === input.kind && (input.kind === 'dir' || live.sha256 === input.sha256)) {
+      return { path: input.path, revision: Number(live.revision), sha256: live.sha256, result: 'unchanged' };
+    }
+
+    let target = input.path;
+    let outcome: WriteResult['result'] = live ? 'updated' : 'created';
+    let conflictOf: WriteResult['conflict_of'];
+    let exists = !!current;
+    if (live && input.baseRevision !== Number(live.revision)) {
+      // Someone else wrote first: they keep the name, these bytes get a copy beside it.
+      target = await this.freeConflictPath(tx, input.path, input.device.name, new Date(now));
+      outcome = 'conflict';
+      conflictOf = { path: input.path, revision: Number(live.revision) };
+      exists = !!(await tx.selectFrom('files').select('path').where('path', '=', target).executeTakeFirst());
+    }
+
+    const row: FilesTable = {
+      path: target,
+      kind: input.kind,
+      revision,
+      sha256: input.kind === 'dir' ? null : input.sha256,
+      size: input.kind === 'dir' ? 0 : input.size,
+      mtime: input.mtime,
+      mode: input.mode,
+      is_deleted: 0,
+      deleted_at: null,
+      deleted_by: null,
+      device_id: input.device.id,
+      updated_at: now,
+    };
+    await this.upsert(tx, row, exists);
+    await this.insertVersion(tx, row, outcome);
+    const res: WriteResult = { path: target, revision, sha256: row.sha256, result: outcome };
+    if (conflictOf) res.conflict_of = conflictOf;
+    return res;
+  }
+
+  private async deleteInTx(tx: Tx, path: string, baseRevision: number | null, deviceId: string): Promise<DeleteResult> {
+    const revision = await this.nextRevision(tx);
+    const current = await tx.selectFrom('files').selectAll().where('path', '=', path).executeTakeFirst();
+    if (!current) throw new ApiError(404, 'not_found', 'no such file on the server');
+    if (current.is_deleted) return { path, revision: Number(current.revision), result: 'already_deleted' };
+    if (baseRevision !== null && baseRevision !== Number(current.revision)) {
+      throw new ApiError(
+        409,
+        'edit_wins',
+        `the file was changed on the server (revision ${current.revision}) after revision ${baseRevision}; sync to get the new version instead of deleting it`,
+      );
+    }
+    const now = Date.now();
+    const row: FilesTable = {
+      ...current,
+      revision,
+      is_deleted: 1,
+      deleted_at: now,
+      deleted_by: deviceId,
+      device_id: deviceId,
+      updated_at: now,
+    };
+    await this.upsert(tx, row, true);
+    await this.insertVersion(tx, row, 'deleted');
+    return { path, revision, result: 'deleted' };
+  }
+
+  async changesSince(since: number, limit: number): Promise<{ changes: RemoteFile[]; cursor: number; has_more: boolean }> {
+    const cursor = await this.cursor();
+    const rows = await this.db
+      .selectFrom('files')
+      .selectAll()
+      .where('revision', '>', since)
+      .orderBy('revision')
+      .limit(limit + 1)
+      .execute();
+    const has_more = rows.length > limit;
+    const page = rows.slice(0, limit).map(toRemote);
+    // The next cursor is the last revision returned; with no more pages it is the
+    // counter itself (revisions that were taken but changed nothing leave gaps).
+    return { changes: page, cursor: has_more ? page[page.length - 1].revision : Math.max(cursor, since), has_more };
+  }
+
+  async versions(path: string): Promise<VersionRow[]> {
+    const rows = await this.db
+      .selectFrom('file_versions as v')
+      .leftJoin('devices as d', 'd.id', 'v.device_id')
+      .select([
+        'v.revision',
+        'v.path',
+        'v.kind',
+        'v.sha256',
+        'v.size',
+        'v.mtime',
+        'v.mode',
+        'v.is_deleted',
+        'v.device_id',
+        'd.name as device_name',
+        'v.created_at',
+        'v.reason',
+      ])
+      .where('v.path', '=', path)
+      .orderBy('v.revision', 'desc')
+      .execute();
+    return rows.map((r) => ({
+      revision: Number(r.revision),
+      path: r.path,
+      kind: r.kind,
+      sha256: r.sha256,
+      size: Number(r.size),
+      mtime: Number(r.mtime),
+      mode: Number(r.mode),
+      deleted: !!r.is_deleted,
+      device_id: r.device_id,
+      device_name: r.device_name ?? null,
+      created_at: Number(r.created_at),
+      reason: r.reason,
+    }));
+  }
+
+  async trash(limit = 1000): Promise<Array<RemoteFile & { deleted_at: number; deleted_by: string | null }>> {
+    const rows = await this.db
+      .selectFrom('files as f')
+      .leftJoin('devices as d', 'd.id', 'f.deleted_by')
+      .selectAll('f')
+      .select('d.name as deleted_by_name')
+      .where('f.is_deleted', '=', 1)
+      .orderBy('f.deleted_at', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({
+      ...toRemote(r as FilesTable),
+      deleted_at: Number(r.deleted_at),
+      deleted_by: (r as any).deleted_by_name ?? null,
+    }));
+  }
+
+  /**
+   * Brings back a past version of `path` (default: the newest live one) as a new
+   * revision. Whatever the path held before stays in its history, so a restore loses
+   * nothing either.
+   */
+  async restore(path: string, revision: number | null, device: { id: string | null }): Promise<WriteResult> {
+    const result = await this.db.transaction().execute(async (tx) => {
+      let q = tx.selectFrom('file_versions').selectAll().where('path', '=', path).where('is_deleted', '=', 0);
+      if (revision !== null) q = q.where('revision', '=', revision);
+      const version = await q.orderBy('revision', 'desc').limit(1).executeTakeFirst();
+      if (!version) {
+        throw new ApiError(404, 'version_not_found', revision === null ? 'no earlier version of that path' : 'no such version of that path');
+      }
+      const current = await tx.selectFrom('files').selectAll().where('path', '=', path).executeTakeFirst();
+      const live = current && !current.is_deleted ? current : undefined;
+      if (live && live.sha256 === version.sha256 && live.kind === version.kind) {
+        return { path, revision: Number(live.revision), sha256: live.sha256, result: 'unchanged' as const };
+      }
+      const next = await this.nextRevision(tx);
+      const now = Date.now();
+      const row: FilesTable = {
+        path,
+        kind: version.kind,
+        revision: next,
+        sha256: version.sha256,
+        size: Number(version.size),
+        mtime: Number(version.mtime),
+        mode: Number(version.mode),
+        is_deleted: 0,
+        deleted_at: null,
+        deleted_by: null,
+        device_id: device.id,
+        updated_at: now,
+      };
+      await this.upsert(tx, row, !!current);
+      await this.insertVersion(tx, row, 'restored');
+      return { path, revision: next, sha256: row.sha256, result: live ? ('updated' as const) : ('created' as const) };
+    });
+    if (result.result !== 'unchanged') this.onCommit(result.revision);
+    return result;
+  }
+}

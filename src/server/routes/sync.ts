@@ -1,0 +1,262 @@
+// The sync protocol: ask-first /status, batched /commit, the /changes feed and the
+// /events push stream.
+import type { FastifyInstance } from 'fastify';
+import { planStatus } from '../../core/plan.js';
+import { normalizePath } from '../../core/paths.js';
+import type { StatusRequest } from '../../core/protocol.js';
+import type { ServerContext } from '../context.js';
+import { ApiError, errorBody } from '../errors.js';
+import type { BatchOp } from '../files-store.js';
+import { checkedPath } from '../request-parsing.js';
+import { errorResponses, pathBodySchema, remoteFileSchema, revisionSchema, sha256Schema } from './schemas.js';
+
+const kindSchema = { type: 'string', enum: ['file', 'dir'] } as const;
+const nullableRevision = { anyOf: [revisionSchema, { type: 'null' }] } as const;
+const nullableSha = { anyOf: [sha256Schema, { type: 'null' }] } as const;
+const mtimeSchema = { type: 'number', minimum: 0, maximum: 8.64e15 } as const;
+const modeSchema = { type: 'integer', minimum: 0, maximum: 0o7777 } as const;
+
+const statusBody = {
+  type: 'object',
+  required: ['files'],
+  properties: {
+    files: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['path'],
+        properties: {
+          path: pathBodySchema,
+          kind: kindSchema,
+          sha256: nullableSha,
+          size: { type: 'integer', minimum: 0 },
+          mtime: mtimeSchema,
+          mode: modeSchema,
+          base_revision: nullableRevision,
+          base_sha256: nullableSha,
+        },
+      },
+    },
+    deleted: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['path', 'base_revision'],
+        properties: {
+          path: pathBodySchema,
+          kind: kindSchema,
+          base_revision: revisionSchema,
+          base_sha256: nullableSha,
+        },
+      },
+    },
+  },
+} as const;
+
+const commitBody = {
+  type: 'object',
+  required: ['ops'],
+  properties: {
+    ops: {
+      type: 'array',
+      maxItems: 10_000,
+      items: {
+        type: 'object',
+        required: ['op', 'path'],
+        properties: {
+          op: { type: 'string', enum: ['write', 'delete'] },
+          path: pathBodySchema,
+          kind: kindSchema,
+          sha256: nullableSha,
+          size: { type: 'integer', minimum: 0 },
+          mtime: mtimeSchema,
+          mode: modeSchema,
+          base_revision: nullableRevision,
+        },
+      },
+    },
+  },
+} as const;
+
+interface CommitOp {
+  op: 'write' | 'delete';
+  path: string;
+  kind?: 'file' | 'dir';
+  sha256?: string | null;
+  size?: number;
+  mtime?: number;
+  mode?: number;
+  base_revision?: number | null;
+}
+
+export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+  app.post(
+    '/api/v1/status',
+    {
+      config: { auth: 'device' },
+      bodyLimit: ctx.limits.maxJsonBytes,
+      schema: {
+        summary: 'Ask first: send what this device holds, get back the actions that make it agree',
+        body: statusBody,
+        response: errorResponses,
+      },
+    },
+    async (req) => {
+      const body = req.body as StatusRequest;
+      const files = body.files.map((f) => {
+        const path = checkedPath(() => normalizePath(f.path));
+        if ((f.kind ?? 'file') === 'file' && !f.sha256) {
+          throw new ApiError(400, 'missing_sha256', `files entry "${path}" needs a sha256`);
+        }
+        return { ...f, path };
+      });
+      const deleted = (body.deleted ?? []).map((d) => ({ ...d, path: checkedPath(() => normalizePath(d.path)) }));
+      // Bases sent without their hash are looked up in the version history.
+      const unknown = [...files, ...deleted].filter((e) => e.base_revision != null && e.base_sha256 === undefined && (e.kind ?? 'file') === 'file');
+      if (unknown.length > 0) {
+        const shas = await ctx.store.shaOfRevisions(unknown.map((e) => e.base_revision!));
+        for (const e of unknown) e.base_sha256 = shas.get(e.base_revision!) ?? null;
+      }
+      // The cursor is read before the rows: a commit in between is then both in the rows
+      // and after the cursor, which costs a redundant look later, never a missed change.
+      const cursor = await ctx.store.cursor();
+      const remotes = await ctx.store.all();
+      return planStatus({ files, deleted }, remotes, cursor);
+    },
+  );
+
+  app.post(
+    '/api/v1/commit',
+    {
+      config: { auth: 'device' },
+      bodyLimit: ctx.limits.maxJsonBytes,
+      schema: {
+        summary: 'Commit many writes (of blobs already uploaded) and deletes in one transaction',
+        body: commitBody,
+        response: errorResponses,
+      },
+    },
+    async (req) => {
+      const { ops } = req.body as { ops: CommitOp[] };
+      const device = req.device!;
+      const prepared: Array<BatchOp | { error: ApiError }> = [];
+      for (const op of ops) {
+        let path: string;
+        try {
+          path = checkedPath(() => normalizePath(op.path));
+        } catch (err) {
+          prepared.push({ error: err as ApiError });
+          continue;
+        }
+        const baseRevision = op.base_revision ?? null;
+        if (op.op === 'delete') {
+          prepared.push({ op: 'delete', path, baseRevision, deviceId: device.id });
+          continue;
+        }
+        const kind = op.kind ?? 'file';
+        let size = 0;
+        if (kind === 'file') {
+          if (!op.sha256) {
+            prepared.push({ error: new ApiError(400, 'missing_sha256', 'a file write needs its sha256') });
+            continue;
+          }
+          const stored = await ctx.blobs.size(op.sha256);
+          if (stored === null) {
+            prepared.push({ error: new ApiError(409, 'blob_missing', 'upload the blob first (PUT /api/v1/blobs/{sha256})') });
+            continue;
+          }
+          size = stored;
+        }
+        prepared.push({
+          op: 'write',
+          input: {
+            path,
+            kind,
+            sha256: kind === 'file' ? op.sha256! : null,
+            size,
+            mtime: op.mtime ?? Date.now(),
+            mode: op.mode ?? (kind === 'dir' ? 0o755 : 0o644),
+            baseRevision,
+            device,
+          },
+        });
+      }
+      const runnable = prepared.filter((p): p is BatchOp => !('error' in p));
+      const done = runnable.length > 0 ? await ctx.store.batch(runnable) : [];
+      let i = 0;
+      const results = prepared.map((p) => {
+        const r = 'error' in p ? p : done[i++];
+        return 'error' in r ? errorBody(r.error.code, r.error.message) : r;
+      });
+      return { results };
+    },
+  );
+
+  app.get(
+    '/api/v1/changes',
+    {
+      config: { auth: 'device' },
+      schema: {
+        summary: 'Every path whose state changed after cursor `since`, in commit order (paged)',
+        querystring: {
+          type: 'object',
+          properties: {
+            since: { type: 'integer', minimum: 0, default: 0 },
+            limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 1000 },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              changes: { type: 'array', items: remoteFileSchema },
+              cursor: { type: 'integer' },
+              has_more: { type: 'boolean' },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (req) => {
+      const { since, limit } = req.query as { since: number; limit: number };
+      return ctx.store.changesSince(since, limit);
+    },
+  );
+
+  const open = new Set<NodeJS.WritableStream & { end(): void }>();
+  app.addHook('onClose', async () => {
+    for (const s of open) s.end();
+  });
+
+  app.get(
+    '/api/v1/events',
+    {
+      config: { auth: 'device' },
+      schema: { summary: 'Server-Sent Events: "changed" with {cursor} after every commit' },
+    },
+    async (req, reply) => {
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      const send = (event: string, cursor: number) => res.write(`event: ${event}\ndata: {"cursor":${cursor}}\n\n`);
+      send('hello', await ctx.store.cursor());
+      const unsubscribe = ctx.events.subscribe((cursor) => send('changed', cursor));
+      // A comment line every 15 s keeps proxies from closing an idle stream.
+      const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+      open.add(res);
+      const cleanup = () => {
+        clearInterval(ping);
+        unsubscribe();
+        open.delete(res);
+      };
+      req.raw.on('close', cleanup);
+      res.on('close', cleanup);
+    },
+  );
+}

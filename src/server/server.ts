@@ -1,0 +1,84 @@
+// Starts a synmac server: lock the data dir, open the database, prepare the blob store,
+// load (or create) the admin token, listen.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { AdminToken, DeviceAuth } from './auth.js';
+import { buildApp } from './app.js';
+import { BlobStore } from './blobs.js';
+import type { ServerContext, ServerLimits } from './context.js';
+import { DataDirLock } from './data-dir-lock.js';
+import { openDatabase } from './db/connection.js';
+import { ChangeEvents } from './events.js';
+import { FilesStore } from './files-store.js';
+import { VERSION } from '../version.js';
+
+export interface ServerOptions {
+  dataDir: string;
+  host?: string;
+  port?: number;
+  databaseUrl?: string;
+  logLevel?: string;
+  limits?: Partial<ServerLimits>;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  url: string;
+  ctx: ServerContext;
+  /** the admin token, when this start created it (first start) */
+  createdAdminToken: string | null;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_LIMITS: ServerLimits = {
+  maxJsonBytes: 64 * 1024 * 1024,
+  maxUploadBytes: 64 * 1024 * 1024 * 1024,
+};
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const dataDir = path.resolve(opts.dataDir);
+  await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const lock = DataDirLock.acquire(dataDir);
+  let database;
+  try {
+    database = await openDatabase({ dataDir, databaseUrl: opts.databaseUrl });
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+  const events = new ChangeEvents();
+  const store = new FilesStore(database.db, (cursor) => events.publish(cursor));
+  const blobs = new BlobStore(dataDir);
+  await blobs.init();
+  const { token: admin, created } = await AdminToken.load(dataDir);
+  const ctx: ServerContext = {
+    database,
+    store,
+    blobs,
+    devices: new DeviceAuth(database.db),
+    admin,
+    events,
+    limits: { ...DEFAULT_LIMITS, ...opts.limits },
+  };
+  const app = await buildApp(ctx, { logLevel: opts.logLevel, version: VERSION });
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await app.close();
+    await database.close();
+    lock.release();
+  };
+  try {
+    await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 8080 });
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  const host = opts.host ?? '127.0.0.1';
+  const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  return { app, url: `http://${urlHost}:${port}`, ctx, createdAdminToken: created, close };
+}

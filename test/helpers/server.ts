@@ -1,0 +1,124 @@
+// Real servers for tests: in-process (fast, for API tests) or as a child process of the
+// built CLI (for crash tests and end-to-end runs). Each gets its own temp data dir and,
+// on PostgreSQL, its own fresh database.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { request } from 'undici';
+import { startServer, type RunningServer } from '../../src/server/server.js';
+import { createTestDatabase } from './postgres.js';
+
+export const REPO = path.resolve(import.meta.dirname, '../..');
+export const CLI = path.join(REPO, 'bin/synmac.js');
+
+export async function tempDir(prefix = 'synmac-test-'): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), prefix));
+}
+
+export interface TestServer {
+  url: string;
+  dataDir: string;
+  adminToken: string;
+  databaseUrl?: string;
+  server?: RunningServer;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(
+  engine: 'sqlite' | 'postgres',
+  opts: { limits?: RunningServer['ctx']['limits'] | Partial<RunningServer['ctx']['limits']> } = {},
+): Promise<TestServer> {
+  const dataDir = await tempDir();
+  const pgdb = engine === 'postgres' ? await createTestDatabase() : null;
+  const server = await startServer({ dataDir, port: 0, databaseUrl: pgdb?.url, logLevel: 'silent', limits: opts.limits });
+  const adminToken = (await fs.readFile(path.join(dataDir, 'admin-token'), 'utf8')).trim();
+  return {
+    url: server.url,
+    dataDir,
+    adminToken,
+    databaseUrl: pgdb?.url,
+    server,
+    async close() {
+      await server.close();
+      await pgdb?.drop();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Registers a device on `srv` and returns its key. */
+export async function registerDevice(srv: { url: string; adminToken: string }, name: string): Promise<{ id: string; key: string }> {
+  const invite = await request(`${srv.url}/api/v1/invites`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${srv.adminToken}`, 'content-type': 'application/json' },
+    body: '{}',
+  });
+  const { code } = (await invite.body.json()) as { code: string };
+  const reg = await request(`${srv.url}/api/v1/devices/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ code, name }),
+  });
+  const body = (await reg.body.json()) as { device_id: string; api_key: string };
+  if (reg.statusCode !== 201) throw new Error(`register failed: ${reg.statusCode} ${JSON.stringify(body)}`);
+  return { id: body.device_id, key: body.api_key };
+}
+
+export interface ServerProcess {
+  url: string;
+  dataDir: string;
+  child: ChildProcess;
+  output(): string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Runs `synmac server` as a real process and waits for /api/v1/health. */
+export async function spawnServer(dataDir: string, opts: { port?: number; databaseUrl?: string; extraArgs?: string[] } = {}): Promise<ServerProcess> {
+  const port = opts.port ?? (await freePort());
+  const args = [CLI, 'server', '--data-dir', dataDir, '--port', String(port), '--log-level', 'warn', ...(opts.extraArgs ?? [])];
+  if (opts.databaseUrl) args.push('--database-url', opts.databaseUrl);
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited early (${child.exitCode}): ${out}`);
+    try {
+      const r = await request(`${url}/api/v1/health`);
+      await r.body.dump();
+      if (r.statusCode === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`server did not become healthy: ${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url,
+    dataDir,
+    child,
+    output: () => out,
+    async kill(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+export async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
