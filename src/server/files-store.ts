@@ -104,6 +104,22 @@ export class FilesStore {
     return out;
   }
 
+  /**
+   * Takes the counter row's lock without moving the counter. Every write transaction
+   * starts here, before it reads any file row: on PostgreSQL that serializes writers (a
+   * writer that waited sees the rows the one before it committed) while a write that
+   * ends up changing nothing (unchanged bytes, a refused or repeated delete) leaves the
+   * cursor where it was. Taking the revision itself first, as before, moved the cursor on
+   * every refused request: devices then chased revisions that held no change.
+   */
+  private async lockCounter(tx: Tx): Promise<void> {
+    await tx
+      .updateTable('counter')
+      .set({ value: sql`value` as any })
+      .where('id', '=', 1)
+      .execute();
+  }
+
   private async nextRevision(tx: Tx): Promise<number> {
     const row = await tx
       .updateTable('counter')
@@ -183,6 +199,7 @@ export class FilesStore {
    */
   async batch(ops: BatchOp[]): Promise<Array<WriteResult | DeleteResult | { error: ApiError }>> {
     const results = await this.db.transaction().execute(async (tx) => {
+      await this.lockCounter(tx);
       const out: Array<WriteResult | DeleteResult | { error: ApiError }> = [];
       for (const op of ops) {
         try {
@@ -205,7 +222,6 @@ export class FilesStore {
   }
 
   private async writeInTx(tx: Tx, input: WriteInput): Promise<WriteResult> {
-    const revision = await this.nextRevision(tx);
     const current = await tx.selectFrom('files').selectAll().where('path', '=', input.path).executeTakeFirst();
     const now = Date.now();
     const live = current && !current.is_deleted ? current : undefined;
@@ -226,6 +242,7 @@ export class FilesStore {
       exists = !!(await tx.selectFrom('files').select('path').where('path', '=', target).executeTakeFirst());
     }
 
+    const revision = await this.nextRevision(tx);
     const row: FilesTable = {
       path: target,
       kind: input.kind,
@@ -248,7 +265,6 @@ export class FilesStore {
   }
 
   private async deleteInTx(tx: Tx, path: string, baseRevision: number | null, deviceId: string): Promise<DeleteResult> {
-    const revision = await this.nextRevision(tx);
     const current = await tx.selectFrom('files').selectAll().where('path', '=', path).executeTakeFirst();
     if (!current) throw new ApiError(404, 'not_found', 'no such file on the server');
     if (current.is_deleted) return { path, revision: Number(current.revision), result: 'already_deleted' };
@@ -259,6 +275,7 @@ export class FilesStore {
         `the file was changed on the server (revision ${current.revision}) after revision ${baseRevision}; sync to get the new version instead of deleting it`,
       );
     }
+    const revision = await this.nextRevision(tx);
     const now = Date.now();
     const row: FilesTable = {
       ...current,
@@ -351,6 +368,10 @@ export class FilesStore {
    */
   async restore(path: string, revision: number | null, device: { id: string | null }): Promise<WriteResult> {
     const result = await this.db.transaction().execute(async (tx) => {
+      // Lock before reading the current row, as in batch(): otherwise a write committed
+      // between the read and the revision would be overwritten unseen (or, on a path that
+      // did not exist yet, the INSERT below would hit the primary key: a 500).
+      await this.lockCounter(tx);
       let q = tx.selectFrom('file_versions').selectAll().where('path', '=', path).where('is_deleted', '=', 0);
       if (revision !== null) q = q.where('revision', '=', revision);
       const version = await q.orderBy('revision', 'desc').limit(1).executeTakeFirst();
