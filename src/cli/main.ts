@@ -12,7 +12,10 @@ const program = new Command();
 program
   .name('synmac')
   .description('Private, self-hosted file sync: one folder kept identical on all your machines, through your own server.')
-  .version(VERSION);
+  .version(VERSION)
+  // `synmac server rotate-admin-token --data-dir D` must give --data-dir to the
+  // subcommand, not to `server`, which has an option of the same name.
+  .enablePositionalOptions();
 
 registerServerCommands(program);
 registerAdminCommands(program);

@@ -1,6 +1,7 @@
 // `synmac server`: run the server on the embedded database or on PostgreSQL.
 import type { Command } from 'commander';
 import { startServer } from '../server/server.js';
+import { AdminToken } from '../server/auth.js';
 import { CliError } from './cli-error.js';
 
 const int = (name: string) => (v: string) => {
@@ -9,7 +10,7 @@ const int = (name: string) => (v: string) => {
 };
 
 export function registerServerCommands(program: Command): void {
-  program
+  const server = program
     .command('server')
     .description('run the synmac server')
     .option('--data-dir <dir>', 'where the database (embedded), blobs and admin token live', process.env.SYNMAC_DATA_DIR ?? './data')
@@ -18,6 +19,9 @@ export function registerServerCommands(program: Command): void {
     .option('--database-url <url>', 'postgres://… to use PostgreSQL instead of the embedded database (or SYNMAC_DATABASE_URL)')
     .option('--max-upload-bytes <n>', 'largest single file accepted', int('--max-upload-bytes'))
     .option('--max-json-bytes <n>', 'largest JSON request body accepted (a /status of 100k files is ~20 MB)', int('--max-json-bytes'))
+    .option('--tls-cert <file>', 'PEM certificate (chain): serve HTTPS directly')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('--trust-proxy', 'behind a reverse proxy: take client addresses from X-Forwarded-For')
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .action(async (o) => {
       const databaseUrl = o.databaseUrl ?? process.env.SYNMAC_DATABASE_URL;
@@ -26,7 +30,17 @@ export function registerServerCommands(program: Command): void {
       if (o.maxJsonBytes !== undefined) limits.maxJsonBytes = o.maxJsonBytes;
       let server;
       try {
-        server = await startServer({ dataDir: o.dataDir, host: o.host, port: o.port, databaseUrl, logLevel: o.logLevel, limits });
+        server = await startServer({
+          dataDir: o.dataDir,
+          host: o.host,
+          port: o.port,
+          databaseUrl,
+          logLevel: o.logLevel,
+          limits,
+          tlsCert: o.tlsCert,
+          tlsKey: o.tlsKey,
+          trustProxy: !!o.trustProxy,
+        });
       } catch (err) {
         throw new CliError((err as Error).message);
       }
@@ -43,5 +57,18 @@ export function registerServerCommands(program: Command): void {
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+    });
+
+  server
+    .command('rotate-admin-token')
+    .description('replace the admin token (a running server picks it up within a second)')
+    .option('--data-dir <dir>', 'the server data dir', process.env.SYNMAC_DATA_DIR ?? './data')
+    .action(async (o) => {
+      const fs = await import('node:fs');
+      if (!fs.existsSync(`${o.dataDir}/admin-token`)) {
+        throw new CliError(`no synmac data dir at ${o.dataDir} (it has no admin-token); pass the server's --data-dir`);
+      }
+      const token = await AdminToken.write(o.dataDir);
+      process.stdout.write(`New admin token (the old one no longer works):\n${token}\n`);
     });
 }

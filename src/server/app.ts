@@ -13,6 +13,10 @@ import { syncRoutes } from './routes/sync.js';
 export interface AppOptions {
   logLevel?: string;
   version: string;
+  /** PEM certificate and key: serve HTTPS directly */
+  tls?: { cert: Buffer; key: Buffer };
+  /** behind a reverse proxy: take the client address from X-Forwarded-For */
+  trustProxy?: boolean;
 }
 
 // Fastify's own 4xx errors, mapped to codes that say what the client did wrong.
@@ -27,6 +31,8 @@ const FASTIFY_CODES: Record<string, string> = {
 
 export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
+    ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
+    trustProxy: opts.trustProxy ?? false,
     logger: {
       level: opts.logLevel ?? 'info',
       // Keys, tokens and enrollment codes never reach a log line.

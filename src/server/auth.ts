@@ -37,9 +37,36 @@ export function constantTimeEqual(a: string, b: string): boolean {
 }
 
 export class AdminToken {
-  constructor(private token: string) {}
-  matches(candidate: string): boolean {
+  private checkedAt = 0;
+  private mtimeMs = 0;
+
+  constructor(
+    private token: string,
+    private readonly file?: string,
+  ) {}
+
+  /**
+   * Compares in constant time. When the token lives in a file, a rotation
+   * (`synmac server rotate-admin-token`) is picked up within a second, without a restart.
+   */
+  async matches(candidate: string): Promise<boolean> {
+    await this.refresh();
     return constantTimeEqual(candidate, this.token);
+  }
+
+  private async refresh(): Promise<void> {
+    if (!this.file || Date.now() - this.checkedAt < 1000) return;
+    this.checkedAt = Date.now();
+    try {
+      const st = await fs.stat(this.file);
+      if (st.mtimeMs !== this.mtimeMs) {
+        const next = (await fs.readFile(this.file, 'utf8')).trim();
+        if (next) this.token = next;
+        this.mtimeMs = st.mtimeMs;
+      }
+    } catch {
+      // A missing or unreadable file keeps the token in memory: never lock the owner out.
+    }
   }
 
   /** Reads DIR/admin-token, creating it (mode 0600) on first start. */
@@ -47,12 +74,12 @@ export class AdminToken {
     const file = path.join(dataDir, 'admin-token');
     try {
       const existing = (await fs.readFile(file, 'utf8')).trim();
-      if (existing) return { token: new AdminToken(existing), created: null };
+      if (existing) return { token: new AdminToken(existing, file), created: null };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     const fresh = await AdminToken.write(dataDir);
-    return { token: new AdminToken(fresh), created: fresh };
+    return { token: new AdminToken(fresh, file), created: fresh };
   }
 
   /** Writes a new token atomically (temp file, fsync, rename) and returns it. */

@@ -84,6 +84,10 @@ export class BlobStore {
     } catch (err) {
       await fs.rm(tmp, { force: true });
       if (err instanceof ApiError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        throw new ApiError(507, 'insufficient_storage', 'the server is out of disk space; nothing was stored');
+      }
       // The client went away or the stream broke: nothing was stored.
       throw new ApiError(400, 'upload_incomplete', 'the upload ended before the body was complete; nothing was stored');
     }

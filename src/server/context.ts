@@ -1,6 +1,7 @@
 // What every route needs, built once per server and handed to the route plugins.
 import type { Database } from './db/connection.js';
 import type { AdminToken, DeviceAuth, DeviceIdentity } from './auth.js';
+import type { AuthFailureLimiter } from './auth-failures.js';
 import type { BlobStore } from './blobs.js';
 import type { ChangeEvents } from './events.js';
 import type { FilesStore } from './files-store.js';
@@ -20,6 +21,7 @@ export interface ServerContext {
   admin: AdminToken;
   events: ChangeEvents;
   limits: ServerLimits;
+  authFailures: AuthFailureLimiter;
 }
 
 export type AuthRole = 'none' | 'device' | 'admin';

@@ -12,6 +12,16 @@ function bearer(req: FastifyRequest): string | null {
   return m ? m[1] : null;
 }
 
+/**
+ * While an address is over its failure limit every credential it presents is refused,
+ * the right ones too: otherwise the limit would not slow down a guesser at all.
+ */
+export function tooManyFailures(retryAfterSeconds: number): ApiError {
+  return new ApiError(429, 'too_many_failures', `too many failed authentication attempts from this address; retry in ${retryAfterSeconds} s`, {
+    'retry-after': String(retryAfterSeconds),
+  });
+}
+
 export function installAuth(app: FastifyInstance, ctx: ServerContext): void {
   // Devices seen in the last minute are not written to again: last_seen_at is for humans,
   // and a write per request would serialize every read behind the writer.
@@ -20,15 +30,23 @@ export function installAuth(app: FastifyInstance, ctx: ServerContext): void {
   app.addHook('onRequest', async (req) => {
     const role = req.routeOptions.config?.auth ?? 'none';
     if (role === 'none') return;
+    const wait = ctx.authFailures.retryAfter(req.ip);
+    if (wait > 0) throw tooManyFailures(wait);
     const token = bearer(req);
-    if (!token) throw new ApiError(401, 'unauthorized', 'missing "Authorization: Bearer <key>" header');
-    if (ctx.admin.matches(token)) {
+    if (!token) {
+      ctx.authFailures.recordFailure(req.ip);
+      throw new ApiError(401, 'unauthorized', 'missing "Authorization: Bearer <key>" header');
+    }
+    if (await ctx.admin.matches(token)) {
       if (role !== 'admin') throw new ApiError(403, 'forbidden', 'the admin token cannot be used as a device key');
       req.isAdmin = true;
       return;
     }
     const device = await ctx.devices.authenticate(token);
-    if (!device) throw new ApiError(401, 'unauthorized', 'unknown or revoked key');
+    if (!device) {
+      ctx.authFailures.recordFailure(req.ip);
+      throw new ApiError(401, 'unauthorized', 'unknown or revoked key');
+    }
     if (role !== 'device') throw new ApiError(403, 'forbidden', 'this endpoint needs the admin token');
     req.device = device;
     const now = Date.now();

@@ -11,6 +11,7 @@ import { DataDirLock } from './data-dir-lock.js';
 import { openDatabase } from './db/connection.js';
 import { ChangeEvents } from './events.js';
 import { FilesStore } from './files-store.js';
+import { AuthFailureLimiter, type FailureLimitOptions } from './auth-failures.js';
 import { VERSION } from '../version.js';
 
 export interface ServerOptions {
@@ -20,6 +21,11 @@ export interface ServerOptions {
   databaseUrl?: string;
   logLevel?: string;
   limits?: Partial<ServerLimits>;
+  authFailureLimit?: FailureLimitOptions;
+  /** paths of a PEM certificate (chain) and its key: serve HTTPS */
+  tlsCert?: string;
+  tlsKey?: string;
+  trustProxy?: boolean;
 }
 
 export interface RunningServer {
@@ -60,8 +66,24 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     admin,
     events,
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
+    authFailures: new AuthFailureLimiter(opts.authFailureLimit),
   };
-  const app = await buildApp(ctx, { logLevel: opts.logLevel, version: VERSION });
+  let tls: { cert: Buffer; key: Buffer } | undefined;
+  if (opts.tlsCert || opts.tlsKey) {
+    if (!opts.tlsCert || !opts.tlsKey) {
+      await database.close();
+      lock.release();
+      throw new Error('--tls-cert and --tls-key go together');
+    }
+    try {
+      tls = { cert: await fs.readFile(opts.tlsCert), key: await fs.readFile(opts.tlsKey) };
+    } catch (err) {
+      await database.close();
+      lock.release();
+      throw new Error(`cannot read the TLS certificate or key: ${(err as Error).message}`);
+    }
+  }
+  const app = await buildApp(ctx, { logLevel: opts.logLevel, version: VERSION, tls, trustProxy: opts.trustProxy });
   let closed = false;
   const close = async () => {
     if (closed) return;
@@ -80,5 +102,5 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const port = typeof address === 'object' && address ? address.port : opts.port;
   const host = opts.host ?? '127.0.0.1';
   const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
-  return { app, url: `http://${urlHost}:${port}`, ctx, createdAdminToken: created, close };
+  return { app, url: `${tls ? 'https' : 'http'}://${urlHost}:${port}`, ctx, createdAdminToken: created, close };
 }

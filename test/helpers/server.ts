@@ -74,7 +74,10 @@ export interface ServerProcess {
 }
 
 /** Runs `synmac server` as a real process and waits for /api/v1/health. */
-export async function spawnServer(dataDir: string, opts: { port?: number; databaseUrl?: string; extraArgs?: string[] } = {}): Promise<ServerProcess> {
+export async function spawnServer(
+  dataDir: string,
+  opts: { port?: number; databaseUrl?: string; extraArgs?: string[]; https?: boolean } = {},
+): Promise<ServerProcess> {
   const port = opts.port ?? (await freePort());
   const args = [CLI, 'server', '--data-dir', dataDir, '--port', String(port), '--log-level', 'warn', ...(opts.extraArgs ?? [])];
   if (opts.databaseUrl) args.push('--database-url', opts.databaseUrl);
@@ -82,12 +85,14 @@ export async function spawnServer(dataDir: string, opts: { port?: number; databa
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${opts.https ? 'https' : 'http'}://127.0.0.1:${port}`;
+  // Health checks only: the test itself verifies certificates properly.
+  const probe = opts.https ? new (await import('undici')).Agent({ connect: { rejectUnauthorized: false } }) : undefined;
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited early (${child.exitCode}): ${out}`);
     try {
-      const r = await request(`${url}/api/v1/health`);
+      const r = await request(`${url}/api/v1/health`, { dispatcher: probe });
       await r.body.dump();
       if (r.statusCode === 200) break;
     } catch {
@@ -96,6 +101,7 @@ export async function spawnServer(dataDir: string, opts: { port?: number; databa
     if (Date.now() > deadline) throw new Error(`server did not become healthy: ${out}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+  await probe?.close();
   return {
     url,
     dataDir,

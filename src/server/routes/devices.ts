@@ -3,6 +3,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { errorResponses } from './schemas.js';
+import { ApiError } from '../errors.js';
+import { tooManyFailures } from '../http-auth.js';
 
 export async function deviceRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
   app.post(
@@ -47,8 +49,16 @@ export async function deviceRoutes(app: FastifyInstance, ctx: ServerContext): Pr
       },
     },
     async (req, reply) => {
+      const wait = ctx.authFailures.retryAfter(req.ip);
+      if (wait > 0) throw tooManyFailures(wait);
       const { code, name } = req.body as { code: string; name: string };
-      return reply.code(201).send(await ctx.devices.register(code, name));
+      try {
+        return reply.code(201).send(await ctx.devices.register(code, name));
+      } catch (err) {
+        // Guessing enrollment codes is guessing credentials: it counts as a failure.
+        if (err instanceof ApiError && err.statusCode === 401) ctx.authFailures.recordFailure(req.ip);
+        throw err;
+      }
     },
   );
 
