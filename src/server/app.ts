@@ -42,6 +42,22 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: ctx.limits.maxJsonBytes,
     forceCloseConnections: true,
+    // Requests too malformed for the HTTP parser still get the one error shape.
+    clientErrorHandler: (err, socket) => {
+      if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed) return;
+      const code = (err as NodeJS.ErrnoException).code;
+      const [status, reason, body] =
+        code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout', errorBody('request_timeout', 'the request took too long')]
+          : code === 'HPE_HEADER_OVERFLOW'
+            ? [431, 'Request Header Fields Too Large', errorBody('headers_too_large', 'the request headers are too large')]
+            : [400, 'Bad Request', errorBody('malformed_request', 'the request is not valid HTTP')];
+      const json = JSON.stringify(body);
+      if (socket.writable) {
+        socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(json)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${json}`);
+      }
+      socket.destroy();
+    },
     // Strict types: a string where a number belongs is a client bug worth a 400.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
