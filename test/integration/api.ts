@@ -1,8 +1,10 @@
 // A thin HTTP client over undici for the integration tests: every call goes through a
 // real socket to a real server. Also the shared assertions about error bodies.
 import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { expect } from 'vitest';
-import { request } from 'undici';
+import { getGlobalDispatcher } from 'undici';
 import { encodePathForUrl } from '../../src/core/paths.js';
 
 export const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
@@ -25,7 +27,12 @@ export async function call<T = any>(
     body = JSON.stringify(opts.json);
     headers['content-type'] ??= 'application/json';
   }
-  const r = await request(url, { method: (opts.method ?? 'GET') as any, headers, body });
+  // The path goes on the wire exactly as written: undici's request(url) would run it
+  // through WHATWG URL parsing, which resolves "..", "." and would hide the bad inputs
+  // the server must refuse.
+  const m = /^(https?:\/\/[^/]+)(\/.*)?$/.exec(url);
+  if (!m) throw new Error(`bad test URL ${url}`);
+  const r = await getGlobalDispatcher().request({ origin: m[1], path: m[2] ?? '/', method: (opts.method ?? 'GET') as any, headers, body });
   const raw = Buffer.from(await r.body.arrayBuffer());
   const ct = String(r.headers['content-type'] ?? '');
   let parsed: any = raw;
@@ -99,4 +106,15 @@ export function expectApiError(res: Res, status: number, code?: string, dataDir?
   expect(text).not.toContain('node_modules');
   expect(text).not.toContain('/work/');
   if (dataDir) expect(text).not.toContain(dataDir);
+}
+
+/** Every file under `dir`, relative, recursively (empty when `dir` is missing). */
+export async function listFiles(dir: string): Promise<string[]> {
+  try {
+    const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true });
+    return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
 }

@@ -1,22 +1,10 @@
 // The per-file API: upload/download with Range, hash checking, conflict copies,
 // edit-vs-delete, soft delete, trash, restore and versions — real HTTP, both engines.
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/postgres.js';
 import { registerDevice, startTestServer, type TestServer } from '../helpers/server.js';
-import { Api, call, expectApiError, sha } from './api.js';
-
-/** Every file under `dir`, relative, recursively (empty when `dir` is missing). */
-export async function listFiles(dir: string): Promise<string[]> {
-  try {
-    const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true });
-    return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-}
+import { Api, call, expectApiError, listFiles, sha } from './api.js';
 
 const today = () => new Date().toISOString().slice(0, 10);
 

@@ -198,11 +198,14 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       config: { auth: 'device' },
       schema: {
         summary: 'Every path whose state changed after cursor `since`, in commit order (paged)',
+        // Query values are always strings and the app validates without type coercion
+        // (a string where a JSON body wants a number is a client bug), so an integer
+        // schema here refused every ?since=N: the numbers are checked as digit strings.
         querystring: {
           type: 'object',
           properties: {
-            since: { type: 'integer', minimum: 0, default: 0 },
-            limit: { type: 'integer', minimum: 1, maximum: 10_000, default: 1000 },
+            since: { type: 'string', pattern: '^[0-9]{1,15}$', description: 'cursor (integer >= 0), default 0' },
+            limit: { type: 'string', pattern: '^[0-9]{1,5}$', description: 'page size 1..10000, default 1000' },
           },
         },
         response: {
@@ -219,7 +222,10 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       },
     },
     async (req) => {
-      const { since, limit } = req.query as { since: number; limit: number };
+      const q = req.query as { since?: string; limit?: string };
+      const since = q.since === undefined ? 0 : Number(q.since);
+      const limit = q.limit === undefined ? 1000 : Number(q.limit);
+      if (limit < 1 || limit > 10_000) throw new ApiError(400, 'invalid_request', 'limit must be between 1 and 10000');
       return ctx.store.changesSince(since, limit);
     },
   );
