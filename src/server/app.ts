@@ -42,6 +42,10 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: ctx.limits.maxJsonBytes,
     forceCloseConnections: true,
+    // The router's own refusals (a URL that is not valid percent-encoding) get the same shape.
+    frameworkErrors: (err, _req, reply) => {
+      reply.code(400).send(errorBody(err.code === 'FST_ERR_BAD_URL' ? 'invalid_url' : 'bad_request', 'the URL is not valid percent-encoded UTF-8'));
+    },
     // Requests too malformed for the HTTP parser still get the one error shape.
     clientErrorHandler: (err, socket) => {
       if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed) return;

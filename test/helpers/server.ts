@@ -8,6 +8,7 @@ import path from 'node:path';
 import { request } from 'undici';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { createTestDatabase } from './postgres.js';
+import type { FailureLimitOptions } from '../../src/server/auth-failures.js';
 
 export const REPO = path.resolve(import.meta.dirname, '../..');
 export const CLI = path.join(REPO, 'bin/synmac.js');
@@ -27,11 +28,18 @@ export interface TestServer {
 
 export async function startTestServer(
   engine: 'sqlite' | 'postgres',
-  opts: { limits?: RunningServer['ctx']['limits'] | Partial<RunningServer['ctx']['limits']> } = {},
+  opts: { limits?: Partial<RunningServer['ctx']['limits']>; authFailureLimit?: FailureLimitOptions } = {},
 ): Promise<TestServer> {
   const dataDir = await tempDir();
   const pgdb = engine === 'postgres' ? await createTestDatabase() : null;
-  const server = await startServer({ dataDir, port: 0, databaseUrl: pgdb?.url, logLevel: 'silent', limits: opts.limits });
+  const server = await startServer({
+    dataDir,
+    port: 0,
+    databaseUrl: pgdb?.url,
+    logLevel: 'silent',
+    limits: opts.limits,
+    authFailureLimit: opts.authFailureLimit,
+  });
   const adminToken = (await fs.readFile(path.join(dataDir, 'admin-token'), 'utf8')).trim();
   return {
     url: server.url,
