@@ -1,0 +1,51 @@
+// `synmac watch`: keep the folder in sync until SIGINT/SIGTERM.
+import type { Command } from 'commander';
+import { openDevice } from '../client/device.js';
+import { summaryLine, addUp } from '../client/summary.js';
+import { Watcher } from '../client/watcher.js';
+import { asCliError } from './client-commands.js';
+import { CliError } from './cli-error.js';
+
+export function registerWatchCommand(program: Command, configOpt: readonly [string, string]): void {
+  program
+    .command('watch')
+    .description('initial sync, then continuous: local file events and server push')
+    .option('--allow-mass-delete', 'carry out syncs that delete more than half of the files')
+    .option('--debounce <ms>', 'quiet time after a local change before syncing', '30')
+    .option(...configOpt)
+    .action(async (o) => {
+      let device;
+      try {
+        device = openDevice(o.config);
+      } catch (err) {
+        throw asCliError(err);
+      }
+      const log = (s: string) => process.stdout.write(`${new Date().toISOString()} ${s}\n`);
+      const watcher = new Watcher(device, {
+        debounceMs: Number(o.debounce),
+        allowMassDelete: !!o.allowMassDelete,
+        log,
+        onCycle: (r) => {
+          if (r.changed || r.conflicts.length) log(summaryLine(addUp([r], r.durationMs)));
+          for (const c of r.conflicts) log(`conflict: ${c}`);
+        },
+      });
+      try {
+        await watcher.start();
+      } catch (err) {
+        await device.close();
+        throw asCliError(err);
+      }
+      log(`watching ${device.config.folder} (${device.config.deviceName} → ${device.config.server}); Ctrl-C to stop`);
+      const stop = () => {
+        log('stopping after the current file…');
+        void watcher.stop();
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      await watcher.finished;
+      await device.close();
+      if (watcher.fatal) throw new CliError(watcher.fatal.message, 5);
+      log('stopped');
+    });
+}

@@ -1,0 +1,75 @@
+// The device config: which server, which key, which folder. One JSON file, mode 0600,
+// because it holds the API key. Several devices on one machine each get their own file
+// (--config FILE or SYNMAC_CONFIG); the local index lives in a state dir beside it.
+import fs from 'node:fs';
+import path from 'node:path';
+import envPaths from 'env-paths';
+
+export interface DeviceConfig {
+  server: string;
+  deviceId: string;
+  deviceName: string;
+  apiKey: string;
+  /** absolute path of the synced folder */
+  folder: string;
+  /** random id written into the folder's marker (.synmac/folder-id) */
+  folderId: string;
+  /** probed at register time; can be forced for tests ("simulate a Mac disk") */
+  caseInsensitive: boolean;
+  /** optional: PEM CA bundle for a server with a private certificate */
+  caFile?: string;
+}
+
+export class ConfigError extends Error {}
+
+export function defaultConfigPath(): string {
+  return path.join(envPaths('synmac', { suffix: '' }).config, 'config.json');
+}
+
+/** --config beats SYNMAC_CONFIG beats the OS default. */
+export function resolveConfigPath(flag?: string): string {
+  return path.resolve(flag ?? process.env.SYNMAC_CONFIG ?? defaultConfigPath());
+}
+
+/** The per-device state dir (index database, logs): next to the config, never in the folder. */
+export function stateDirFor(configPath: string): string {
+  const base = path.basename(configPath).replace(/\.json$/i, '');
+  return path.join(path.dirname(configPath), `${base}.state`);
+}
+
+export function loadConfig(configPath: string): DeviceConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(configPath, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new ConfigError(`no device config at ${configPath}; run \`synmac register --server URL --code CODE --name NAME --folder DIR\` first`);
+    }
+    throw new ConfigError(`cannot read the device config ${configPath}: ${(err as Error).message}`);
+  }
+  let cfg: DeviceConfig;
+  try {
+    cfg = JSON.parse(text) as DeviceConfig;
+  } catch {
+    throw new ConfigError(`the device config ${configPath} is not valid JSON`);
+  }
+  for (const k of ['server', 'apiKey', 'folder', 'folderId', 'deviceName'] as const) {
+    if (typeof cfg[k] !== 'string' || cfg[k] === '') throw new ConfigError(`the device config ${configPath} lacks "${k}"; register again`);
+  }
+  cfg.caseInsensitive = !!cfg.caseInsensitive;
+  return cfg;
+}
+
+/** Written to a temp file then renamed, created with mode 0600 so the key is never world-readable. */
+export function saveConfig(configPath: string, cfg: DeviceConfig): void {
+  fs.mkdirSync(path.dirname(configPath), { recursive: true, mode: 0o700 });
+  const tmp = `${configPath}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(cfg, null, 2)}\n`, { mode: 0o600 });
+  fs.chmodSync(tmp, 0o600);
+  fs.renameSync(tmp, configPath);
+}
+
+/** What may be shown to a person: everything except the key. */
+export function redactedConfig(cfg: DeviceConfig): Omit<DeviceConfig, 'apiKey'> & { apiKey: string } {
+  return { ...cfg, apiKey: '(hidden)' };
+}

@@ -1,0 +1,86 @@
+// Opening a registered device: its config, index and API client, in one place.
+import fs from 'node:fs';
+import path from 'node:path';
+import { request } from 'undici';
+import { Api } from './api.js';
+import { loadConfig, resolveConfigPath, saveConfig, stateDirFor, type DeviceConfig } from './config.js';
+import { UnreachableError, readError } from './http.js';
+import { IndexDb } from './index-db.js';
+import { newFolderId, probeCaseInsensitive, readMarker, writeMarker } from './marker.js';
+import type { Device } from './sync-cycle.js';
+
+export interface OpenDevice extends Device {
+  configPath: string;
+  stateDir: string;
+  close(): Promise<void>;
+}
+
+export function indexPathFor(configPath: string): string {
+  return path.join(stateDirFor(configPath), 'index.sqlite');
+}
+
+export function openDevice(configFlag?: string): OpenDevice {
+  const configPath = resolveConfigPath(configFlag);
+  const config = loadConfig(configPath);
+  const stateDir = stateDirFor(configPath);
+  const index = new IndexDb(indexPathFor(configPath));
+  const api = Api.forConfig(config);
+  return {
+    config,
+    index,
+    api,
+    configPath,
+    stateDir,
+    async close() {
+      index.close();
+      await api.close();
+    },
+  };
+}
+
+export interface RegisterOptions {
+  server: string;
+  code: string;
+  name: string;
+  folder: string;
+  configFlag?: string;
+  /** force the case-insensitive behaviour (tests on Linux simulate a Mac disk) */
+  caseInsensitive?: boolean;
+}
+
+export async function registerDevice(o: RegisterOptions): Promise<{ config: DeviceConfig; configPath: string }> {
+  const configPath = resolveConfigPath(o.configFlag);
+  const server = o.server.replace(/\/+$/, '');
+  const folder = path.resolve(o.folder);
+  fs.mkdirSync(folder, { recursive: true });
+  let res;
+  try {
+    res = await request(`${server}/api/v1/devices/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: o.code, name: o.name }),
+    });
+  } catch (err) {
+    throw new UnreachableError(server, err);
+  }
+  if (res.statusCode >= 400) throw await readError(res.statusCode, res.body);
+  const body = (await res.body.json()) as { device_id: string; name: string; api_key: string };
+  // An existing marker means the folder already belongs to this synmac setup: keep its id.
+  const folderId = readMarker(folder) ?? newFolderId();
+  writeMarker(folder, folderId);
+  const caseInsensitive = o.caseInsensitive ?? probeCaseInsensitive(folder);
+  const config: DeviceConfig = {
+    server,
+    deviceId: body.device_id,
+    deviceName: body.name ?? o.name,
+    apiKey: body.api_key,
+    folder,
+    folderId,
+    caseInsensitive,
+  };
+  saveConfig(configPath, config);
+  // A new registration starts from no base: the first sync meets the server afresh
+  // (identical files are recorded, different ones become conflicts; nothing is lost).
+  fs.rmSync(stateDirFor(configPath), { recursive: true, force: true });
+  return { config, configPath };
+}

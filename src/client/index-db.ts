@@ -1,0 +1,109 @@
+// The local index (SQLite, in the device's state dir): per path, what the disk held when
+// last looked at (size, mtime, inode, ctime, sha256) and the base — the revision and hash
+// last agreed with the server. The stat columns let a scan skip hashing unchanged files;
+// the base is what makes the sync decision three-way. The base changes only after the
+// server confirmed.
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { EntryKind } from '../core/protocol.js';
+
+export interface IndexRow {
+  /** NFC, folder-relative: the wire name */
+  path: string;
+  /** the name on disk, relative (an NFD spelling, a case-collision suffix), or null = same as path */
+  disk_path: string | null;
+  kind: EntryKind;
+  size: number;
+  mtime: number;
+  ino: number;
+  ctime: number;
+  mode: number;
+  /** hash of the local bytes at that stat (null for dirs) */
+  sha256: string | null;
+  base_revision: number | null;
+  base_sha256: string | null;
+  base_kind: EntryKind | null;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS files (
+  path TEXT PRIMARY KEY,
+  disk_path TEXT,
+  kind TEXT NOT NULL,
+  size INTEGER NOT NULL DEFAULT 0,
+  mtime REAL NOT NULL DEFAULT 0,
+  ino INTEGER NOT NULL DEFAULT 0,
+  ctime REAL NOT NULL DEFAULT 0,
+  mode INTEGER NOT NULL DEFAULT 0,
+  sha256 TEXT,
+  base_revision INTEGER,
+  base_sha256 TEXT,
+  base_kind TEXT
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+export class IndexDb {
+  readonly db: Database.Database;
+  private readonly upsertStmt: Database.Statement;
+  private readonly deleteStmt: Database.Statement;
+  private readonly getStmt: Database.Statement;
+
+  constructor(file: string) {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode: a power cut can lose the last commits but never corrupts;
+    // a lost index row only costs a re-hash and a no-op /status answer.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(SCHEMA);
+    this.upsertStmt = this.db.prepare(
+      `INSERT INTO files (path, disk_path, kind, size, mtime, ino, ctime, mode, sha256, base_revision, base_sha256, base_kind)
+       VALUES (@path, @disk_path, @kind, @size, @mtime, @ino, @ctime, @mode, @sha256, @base_revision, @base_sha256, @base_kind)
+       ON CONFLICT(path) DO UPDATE SET disk_path=excluded.disk_path, kind=excluded.kind, size=excluded.size, mtime=excluded.mtime,
+         ino=excluded.ino, ctime=excluded.ctime, mode=excluded.mode, sha256=excluded.sha256, base_revision=excluded.base_revision,
+         base_sha256=excluded.base_sha256, base_kind=excluded.base_kind`,
+    );
+    this.deleteStmt = this.db.prepare('DELETE FROM files WHERE path = ?');
+    this.getStmt = this.db.prepare('SELECT * FROM files WHERE path = ?');
+  }
+
+  all(): Map<string, IndexRow> {
+    const rows = this.db.prepare('SELECT * FROM files').all() as IndexRow[];
+    const map = new Map<string, IndexRow>();
+    for (const r of rows) map.set(r.path, r);
+    return map;
+  }
+
+  get(p: string): IndexRow | undefined {
+    return this.getStmt.get(p) as IndexRow | undefined;
+  }
+
+  put(row: IndexRow): void {
+    this.upsertStmt.run(row);
+  }
+
+  remove(p: string): void {
+    this.deleteStmt.run(p);
+  }
+
+  /** Runs fn in one transaction: thousands of row updates cost one commit. */
+  tx<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  getMeta(key: string): string | null {
+    const r = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    return r ? r.value : null;
+  }
+
+  setMeta(key: string, value: string | null): void {
+    if (value === null) this.db.prepare('DELETE FROM meta WHERE key = ?').run(key);
+    else this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,75 @@
+// The folder marker: `.synmac/folder-id` in the folder root. A folder whose marker is
+// gone (an unmounted disk, an `rm -rf`, a different folder mounted at the same place)
+// looks exactly like "the user deleted everything"; the marker tells the two apart, so
+// the client refuses to sync instead of propagating a mass deletion.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { STATE_DIR } from '../core/paths.js';
+
+export class FolderGuardError extends Error {}
+
+export function markerDir(folder: string): string {
+  return path.join(folder, STATE_DIR);
+}
+
+export function tmpDirOf(folder: string): string {
+  return path.join(folder, STATE_DIR, 'tmp');
+}
+
+export function newFolderId(): string {
+  return crypto.randomBytes(16).toString('hex');
+}
+
+export function writeMarker(folder: string, folderId: string): void {
+  fs.mkdirSync(path.join(folder, STATE_DIR, 'tmp'), { recursive: true });
+  fs.writeFileSync(path.join(folder, STATE_DIR, 'folder-id'), `${folderId}\n`);
+}
+
+export function readMarker(folder: string): string | null {
+  try {
+    return fs.readFileSync(path.join(folder, STATE_DIR, 'folder-id'), 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+/** Throws a one-line, actionable reason when the folder must not be synced. */
+export function checkFolder(folder: string, folderId: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(folder);
+  } catch {
+    throw new FolderGuardError(
+      `the synced folder ${folder} is missing (unmounted disk?); nothing was synced or deleted. Bring it back, or register again to start over`,
+    );
+  }
+  if (!st.isDirectory()) throw new FolderGuardError(`${folder} is not a directory; nothing was synced`);
+  const id = readMarker(folder);
+  if (id === null) {
+    throw new FolderGuardError(
+      `the folder marker ${path.join(folder, STATE_DIR, 'folder-id')} is missing: the folder may have been emptied or replaced; nothing was synced or deleted. If this is intended, run \`synmac register\` again`,
+    );
+  }
+  if (id !== folderId) {
+    throw new FolderGuardError(`${folder} belongs to another synmac folder (marker id differs); nothing was synced`);
+  }
+  fs.mkdirSync(tmpDirOf(folder), { recursive: true });
+}
+
+/**
+ * Is the folder's file system case-insensitive (default macOS/Windows)? Create a
+ * lower-case probe file and look for it under an upper-case name.
+ */
+export function probeCaseInsensitive(folder: string): boolean {
+  const dir = path.join(folder, STATE_DIR);
+  fs.mkdirSync(dir, { recursive: true });
+  const lower = path.join(dir, `case-probe-${process.pid}`);
+  const upper = path.join(dir, `CASE-PROBE-${process.pid}`);
+  fs.writeFileSync(lower, '');
+  try {
+    return fs.existsSync(upper);
+  } finally {
+    fs.rmSync(lower, { force: true });
+  }
+}

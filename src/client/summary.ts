@@ -1,0 +1,67 @@
+// The one line a person reads after a sync: `↑ 12 files 3.4 MB · ↓ 2 files · 1 conflict · 0.8 s`.
+import type { CycleResult } from './sync-cycle.js';
+
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n / 1000;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+const files = (n: number) => `${n} file${n === 1 ? '' : 's'}`;
+
+export interface Totals {
+  uploaded: { files: number; bytes: number };
+  downloaded: { files: number; bytes: number };
+  deletedLocal: number;
+  deletedRemote: number;
+  conflicts: string[];
+  renamedForCase: Array<{ path: string; diskPath: string }>;
+  problems: string[];
+  skipped: Array<{ path: string; reason: string }>;
+  agreed: boolean;
+  cycles: number;
+  durationMs: number;
+}
+
+export function addUp(results: CycleResult[], durationMs: number): Totals {
+  const last = results[results.length - 1];
+  const t: Totals = {
+    uploaded: { files: 0, bytes: 0 },
+    downloaded: { files: 0, bytes: 0 },
+    deletedLocal: 0,
+    deletedRemote: 0,
+    conflicts: [],
+    renamedForCase: [],
+    problems: last?.problems ?? [],
+    skipped: last?.skipped ?? [],
+    agreed: last?.agreed ?? false,
+    cycles: results.length,
+    durationMs,
+  };
+  for (const r of results) {
+    t.uploaded.files += r.uploaded.files;
+    t.uploaded.bytes += r.uploaded.bytes;
+    t.downloaded.files += r.downloaded.files;
+    t.downloaded.bytes += r.downloaded.bytes;
+    t.deletedLocal += r.deletedLocal;
+    t.deletedRemote += r.deletedRemote;
+    for (const c of r.conflicts) if (!t.conflicts.includes(c)) t.conflicts.push(c);
+    t.renamedForCase.push(...r.renamedForCase);
+  }
+  return t;
+}
+
+export function summaryLine(t: Totals): string {
+  const parts = [`↑ ${files(t.uploaded.files)} ${formatBytes(t.uploaded.bytes)}`, `↓ ${files(t.downloaded.files)} ${formatBytes(t.downloaded.bytes)}`];
+  if (t.deletedLocal || t.deletedRemote) parts.push(`${t.deletedLocal + t.deletedRemote} deleted`);
+  parts.push(`${t.conflicts.length} conflict${t.conflicts.length === 1 ? '' : 's'}`);
+  if (t.skipped.length) parts.push(`${t.skipped.length} skipped`);
+  parts.push(`${(t.durationMs / 1000).toFixed(1)} s`);
+  return parts.join(' · ');
+}

@@ -1,0 +1,618 @@
+// One sync cycle: scan → plan (three-way) → carry out the actions → record the new bases.
+// Callable in-process (`runSyncCycle`) with a hook at named stages so a test can abort a
+// cycle anywhere and check that the next one converges without losing anything.
+//
+// The rules that keep files safe:
+// - the base in the index changes only after the server confirmed (or after a verified
+//   download landed);
+// - every upload and server delete carries its base revision: a race with another device
+//   is caught on the server and becomes a conflict copy, never an overwrite;
+// - a local file is replaced or removed only if it still is exactly what the plan saw
+//   (re-checked right before the rename/unlink); otherwise the cycle leaves it alone and
+//   the next one sees the edit;
+// - paths that were skipped (symlinks, unreadable) or changed while hashed are never
+//   deleted on either side.
+import fs from 'node:fs';
+import path from 'node:path';
+import { decide, type BaseState, type LocalState } from '../core/plan.js';
+import { baseName, caseKey, parentOf } from '../core/paths.js';
+import { splitExtension } from '../core/conflict-name.js';
+import type { EntryKind, RemoteFile, StatusRequest, SyncAction, WriteResult } from '../core/protocol.js';
+import type { Api, CommitOp, CommitResult } from './api.js';
+import type { DeviceConfig } from './config.js';
+import { pool } from './hash.js';
+import { loadIgnoreRules, type IgnoreRules } from './ignore-rules.js';
+import type { IndexDb, IndexRow } from './index-db.js';
+import { checkFolder, tmpDirOf } from './marker.js';
+import { scanFolder, type LocalEntry, type Skipped } from './scanner.js';
+import { applyMeta, cleanTmp, downloadBlob, tmpName } from './transfer.js';
+import { ServerError } from './http.js';
+
+export type CrashStage = 'after-plan' | 'mid-upload' | 'mid-download' | 'before-index-commit';
+
+export interface Device {
+  config: DeviceConfig;
+  index: IndexDb;
+  api: Api;
+}
+
+export interface CycleOptions {
+  allowMassDelete?: boolean;
+  /** ignore the incremental shortcut and ask the server about every path */
+  full?: boolean;
+  /** called at named stages; throwing aborts the cycle there (crash tests) */
+  hook?: (stage: CrashStage) => void | Promise<void>;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+  onProgress?: (p: { phase: 'upload' | 'download'; doneBytes: number; totalBytes: number }) => void;
+  concurrency?: number;
+}
+
+export interface CycleResult {
+  uploaded: { files: number; bytes: number };
+  downloaded: { files: number; bytes: number };
+  deletedLocal: number;
+  deletedRemote: number;
+  /** conflict copies this cycle created or received */
+  conflicts: string[];
+  /** server paths written under another local name (case collisions) */
+  renamedForCase: Array<{ path: string; diskPath: string }>;
+  skipped: Skipped[];
+  unstable: string[];
+  /** problems that left something for the next cycle */
+  problems: string[];
+  /** this device and the server agree on everything syncable */
+  agreed: boolean;
+  /** anything changed on either side */
+  changed: boolean;
+  mode: 'full' | 'incremental';
+  hashed: number;
+  durationMs: number;
+}
+
+export class MassDeleteError extends Error {
+  constructor(
+    readonly count: number,
+    readonly total: number,
+  ) {
+    super(
+      `this sync would delete ${count} of ${total} files; nothing was deleted. If that is intended, run \`synmac sync --allow-mass-delete\``,
+    );
+  }
+}
+
+/** More than half of the files, and more than 50: a vanished disk looks exactly like this. */
+export function isMassDelete(count: number, total: number): boolean {
+  return count > 50 && count > total / 2;
+}
+
+const MASS_DELETE_META = 'mass_delete_pending';
+
+function baseOf(row: IndexRow | undefined): BaseState | null {
+  if (!row || row.base_revision === null) return null;
+  return { revision: row.base_revision, kind: (row.base_kind ?? row.kind) as EntryKind, sha256: row.base_sha256 };
+}
+
+function localOf(e: LocalEntry | undefined): LocalState | null {
+  return e ? { kind: e.kind, sha256: e.kind === 'dir' ? null : e.sha256 } : null;
+}
+
+function sameContent(e: LocalEntry | undefined, b: BaseState | null): boolean {
+  if (!e || !b) return !e && !b;
+  if (e.kind !== b.kind) return false;
+  return e.kind === 'dir' || e.sha256 === b.sha256;
+}
+
+const depth = (p: string) => p.split('/').length;
+
+/** A suffix that makes a case-colliding name distinct and says why. */
+export function caseSuffixName(name: string, n: number): string {
+  const { stem, ext } = splitExtension(name);
+  return `${stem} (case conflict${n > 1 ? ` ${n}` : ''})${ext}`;
+}
+
+export async function runSyncCycle(device: Device, options: CycleOptions = {}): Promise<CycleResult> {
+  const started = Date.now();
+  const { config, index, api } = device;
+  const folder = config.folder;
+  const log = options.log ?? (() => {});
+  const hook = options.hook ?? (() => {});
+  const concurrency = options.concurrency ?? 8;
+  const aborted = () => options.signal?.aborted === true;
+
+  checkFolder(folder, config.folderId);
+  const tmpDir = tmpDirOf(folder);
+  cleanTmp(tmpDir);
+
+  const rules: IgnoreRules = loadIgnoreRules(folder);
+  const rows = index.all();
+  const scan = await scanFolder(folder, rows, rules);
+  const { entries } = scan;
+  const untouchable = new Set<string>([...scan.unstable, ...scan.skipped.map((s) => s.path)]);
+  const unstableSet = new Set(scan.unstable);
+
+  const result: CycleResult = {
+    uploaded: { files: 0, bytes: 0 },
+    downloaded: { files: 0, bytes: 0 },
+    deletedLocal: 0,
+    deletedRemote: 0,
+    conflicts: [],
+    renamedForCase: [],
+    skipped: scan.skipped,
+    unstable: scan.unstable,
+    problems: [],
+    agreed: false,
+    changed: false,
+    mode: 'full',
+    hashed: scan.hashed,
+    durationMs: 0,
+  };
+  if (scan.unstable.length) result.problems.push(`${scan.unstable.length} file(s) changed while being read; retried next cycle`);
+
+  // Local stat changes with identical bytes (a touch, a copy-over) only refresh the index.
+  index.tx(() => {
+    for (const e of entries.values()) {
+      const row = rows.get(e.path);
+      if (!row) continue;
+      if (row.size !== e.size || row.mtime !== e.mtime || row.ino !== e.ino || row.ctime !== e.ctime || row.disk_path !== diskOrNull(e)) {
+        const next = { ...row, ...statCols(e) };
+        index.put(next);
+        rows.set(e.path, next);
+      }
+    }
+  });
+
+  // What changed here since the last agreement.
+  const localChanged = new Set<string>();
+  for (const e of entries.values()) if (!sameContent(e, baseOf(rows.get(e.path)))) localChanged.add(e.path);
+  for (const row of rows.values()) {
+    if (entries.has(row.path) || untouchable.has(row.path)) continue;
+    if (rules.ignores(row.path, row.kind === 'dir')) continue;
+    if (row.base_revision !== null) localChanged.add(row.path);
+  }
+
+  // ---- plan ----
+  let actions: SyncAction[];
+  let cursor: number;
+  const lastCursor = index.getMeta('cursor');
+  const lastClean = index.getMeta('clean') === '1';
+  let incremental: { changes: Map<string, RemoteFile>; cursor: number } | null = null;
+  if (!options.full && lastCursor !== null && lastClean) incremental = await fetchChanges(api, Number(lastCursor));
+
+  if (incremental) {
+    // Only paths that changed on either side since the last clean cycle can need work;
+    // decide() is the same function the server runs for /status.
+    result.mode = 'incremental';
+    cursor = incremental.cursor;
+    actions = [];
+    const paths = new Set<string>([...localChanged, ...incremental.changes.keys()]);
+    for (const p of paths) {
+      const row = rows.get(p);
+      const base = baseOf(row);
+      let remote = incremental.changes.get(p) ?? null;
+      if (!remote && base) {
+        // Unchanged on the server since our base: the base is the remote state.
+        remote = { path: p, kind: base.kind, revision: base.revision, sha256: base.sha256, size: 0, mtime: 0, mode: 0, deleted: false };
+      }
+      const a = decide(p, localOf(entries.get(p)), base, remote);
+      if (a) actions.push(a);
+    }
+  } else {
+    const req: StatusRequest = { files: [], deleted: [] };
+    for (const e of entries.values()) {
+      const b = baseOf(rows.get(e.path));
+      req.files.push({
+        path: e.path,
+        kind: e.kind,
+        sha256: e.kind === 'dir' ? null : e.sha256,
+        size: e.size,
+        mtime: Math.floor(e.mtime),
+        mode: e.mode,
+        base_revision: b ? b.revision : null,
+        base_sha256: b ? b.sha256 : null,
+      });
+    }
+    for (const row of rows.values()) {
+      if (entries.has(row.path) || untouchable.has(row.path) || row.base_revision === null) continue;
+      if (rules.ignores(row.path, row.kind === 'dir')) continue;
+      req.deleted!.push({ path: row.path, base_revision: row.base_revision, base_sha256: row.base_sha256, kind: (row.base_kind ?? row.kind) as EntryKind });
+    }
+    const res = await api.status(req);
+    cursor = res.cursor;
+    actions = res.actions;
+  }
+
+  // Never touch what the scanner could not see properly, never fetch what is ignored here.
+  actions = actions.filter((a) => {
+    if (untouchable.has(a.path)) {
+      // A file being written is looked at again next cycle; a symlink or unreadable
+      // file is reported by `status` and simply never synced.
+      if (unstableSet.has(a.path)) result.problems.push(`${a.path}: left alone this cycle (${a.action})`);
+      return false;
+    }
+    const kind = a.action === 'download' || a.action === 'conflict' ? a.remote.kind : (rows.get(a.path)?.kind ?? entries.get(a.path)?.kind ?? 'file');
+    return !rules.ignores(a.path, kind === 'dir');
+  });
+
+  // ---- mass-delete guard ----
+  const baseFiles = [...rows.values()].filter((r) => r.base_revision !== null && (r.base_kind ?? r.kind) === 'file').length;
+  const deletions = actions.filter(
+    (a) => (a.action === 'server_delete' || a.action === 'delete') && (rows.get(a.path)?.base_kind ?? rows.get(a.path)?.kind ?? 'file') === 'file',
+  ).length;
+  if (isMassDelete(deletions, baseFiles) && !options.allowMassDelete) {
+    index.setMeta(MASS_DELETE_META, JSON.stringify({ count: deletions, total: baseFiles, at: Date.now() }));
+    throw new MassDeleteError(deletions, baseFiles);
+  }
+  index.setMeta(MASS_DELETE_META, null);
+
+  await hook('after-plan');
+  result.changed = actions.some((a) => a.action !== 'record');
+
+  // ---- local-name mapping (NFD spellings, case collisions) ----
+  const namer = new DiskNamer(config.caseInsensitive, rows, entries);
+
+  // ---- 1. uploads, conflict uploads and server deletes: blobs first, then one commit per 5k ops ----
+  const ops: Array<{ op: CommitOp; action: SyncAction; entry?: LocalEntry }> = [];
+  const blobs = new Map<string, LocalEntry>();
+  for (const a of actions) {
+    if (a.action === 'upload' || a.action === 'conflict') {
+      const e = entries.get(a.path);
+      if (!e) continue;
+      if (e.kind === 'file') blobs.set(e.sha256!, e);
+      ops.push({
+        action: a,
+        entry: e,
+        op: { op: 'write', path: a.path, kind: e.kind, sha256: e.kind === 'file' ? e.sha256 : null, size: e.size, mtime: Math.floor(e.mtime), mode: e.mode, base_revision: a.base_revision },
+      });
+    } else if (a.action === 'server_delete') {
+      ops.push({ action: a, op: { op: 'delete', path: a.path, base_revision: a.base_revision } });
+    }
+  }
+  const failedBlobs = new Set<string>();
+  if (blobs.size > 0) {
+    const shas = [...blobs.keys()];
+    const missing: string[] = [];
+    for (let i = 0; i < shas.length; i += 10_000) missing.push(...(await api.missingBlobs(shas.slice(i, i + 10_000))).missing);
+    const totalBytes = missing.reduce((s, m) => s + blobs.get(m)!.size, 0);
+    let doneBytes = 0;
+    let n = 0;
+    await pool(missing, concurrency, async (sha) => {
+      if (aborted()) {
+        failedBlobs.add(sha);
+        return;
+      }
+      const e = blobs.get(sha)!;
+      try {
+        await api.putBlob(sha, path.join(folder, e.diskPath), e.size);
+        result.uploaded.bytes += e.size;
+      } catch (err) {
+        if (err instanceof ServerError && err.status < 500 && err.status !== 401) {
+          // Most often: the file changed after it was hashed (sha256_mismatch). Nothing was kept.
+          failedBlobs.add(sha);
+          result.problems.push(`${e.path}: upload refused (${err.message}); retried next cycle`);
+          return;
+        }
+        throw err;
+      }
+      doneBytes += e.size;
+      options.onProgress?.({ phase: 'upload', doneBytes, totalBytes });
+      if (++n === Math.ceil(missing.length / 2)) await hook('mid-upload');
+    });
+  }
+  const runnable = ops.filter((o) => !(o.op.op === 'write' && o.op.sha256 && failedBlobs.has(o.op.sha256)));
+  const conflictDownloads: SyncAction[] = [];
+  for (let i = 0; i < runnable.length; i += 5000) {
+    if (aborted()) break;
+    const chunk = runnable.slice(i, i + 5000);
+    const { results } = await api.commit(chunk.map((c) => c.op));
+    await hook('before-index-commit');
+    index.tx(() => {
+      chunk.forEach((c, j) => applyCommitResult(c, results[j]));
+    });
+  }
+
+  function applyCommitResult(c: { op: CommitOp; action: SyncAction; entry?: LocalEntry }, r: CommitResult): void {
+    const p = c.op.path;
+    if ('error' in r) {
+      if (c.op.op === 'delete' && r.error.code === 'not_found') {
+        index.remove(p);
+        return;
+      }
+      // edit_wins and friends: the next cycle downloads what the server has.
+      result.problems.push(`${p}: ${r.error.message}`);
+      return;
+    }
+    if (c.op.op === 'delete') {
+      index.remove(p);
+      result.deletedRemote++;
+      return;
+    }
+    const w = r as WriteResult;
+    const e = c.entry!;
+    if (w.result !== 'unchanged' && e.kind === 'file') result.uploaded.files++;
+    if (w.path === p) {
+      putRow(e.path, e, { revision: w.revision, sha256: w.sha256, kind: e.kind });
+      return;
+    }
+    // The server kept the other side's bytes under the name and stored ours as a
+    // conflict copy: move our file to that name here too, then fetch theirs.
+    result.conflicts.push(w.path);
+    const target = namer.diskPathFor(w.path);
+    const from = path.join(folder, e.diskPath);
+    const to = path.join(folder, target);
+    try {
+      if (!stillSame(from, e)) throw new Error('changed meanwhile');
+      if (fs.existsSync(to)) throw new Error('name taken');
+      fs.mkdirSync(path.dirname(to), { recursive: true });
+      fs.renameSync(from, to);
+      const st = fs.lstatSync(to);
+      index.put(rowFrom(w.path, target === w.path ? null : target, st, e.sha256, { revision: w.revision, sha256: w.sha256, kind: 'file' }));
+      const old = rows.get(p);
+      // The original name is now empty here: its base stays, so the next step (or cycle) downloads theirs.
+      if (old) index.put({ ...old, sha256: null, size: -1 });
+      entries.delete(p);
+      namer.forget(p);
+      if (c.action.action === 'conflict') conflictDownloads.push({ action: 'download', path: p, remote: c.action.remote });
+      else result.problems.push(`${p}: changed on the server meanwhile; fetched next cycle`);
+    } catch (err) {
+      result.problems.push(`${p}: conflict copy ${w.path} stays on the server for now (${(err as Error).message})`);
+    }
+  }
+
+  function statCols(e: LocalEntry) {
+    return { disk_path: diskOrNull(e), size: e.size, mtime: e.mtime, ino: e.ino, ctime: e.ctime, mode: e.mode };
+  }
+
+  function putRow(p: string, e: LocalEntry, base: { revision: number; sha256: string | null; kind: EntryKind }): void {
+    index.put({ path: p, kind: e.kind, ...statCols(e), sha256: e.sha256, base_revision: base.revision, base_sha256: base.sha256, base_kind: base.kind });
+  }
+
+  // ---- 2. downloads (directories first, then files in parallel), conflict downloads ----
+  const downloads = [
+    ...actions.filter((a): a is Extract<SyncAction, { action: 'download' }> => a.action === 'download'),
+    ...(conflictDownloads as Array<Extract<SyncAction, { action: 'download' }>>),
+  ];
+  const dirDownloads = downloads.filter((a) => a.remote.kind === 'dir').sort((x, y) => depth(x.path) - depth(y.path));
+  const fileDownloads = downloads.filter((a) => a.remote.kind === 'file');
+  index.tx(() => {
+    for (const a of dirDownloads) {
+      if (aborted()) break;
+      const e = entries.get(a.path);
+      const disk = namer.diskPathFor(a.path);
+      const full = path.join(folder, disk);
+      try {
+        if (e && e.kind !== 'dir') throw new Error('a file is in the way');
+        fs.mkdirSync(full, { recursive: true });
+        const st = fs.lstatSync(full);
+        if (!st.isDirectory()) throw new Error('not a directory');
+        index.put(rowFrom(a.path, disk === a.path ? null : disk, st, null, { revision: a.remote.revision, sha256: null, kind: 'dir' }));
+      } catch (err) {
+        result.problems.push(`${a.path}: cannot create the directory (${(err as Error).message})`);
+      }
+    }
+  });
+  const dlTotal = fileDownloads.reduce((s, a) => s + a.remote.size, 0);
+  let dlDone = 0;
+  let dlCount = 0;
+  const landed: IndexRow[] = [];
+  await pool(fileDownloads, concurrency, async (a) => {
+    if (aborted()) return;
+    const r = a.remote;
+    const disk = namer.diskPathFor(a.path);
+    const full = path.join(folder, disk);
+    const tmp = tmpName(tmpDir);
+    try {
+      await downloadBlob(api, r.sha256!, tmp, (n) => {
+        dlDone += n;
+        options.onProgress?.({ phase: 'download', doneBytes: dlDone, totalBytes: dlTotal });
+      });
+      if (++dlCount === Math.ceil(fileDownloads.length / 2)) await hook('mid-download');
+      applyMeta(tmp, r.mtime, r.mode);
+      // The plan assumed the local file was `entries.get(path)` (or absent). If it was
+      // edited since, keep the edit: the next cycle turns it into a conflict.
+      const expected = entries.get(a.path);
+      if (!stillSame(full, expected)) {
+        fs.rmSync(tmp, { force: true });
+        result.problems.push(`${a.path}: changed locally during the sync; kept (compared again next cycle)`);
+        return;
+      }
+      fs.mkdirSync(path.dirname(full), { recursive: true });
+      fs.renameSync(tmp, full);
+      const st = fs.lstatSync(full);
+      landed.push(rowFrom(a.path, disk === a.path ? null : disk, st, r.sha256, { revision: r.revision, sha256: r.sha256, kind: 'file' }));
+      result.downloaded.files++;
+      result.downloaded.bytes += r.size;
+    } catch (err) {
+      fs.rmSync(tmp, { force: true });
+      if (err instanceof ServerError && err.status !== 401) {
+        result.problems.push(`${a.path}: download failed (${err.message})`);
+        return;
+      }
+      throw err;
+    } finally {
+      if (landed.length >= 500) flushLanded();
+    }
+  });
+  function flushLanded() {
+    const batch = landed.splice(0);
+    index.tx(() => {
+      for (const row of batch) index.put(row);
+    });
+  }
+  flushLanded();
+
+  // ---- 3. local deletes: files, then directories deepest first ----
+  const localDeletes = actions.filter((a) => a.action === 'delete');
+  const fileDeletes = localDeletes.filter((a) => entries.get(a.path)?.kind !== 'dir');
+  const dirDeletes = localDeletes.filter((a) => entries.get(a.path)?.kind === 'dir').sort((x, y) => depth(y.path) - depth(x.path));
+  index.tx(() => {
+    for (const a of fileDeletes) {
+      if (aborted()) break;
+      const e = entries.get(a.path);
+      if (!e) {
+        index.remove(a.path);
+        continue;
+      }
+      const full = path.join(folder, e.diskPath);
+      if (!stillSame(full, e)) {
+        result.problems.push(`${a.path}: changed locally during the sync; not deleted`);
+        continue;
+      }
+      fs.rmSync(full, { force: true });
+      index.remove(a.path);
+      result.deletedLocal++;
+    }
+    for (const a of dirDeletes) {
+      if (aborted()) break;
+      const e = entries.get(a.path)!;
+      const full = path.join(folder, e.diskPath);
+      if (removeDirIfOnlyJunk(full, a.path, rules)) {
+        index.remove(a.path);
+      } else {
+        // Something new lives in it: keep the directory and offer it to the server again.
+        const row = rows.get(a.path);
+        if (row) index.put({ ...row, base_revision: null, base_sha256: null, base_kind: null });
+        result.problems.push(`${a.path}: deleted elsewhere but holds new files here; kept`);
+      }
+    }
+  });
+
+  // ---- 4. records: both sides already agree ----
+  index.tx(() => {
+    for (const a of actions) {
+      if (a.action !== 'record') continue;
+      const e = entries.get(a.path);
+      if (a.revision === null) {
+        if (!e) index.remove(a.path);
+        continue;
+      }
+      if (e) putRow(a.path, e, { revision: a.revision, sha256: a.sha256, kind: e.kind });
+    }
+  });
+
+  for (const [p, disk] of namer.suffixed) result.renamedForCase.push({ path: p, diskPath: disk });
+  for (const a of downloads) if (parseConflictName(a.path)) result.conflicts.push(a.path);
+
+  result.agreed = result.problems.length === 0 && !aborted();
+  // The incremental shortcut is only sound from a cursor after which nothing was left undone.
+  if (result.agreed) index.setMeta('cursor', String(cursor));
+  index.setMeta('clean', result.agreed ? '1' : '0');
+  index.setMeta('last_cycle_at', String(Date.now()));
+  if (result.agreed) index.setMeta('last_sync_at', String(Date.now()));
+  index.setMeta('skipped', JSON.stringify(scan.skipped.slice(0, 1000)));
+  result.durationMs = Date.now() - started;
+  log(`cycle (${result.mode}): ${actions.length} action(s), ${result.problems.length} problem(s)`);
+  return result;
+}
+
+function parseConflictName(p: string): boolean {
+  return / \(conflict from .+ \d{4}-\d{2}-\d{2}( \d+)?\)/u.test(baseName(p));
+}
+
+function diskOrNull(e: LocalEntry): string | null {
+  return e.diskPath === e.path ? null : e.diskPath;
+}
+
+function rowFrom(p: string, disk: string | null, st: fs.Stats, sha: string | null, base: { revision: number; sha256: string | null; kind: EntryKind }): IndexRow {
+  return {
+    path: p,
+    disk_path: disk,
+    kind: st.isDirectory() ? 'dir' : 'file',
+    size: st.isDirectory() ? 0 : st.size,
+    mtime: st.mtimeMs,
+    ino: st.ino,
+    ctime: st.ctimeMs,
+    mode: st.mode & 0o7777,
+    sha256: sha,
+    base_revision: base.revision,
+    base_sha256: base.sha256,
+    base_kind: base.kind,
+  };
+}
+
+/** Is the thing at `full` still what the scan saw (or still absent)? */
+export function stillSame(full: string, e: LocalEntry | undefined): boolean {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(full);
+  } catch {
+    return !e;
+  }
+  if (!e) return false;
+  if (e.kind === 'dir') return st.isDirectory();
+  return st.isFile() && st.size === e.size && st.mtimeMs === e.mtime && st.ino === e.ino && st.ctimeMs === e.ctime;
+}
+
+function removeDirIfOnlyJunk(full: string, wire: string, rules: IgnoreRules): boolean {
+  let names: string[];
+  try {
+    names = fs.readdirSync(full);
+  } catch {
+    return true; // already gone
+  }
+  if (names.some((n) => !rules.ignores(`${wire}/${n.normalize('NFC')}`, false))) return false;
+  fs.rmSync(full, { recursive: true, force: true });
+  return true;
+}
+
+/**
+ * Where a server path lives on this disk. An existing spelling (an NFD name, say) is kept;
+ * a new path goes under its parent's local spelling; on a case-insensitive folder a path
+ * that would land on another path's file gets a "(case conflict)" suffix instead.
+ */
+class DiskNamer {
+  readonly suffixed = new Map<string, string>();
+  private readonly known = new Map<string, string>(); // wire path -> disk path
+  private readonly occupied = new Map<string, string>(); // caseKey(disk path) -> wire path
+
+  constructor(
+    private readonly caseInsensitive: boolean,
+    rows: Map<string, IndexRow>,
+    entries: Map<string, LocalEntry>,
+  ) {
+    for (const r of rows.values()) this.claim(r.path, r.disk_path ?? r.path);
+    for (const e of entries.values()) this.claim(e.path, e.diskPath);
+  }
+
+  private claim(wire: string, disk: string): void {
+    this.known.set(wire, disk);
+    if (this.caseInsensitive) this.occupied.set(caseKey(disk), wire);
+  }
+
+  forget(wire: string): void {
+    const disk = this.known.get(wire);
+    this.known.delete(wire);
+    if (disk && this.caseInsensitive && this.occupied.get(caseKey(disk)) === wire) this.occupied.delete(caseKey(disk));
+  }
+
+  diskPathFor(wire: string): string {
+    const known = this.known.get(wire);
+    if (known) return known;
+    const parent = parentOf(wire);
+    const dir = parent === null ? '' : this.diskPathFor(parent);
+    const name = baseName(wire);
+    let disk = dir ? `${dir}/${name}` : name;
+    if (this.caseInsensitive) {
+      for (let n = 1; this.occupied.has(caseKey(disk)) && this.occupied.get(caseKey(disk)) !== wire; n++) {
+        const alt = caseSuffixName(name, n);
+        disk = dir ? `${dir}/${alt}` : alt;
+      }
+      if (disk !== (dir ? `${dir}/${name}` : name)) this.suffixed.set(wire, disk);
+    }
+    this.claim(wire, disk);
+    return disk;
+  }
+}
+
+/** Pages through /changes after `since`. Returns null (do a full /status) when there is too much to page. */
+async function fetchChanges(api: Api, since: number): Promise<{ changes: Map<string, RemoteFile>; cursor: number } | null> {
+  const changes = new Map<string, RemoteFile>();
+  let cursor = since;
+  for (let page = 0; page < 4; page++) {
+    const res = await api.changes(cursor, 5000);
+    for (const c of res.changes) changes.set(c.path, c);
+    cursor = res.cursor;
+    if (!res.has_more) return { changes, cursor };
+  }
+  return null;
+}

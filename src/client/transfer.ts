@@ -1,0 +1,62 @@
+// Moving bytes. Downloads land in the folder's own `.synmac/tmp/`, are hashed while they
+// stream, and only a verified file is handed back for the final rename: a file appears
+// at its real path whole or not at all.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import type { Api } from './api.js';
+
+export class HashMismatchError extends Error {}
+
+let seq = 0;
+export function tmpName(tmpDir: string): string {
+  return path.join(tmpDir, `dl-${process.pid}-${Date.now().toString(36)}-${(seq++).toString(36)}`);
+}
+
+/** Downloads blob `sha256` into `dest` (a temp path) and verifies it. Returns the byte count. */
+export async function downloadBlob(api: Api, sha256: string, dest: string, onBytes?: (n: number) => void): Promise<number> {
+  const res = await api.getBlob(sha256);
+  const h = crypto.createHash('sha256');
+  let n = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      h.update(chunk);
+      n += chunk.length;
+      onBytes?.(chunk.length);
+      cb(null, chunk);
+    },
+  });
+  try {
+    await pipeline(res.body, tap, fs.createWriteStream(dest, { mode: 0o600 }));
+  } catch (err) {
+    fs.rmSync(dest, { force: true });
+    throw err;
+  }
+  const got = h.digest('hex');
+  if (got !== sha256) {
+    fs.rmSync(dest, { force: true });
+    throw new HashMismatchError(`downloaded bytes hash to ${got}, expected ${sha256}; nothing was written`);
+  }
+  return n;
+}
+
+/** Applies what the server recorded: mtime, and the executable bits (never setuid & co). */
+export function applyMeta(file: string, mtimeMs: number, remoteMode: number): void {
+  const exec = remoteMode & 0o111;
+  fs.chmodSync(file, exec ? 0o755 & (0o644 | exec) : 0o644);
+  const t = new Date(mtimeMs);
+  fs.utimesSync(file, t, t);
+}
+
+/** Removes temp files a killed client left behind (only this folder's; one client per folder holds the lock). */
+export function cleanTmp(tmpDir: string): void {
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(tmpDir);
+  } catch {
+    return;
+  }
+  for (const n of names) fs.rmSync(path.join(tmpDir, n), { force: true, recursive: true });
+}
