@@ -1,5 +1,5 @@
 // Builds the Fastify application: logging, validation, errors, auth and the routes.
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { ServerContext } from './context.js';
 import { ApiError, errorBody } from './errors.js';
@@ -44,7 +44,7 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
     forceCloseConnections: true,
     // The router's own refusals (a URL that is not valid percent-encoding) get the same shape.
     frameworkErrors: (err, _req, reply) => {
-      reply.code(400).send(errorBody(err.code === 'FST_ERR_BAD_URL' ? 'invalid_url' : 'bad_request', 'the URL is not valid percent-encoded UTF-8'));
+      (reply as FastifyReply).code(400).send(errorBody(err.code === 'FST_ERR_BAD_URL' ? 'invalid_url' : 'bad_request', 'the URL is not valid percent-encoded UTF-8'));
     },
     // Requests too malformed for the HTTP parser still get the one error shape.
     clientErrorHandler: (err, socket) => {
