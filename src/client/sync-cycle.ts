@@ -154,8 +154,10 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
     for (const e of entries.values()) {
       const row = rows.get(e.path);
       if (!row) continue;
-      if (row.size !== e.size || row.mtime !== e.mtime || row.ino !== e.ino || row.ctime !== e.ctime || row.disk_path !== diskOrNull(e)) {
-        const next = { ...row, ...statCols(e) };
+      if (row.size !== e.size || row.mtime !== e.mtime || row.ino !== e.ino || row.ctime !== e.ctime || row.disk_path !== diskOrNull(e) || row.sha256 !== e.sha256) {
+        // The stat and the hash move together: a stat without its hash would let the
+        // next scan skip hashing a changed file. The base is untouched.
+        const next = { ...row, ...statCols(e), kind: e.kind, sha256: e.sha256 };
         index.put(next);
         rows.set(e.path, next);
       }
