@@ -4,6 +4,8 @@ import { startServer } from '../server/server.js';
 import { AdminToken } from '../server/auth.js';
 import { CliError } from './cli-error.js';
 
+const DAY_MS = 24 * 3600 * 1000;
+
 const int = (name: string) => (v: string) => {
   if (!/^\d+$/.test(v)) throw new CliError(`${name} must be a whole number`);
   return Number(v);
@@ -22,6 +24,11 @@ export function registerServerCommands(program: Command): void {
     .option('--tls-cert <file>', 'PEM certificate (chain): serve HTTPS directly')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--trust-proxy', 'behind a reverse proxy: take client addresses from X-Forwarded-For')
+    .option('--gc-interval <minutes>', 'run garbage collection this often (0 = only when asked)', int('--gc-interval'), 360)
+    .option('--gc-grace <seconds>', 'never collect a blob younger than this', int('--gc-grace'), 3600)
+    .option('--keep-all-days <days>', 'keep every version this long', int('--keep-all-days'), 7)
+    .option('--keep-daily-days <days>', 'then one version a day up to this age', int('--keep-daily-days'), 30)
+    .option('--keep-weekly-days <days>', 'then one version a week up to this age', int('--keep-weekly-days'), 365)
     .option('--log-level <level>', 'fatal, error, warn, info, debug', 'info')
     .action(async (o) => {
       const databaseUrl = o.databaseUrl ?? process.env.SYNMAC_DATABASE_URL;
@@ -40,6 +47,11 @@ export function registerServerCommands(program: Command): void {
           tlsCert: o.tlsCert,
           tlsKey: o.tlsKey,
           trustProxy: !!o.trustProxy,
+          gcIntervalMs: o.gcInterval * 60_000,
+          gc: {
+            graceMs: o.gcGrace * 1000,
+            retention: { keepAllMs: o.keepAllDays * DAY_MS, dailyMs: o.keepDailyDays * DAY_MS, weeklyMs: o.keepWeeklyDays * DAY_MS },
+          },
         });
       } catch (err) {
         throw new CliError((err as Error).message);

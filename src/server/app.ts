@@ -4,6 +4,7 @@ import swagger from '@fastify/swagger';
 import type { ServerContext } from './context.js';
 import { ApiError, errorBody } from './errors.js';
 import { installAuth } from './http-auth.js';
+import { adminRoutes } from './routes/admin.js';
 import { blobRoutes } from './routes/blobs.js';
 import { deviceRoutes } from './routes/devices.js';
 import { filesRoutes } from './routes/files.js';
@@ -114,6 +115,7 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
   app.get('/api/v1/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
 
   await app.register(async (scope) => deviceRoutes(scope, ctx));
+  await app.register(async (scope) => adminRoutes(scope, ctx));
   await app.register(async (scope) => syncRoutes(scope, ctx));
   await app.register(async (scope) => historyRoutes(scope, ctx));
   await app.register(async (scope) => blobRoutes(scope, ctx));

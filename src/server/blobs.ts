@@ -9,6 +9,8 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ApiError } from './errors.js';
+import { faultPoint } from './faults.js';
+import { SweepLock } from './sweep-lock.js';
 
 export const EMPTY_SHA256 = createHash('sha256').digest('hex');
 
@@ -20,8 +22,16 @@ export interface StoredBlob {
 export class BlobStore {
   readonly blobDir: string;
   readonly tmpDir: string;
+  readonly sweepLock = new SweepLock();
 
-  constructor(readonly dataDir: string) {
+  /**
+   * `record` remembers a stored blob in the database (blobs table); it runs under the
+   * sweep lock together with the write, so the collector never sees one without the other.
+   */
+  constructor(
+    readonly dataDir: string,
+    private readonly record: (sha256: string, size: number) => Promise<void> = async () => {},
+  ) {
     this.blobDir = path.join(dataDir, 'blobs');
     this.tmpDir = path.join(dataDir, 'tmp');
   }
@@ -58,6 +68,10 @@ export class BlobStore {
    * to `expectedSha256` or exceed `maxBytes`.
    */
   async put(body: Readable, expectedSha256: string, maxBytes: number): Promise<StoredBlob> {
+    return this.sweepLock.shared(() => this.putUnlocked(body, expectedSha256, maxBytes));
+  }
+
+  private async putUnlocked(body: Readable, expectedSha256: string, maxBytes: number): Promise<StoredBlob> {
     const tmp = path.join(this.tmpDir, `${randomUUID()}.part`);
     const hash = createHash('sha256');
     let size = 0;
@@ -80,6 +94,7 @@ export class BlobStore {
         throw new ApiError(400, 'sha256_mismatch', 'the body does not hash to X-Content-SHA256; nothing was stored');
       }
       await this.commitTmp(tmp, sha256);
+      await this.record(sha256, size);
       return { sha256, size };
     } catch (err) {
       await fs.rm(tmp, { force: true });
@@ -101,6 +116,7 @@ export class BlobStore {
     } finally {
       await fh.close();
     }
+    faultPoint('blob-written');
     const final = this.pathOf(sha256);
     const dir = path.dirname(final);
     await fs.mkdir(dir, { recursive: true });
@@ -115,6 +131,20 @@ export class BlobStore {
       await dh.sync();
     } finally {
       await dh.close();
+    }
+    faultPoint('blob-renamed');
+  }
+
+  /** Every blob file on disk with its age, for the collector's orphan sweep. */
+  async *list(): AsyncGenerator<{ sha256: string; mtimeMs: number }> {
+    for (const a of await fs.readdir(this.blobDir).catch(() => [] as string[])) {
+      for (const b of await fs.readdir(path.join(this.blobDir, a)).catch(() => [] as string[])) {
+        const dir = path.join(this.blobDir, a, b);
+        for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+          const st = await fs.stat(path.join(dir, name)).catch(() => null);
+          if (st?.isFile()) yield { sha256: name, mtimeMs: st.mtimeMs };
+        }
+      }
     }
   }
 

@@ -2,6 +2,7 @@
 import type { Database } from './db/connection.js';
 import type { AdminToken, DeviceAuth, DeviceIdentity } from './auth.js';
 import type { AuthFailureLimiter } from './auth-failures.js';
+import type { GcReport } from './gc.js';
 import type { BlobStore } from './blobs.js';
 import type { ChangeEvents } from './events.js';
 import type { FilesStore } from './files-store.js';
@@ -22,6 +23,7 @@ export interface ServerContext {
   events: ChangeEvents;
   limits: ServerLimits;
   authFailures: AuthFailureLimiter;
+  collectGarbage(): Promise<GcReport>;
 }
 
 export type AuthRole = 'none' | 'device' | 'admin';

@@ -6,6 +6,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import { conflictPath } from '../core/conflict-name.js';
 import type { DeleteResult, EntryKind, RemoteFile, WriteResult } from '../core/protocol.js';
 import { ApiError } from './errors.js';
+import { faultPoint } from './faults.js';
 import type { FilesTable, Schema } from './db/schema.js';
 
 type Tx = Transaction<Schema>;
@@ -80,12 +81,17 @@ export class FilesStore {
     return map;
   }
 
-  /** Remembers a stored blob; a blob row always has its file on disk (written first). */
+  /**
+   * Remembers a stored blob; a blob row always has its file on disk (written first).
+   * created_at is refreshed on every upload: the collector spares blobs younger than its
+   * grace period, and a blob uploaded again for a commit that is about to come is young.
+   */
   async recordBlob(sha256: string, size: number): Promise<void> {
+    const now = Date.now();
     await this.db
       .insertInto('blobs')
-      .values({ sha256, size, created_at: Date.now() })
-      .onConflict((oc) => oc.column('sha256').doNothing())
+      .values({ sha256, size, created_at: now })
+      .onConflict((oc) => oc.column('sha256').doUpdateSet({ created_at: now }))
       .execute();
   }
 
@@ -209,8 +215,10 @@ export class FilesStore {
           out.push({ error: err });
         }
       }
+      faultPoint('before-commit');
       return out;
     });
+    faultPoint('after-commit');
     let max = 0;
     for (const r of results) {
       if ('revision' in r && (r.result === 'created' || r.result === 'updated' || r.result === 'conflict' || r.result === 'deleted')) {
@@ -228,6 +236,12 @@ export class FilesStore {
 
     if (live && live.kind === input.kind && (input.kind === 'dir' || live.sha256 === input.sha256)) {
       return { path: input.path, revision: Number(live.revision), sha256: live.sha256, result: 'unchanged' };
+    }
+    if (input.kind === 'file' && input.sha256) {
+      // Checked under the counter lock, which the collector's sweep also takes: a blob it
+      // removed is refused here, never committed as a dangling reference.
+      const blob = await tx.selectFrom('blobs').select('sha256').where('sha256', '=', input.sha256).executeTakeFirst();
+      if (!blob) throw new ApiError(409, 'blob_missing', 'the content is not on the server (any more); upload it again');
     }
 
     let target = input.path;

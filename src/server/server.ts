@@ -12,6 +12,7 @@ import { openDatabase } from './db/connection.js';
 import { ChangeEvents } from './events.js';
 import { FilesStore } from './files-store.js';
 import { AuthFailureLimiter, type FailureLimitOptions } from './auth-failures.js';
+import { DEFAULT_GC, collectGarbage, type GcOptions } from './gc.js';
 import { VERSION } from '../version.js';
 
 export interface ServerOptions {
@@ -26,6 +27,10 @@ export interface ServerOptions {
   tlsCert?: string;
   tlsKey?: string;
   trustProxy?: boolean;
+  /** retention and grace period of the garbage collector */
+  gc?: Partial<GcOptions>;
+  /** run the collector this often (0 = only on POST /api/v1/admin/gc) */
+  gcIntervalMs?: number;
 }
 
 export interface RunningServer {
@@ -53,9 +58,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     lock.release();
     throw err;
   }
+  const gcOptions: GcOptions = { ...DEFAULT_GC, ...opts.gc };
   const events = new ChangeEvents();
   const store = new FilesStore(database.db, (cursor) => events.publish(cursor));
-  const blobs = new BlobStore(dataDir);
+  const blobs = new BlobStore(dataDir, (sha256, size) => store.recordBlob(sha256, size));
   await blobs.init();
   const { token: admin, created } = await AdminToken.load(dataDir);
   const ctx: ServerContext = {
@@ -67,6 +73,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     events,
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
     authFailures: new AuthFailureLimiter(opts.authFailureLimit),
+    collectGarbage: () => collectGarbage(database.db, blobs, gcOptions),
   };
   let tls: { cert: Buffer; key: Buffer } | undefined;
   if (opts.tlsCert || opts.tlsKey) {
@@ -84,10 +91,21 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
   }
   const app = await buildApp(ctx, { logLevel: opts.logLevel, version: VERSION, tls, trustProxy: opts.trustProxy });
+  const gcEvery = opts.gcIntervalMs ?? 6 * 3600 * 1000;
+  const gcTimer =
+    gcEvery > 0
+      ? setInterval(() => {
+          ctx.collectGarbage().then(
+            (r) => app.log.info(r, 'garbage collection done'),
+            (err) => app.log.error({ err }, 'garbage collection failed'),
+          );
+        }, gcEvery).unref()
+      : null;
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
+    if (gcTimer) clearInterval(gcTimer);
     await app.close();
     await database.close();
     lock.release();

@@ -84,12 +84,12 @@ export interface ServerProcess {
 /** Runs `synmac server` as a real process and waits for /api/v1/health. */
 export async function spawnServer(
   dataDir: string,
-  opts: { port?: number; databaseUrl?: string; extraArgs?: string[]; https?: boolean } = {},
+  opts: { port?: number; databaseUrl?: string; extraArgs?: string[]; https?: boolean; env?: Record<string, string> } = {},
 ): Promise<ServerProcess> {
   const port = opts.port ?? (await freePort());
   const args = [CLI, 'server', '--data-dir', dataDir, '--port', String(port), '--log-level', 'warn', ...(opts.extraArgs ?? [])];
   if (opts.databaseUrl) args.push('--database-url', opts.databaseUrl);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

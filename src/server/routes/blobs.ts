@@ -52,7 +52,6 @@ export async function blobRoutes(app: FastifyInstance, ctx: ServerContext): Prom
           throw new ApiError(413, 'upload_too_large', `upload exceeds the limit of ${ctx.limits.maxUploadBytes} bytes`);
         }
         const blob = await ctx.blobs.put(req.raw, sha256, ctx.limits.maxUploadBytes);
-        await ctx.store.recordBlob(blob.sha256, blob.size);
         return reply.code(201).send({ sha256: blob.sha256, size: blob.size });
       },
     );

@@ -42,7 +42,6 @@ export async function filesRoutes(app: FastifyInstance, ctx: ServerContext): Pro
         throw new ApiError(413, 'upload_too_large', `upload exceeds the limit of ${ctx.limits.maxUploadBytes} bytes`);
       }
       const blob = await ctx.blobs.put(req.raw, sha256, kind === 'dir' ? 0 : ctx.limits.maxUploadBytes);
-      if (kind === 'file') await ctx.store.recordBlob(blob.sha256, blob.size);
       const result = await ctx.store.write({
         path,
         kind,

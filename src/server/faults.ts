@@ -1,0 +1,17 @@
+// Fault injection for the crash matrix (test/integration/crash-matrix.test.ts): with
+// SYNMAC_FAULT=<point> the server kills itself with SIGKILL the moment it reaches that
+// point, the way a power cut or an OOM kill would. Unset in normal operation; the check is
+// one string comparison.
+export type FaultPoint =
+  | 'blob-written' // temp file written and fsynced, not yet renamed
+  | 'blob-renamed' // blob in place, no database row yet
+  | 'before-commit' // inside the write transaction, before COMMIT
+  | 'after-commit' // committed, before the answer is sent
+  | 'gc-rows-deleted' // GC removed blob rows, files not yet unlinked
+  | 'gc-mid-unlink'; // GC unlinked one blob file of several
+
+const armed = process.env.SYNMAC_FAULT as FaultPoint | undefined;
+
+export function faultPoint(point: FaultPoint): void {
+  if (armed === point) process.kill(process.pid, 'SIGKILL');
+}

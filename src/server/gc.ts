@@ -1,0 +1,104 @@
+// Garbage collection: thin out old versions by the retention policy, then remove blobs
+// nothing refers to any more. Ordered so that a crash at any point leaves no row pointing
+// at a missing blob: rows go first (in a transaction that holds the revision counter, so
+// no write commits in between), files after; a file whose row is gone is only an orphan,
+// which the next run removes.
+import fs from 'node:fs/promises';
+import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
+import { DEFAULT_RETENTION, versionsToKeep, type RetentionPolicy } from '../core/retention.js';
+import type { BlobStore } from './blobs.js';
+import type { Schema } from './db/schema.js';
+import { faultPoint } from './faults.js';
+
+export interface GcOptions {
+  retention: RetentionPolicy;
+  /** blobs younger than this are spared: an upload may be about to commit a path to them */
+  graceMs: number;
+}
+
+export const DEFAULT_GC: GcOptions = { retention: DEFAULT_RETENTION, graceMs: 60 * 60 * 1000 };
+
+export interface GcReport {
+  versions_pruned: number;
+  blobs_removed: number;
+  bytes_freed: number;
+  orphans_removed: number;
+}
+
+export async function collectGarbage(db: Kysely<Schema>, blobs: BlobStore, opts: GcOptions = DEFAULT_GC, now = Date.now()): Promise<GcReport> {
+  const versions_pruned = await pruneVersions(db, opts.retention, now);
+  return blobs.sweepLock.exclusive(async () => {
+    const cutoff = now - opts.graceMs;
+    // 1. Rows: blobs no file and no kept version refers to.
+    const doomed = await db.transaction().execute(async (tx) => {
+      await sql`update counter set value = value where id = 1`.execute(tx);
+      const rows = await tx
+        .selectFrom('blobs as b')
+        .select(['b.sha256', 'b.size'])
+        .where('b.created_at', '<', cutoff)
+        .where(({ not, exists, selectFrom }) =>
+          not(exists(selectFrom('files as f').select(sql`1`.as('one')).whereRef('f.sha256', '=', 'b.sha256'))),
+        )
+        .where(({ not, exists, selectFrom }) =>
+          not(exists(selectFrom('file_versions as v').select(sql`1`.as('one')).whereRef('v.sha256', '=', 'b.sha256'))),
+        )
+        .execute();
+      for (let i = 0; i < rows.length; i += 500) {
+        await tx.deleteFrom('blobs').where('sha256', 'in', rows.slice(i, i + 500).map((r) => r.sha256)).execute();
+      }
+      return rows;
+    });
+    faultPoint('gc-rows-deleted');
+    // 2. Files of those rows.
+    let bytes_freed = 0;
+    for (const [i, r] of doomed.entries()) {
+      await blobs.remove(r.sha256);
+      bytes_freed += Number(r.size);
+      if (i === 0) faultPoint('gc-mid-unlink');
+    }
+    // 3. Orphans: files on disk without a row (a crash between rename and the row insert,
+    // or between step 1 and 2 of an earlier run), once they are past the grace period.
+    let orphans_removed = 0;
+    const known = new Set((await db.selectFrom('blobs').select('sha256').execute()).map((r) => r.sha256));
+    for await (const b of blobs.list()) {
+      if (known.has(b.sha256) || b.mtimeMs >= cutoff) continue;
+      const st = await fs.stat(blobs.pathOf(b.sha256)).catch(() => null);
+      await blobs.remove(b.sha256);
+      bytes_freed += st?.size ?? 0;
+      orphans_removed++;
+    }
+    return { versions_pruned, blobs_removed: doomed.length, bytes_freed, orphans_removed };
+  });
+}
+
+async function pruneVersions(db: Kysely<Schema>, policy: RetentionPolicy, now: number): Promise<number> {
+  // Only paths with versions past the keep-everything window can lose any.
+  const paths = await db
+    .selectFrom('file_versions')
+    .select('path')
+    .where('created_at', '<', now - policy.keepAllMs)
+    .groupBy('path')
+    .execute();
+  let pruned = 0;
+  for (let i = 0; i < paths.length; i += 200) {
+    const chunk = paths.slice(i, i + 200).map((p) => p.path);
+    const rows = await db.selectFrom('file_versions').select(['path', 'revision', 'created_at', 'is_deleted']).where('path', 'in', chunk).execute();
+    const byPath = new Map<string, Array<{ revision: number; created_at: number; deleted: boolean }>>();
+    for (const r of rows) {
+      const list = byPath.get(r.path) ?? [];
+      list.push({ revision: Number(r.revision), created_at: Number(r.created_at), deleted: !!r.is_deleted });
+      byPath.set(r.path, list);
+    }
+    const drop: number[] = [];
+    for (const list of byPath.values()) {
+      const keep = versionsToKeep(list, now, policy);
+      for (const v of list) if (!keep.has(v.revision)) drop.push(v.revision);
+    }
+    for (let j = 0; j < drop.length; j += 500) {
+      await db.deleteFrom('file_versions').where('revision', 'in', drop.slice(j, j + 500)).execute();
+    }
+    pruned += drop.length;
+  }
+  return pruned;
+}
