@@ -238,8 +238,11 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
 
   // ---- mass-delete guard ----
   const baseFiles = [...rows.values()].filter((r) => r.base_revision !== null && (r.base_kind ?? r.kind) === 'file').length;
+  // Only deletions this device would send count: an emptied disk looks like them. Deletions
+  // arriving from the server were made (and, if massive, allowed) on another device, and
+  // the server keeps them in its trash.
   const deletions = actions.filter(
-    (a) => (a.action === 'server_delete' || a.action === 'delete') && (rows.get(a.path)?.base_kind ?? rows.get(a.path)?.kind ?? 'file') === 'file',
+    (a) => a.action === 'server_delete' && (rows.get(a.path)?.base_kind ?? rows.get(a.path)?.kind ?? 'file') === 'file',
   ).length;
   if (isMassDelete(deletions, baseFiles) && !options.allowMassDelete) {
     index.setMeta(MASS_DELETE_META, JSON.stringify({ count: deletions, total: baseFiles, at: Date.now() }));
