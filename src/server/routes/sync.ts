@@ -11,8 +11,10 @@ import { checkedPath } from '../request-parsing.js';
 import { errorResponses, pathBodySchema, remoteFileSchema, revisionSchema, sha256Schema } from './schemas.js';
 
 const kindSchema = { type: 'string', enum: ['file', 'dir'] } as const;
-const nullableRevision = { anyOf: [revisionSchema, { type: 'null' }] } as const;
-const nullableSha = { anyOf: [sha256Schema, { type: 'null' }] } as const;
+// Type lists rather than anyOf: the same rules, but a 100k-entry /status validated with
+// anyOf spent ~150 ms of its time budget trying the alternatives one by one.
+const nullableRevision = { type: ['integer', 'null'], minimum: revisionSchema.minimum, maximum: revisionSchema.maximum } as const;
+const nullableSha = { type: ['string', 'null'], pattern: sha256Schema.pattern } as const;
 const mtimeSchema = { type: 'number', minimum: 0, maximum: 8.64e15 } as const;
 const modeSchema = { type: 'integer', minimum: 0, maximum: 0o7777 } as const;
 
@@ -78,6 +80,8 @@ const commitBody = {
   },
 } as const;
 
+const PUSH_COALESCE_MS = 10;
+
 interface CommitOp {
   op: 'write' | 'delete';
   path: string;
@@ -103,24 +107,38 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
     },
     async (req) => {
       const body = req.body as StatusRequest;
-      const files = body.files.map((f) => {
-        const path = checkedPath(() => normalizePath(f.path));
+      // The parsed body is this request's own: paths are normalized in place (no copy of
+      // 100k entries).
+      const files = body.files;
+      for (const f of files) {
+        f.path = checkedPath(() => normalizePath(f.path));
         if ((f.kind ?? 'file') === 'file' && !f.sha256) {
-          throw new ApiError(400, 'missing_sha256', `files entry "${path}" needs a sha256`);
+          throw new ApiError(400, 'missing_sha256', `files entry "${f.path}" needs a sha256`);
         }
-        return { ...f, path };
-      });
-      const deleted = (body.deleted ?? []).map((d) => ({ ...d, path: checkedPath(() => normalizePath(d.path)) }));
-      // Bases sent without their hash are looked up in the version history.
-      const unknown = [...files, ...deleted].filter((e) => e.base_revision != null && e.base_sha256 === undefined && (e.kind ?? 'file') === 'file');
-      if (unknown.length > 0) {
-        const shas = await ctx.store.shaOfRevisions(unknown.map((e) => e.base_revision!));
-        for (const e of unknown) e.base_sha256 = shas.get(e.base_revision!) ?? null;
       }
+      const deleted = body.deleted ?? [];
+      for (const d of deleted) d.path = checkedPath(() => normalizePath(d.path));
       // The cursor is read before the rows: a commit in between is then both in the rows
       // and after the cursor, which costs a redundant look later, never a missed change.
       const cursor = await ctx.store.cursor();
       const remotes = await ctx.store.all();
+      // Bases sent without their hash: a base that is the path's current revision has the
+      // current row's hash (the row and its version are written together); only older
+      // bases are looked up in the version history. Querying the history for every base
+      // took ~0.6 s of a 100k-file no-op /status.
+      const unknown: Array<{ base_revision?: number | null; base_sha256?: string | null }> = [];
+      for (const e of [files, deleted]) {
+        for (const x of e as Array<{ path: string; kind?: string; base_revision?: number | null; base_sha256?: string | null }>) {
+          if (x.base_revision == null || x.base_sha256 !== undefined || (x.kind ?? 'file') !== 'file') continue;
+          const r = remotes.get(x.path);
+          if (r && r.revision === x.base_revision) x.base_sha256 = r.sha256;
+          else unknown.push(x);
+        }
+      }
+      if (unknown.length > 0) {
+        const shas = await ctx.store.shaOfRevisions(unknown.map((e) => e.base_revision!));
+        for (const e of unknown) e.base_sha256 = shas.get(e.base_revision!) ?? null;
+      }
       return planStatus({ files, deleted }, remotes, cursor);
     },
   );
@@ -252,12 +270,23 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       });
       const send = (event: string, cursor: number) => res.write(`event: ${event}\ndata: {"cursor":${cursor}}\n\n`);
       send('hello', await ctx.store.cursor());
-      const unsubscribe = ctx.events.subscribe((cursor) => send('changed', cursor));
+      // Coalesce bursts: the cursor only grows, so one event with the newest value says all
+      // that a burst of commits would, at a fraction of the writes across many streams.
+      let latest = 0;
+      let flush: NodeJS.Timeout | null = null;
+      const unsubscribe = ctx.events.subscribe((cursor) => {
+        latest = cursor;
+        flush ??= setTimeout(() => {
+          flush = null;
+          send('changed', latest);
+        }, PUSH_COALESCE_MS);
+      });
       // A comment line every 15 s keeps proxies from closing an idle stream.
       const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
       open.add(res);
       const cleanup = () => {
         clearInterval(ping);
+        if (flush) clearTimeout(flush);
         unsubscribe();
         open.delete(res);
       };
