@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { request } from 'undici';
@@ -99,7 +100,7 @@ describe.each(ENGINES)('crash and restart (%s)', (engine) => {
     const upload = request(dev.fileUrl('big.bin'), {
       method: 'PUT',
       headers: { authorization: `Bearer ${dev.key}`, 'x-content-sha256': bigSha, 'content-length': String(total * MiB) },
-      body: body(),
+      body: Readable.from(body()),
     }).then(
       async (r) => ({ status: r.statusCode, text: await r.body.text() }),
       (err: Error) => ({ error: err }),
