@@ -1,6 +1,6 @@
 // Conflict copies are named so a person sees at once what happened and where the other
 // version came from: `report (conflict from My-MacBook-Air 2025-09-17).docx`.
-import { MAX_SEGMENT_BYTES, baseName, parentOf } from './paths.js';
+import { MAX_PATH_BYTES, MAX_SEGMENT_BYTES, baseName, parentOf } from './paths.js';
 
 export interface ConflictNameParts {
   stem: string;
@@ -37,7 +37,11 @@ export function conflictPath(path: string, deviceName: string, date: Date, n = 1
   const dir = parentOf(path);
   const { stem, ext } = splitExtension(baseName(path));
   const suffix = ` (conflict from ${deviceName} ${formatDate(date)}${n > 1 ? ` ${n}` : ''})`;
-  const room = MAX_SEGMENT_BYTES - Buffer.byteLength(suffix) - Buffer.byteLength(ext);
+  // The copy must obey the same limits as any path: its name fits in a segment and the
+  // whole path in MAX_PATH_BYTES (a copy of a 4096-byte path used to come out longer,
+  // and was then refused by every request that named it: stored but unreachable).
+  const dirBytes = dir === null ? 0 : Buffer.byteLength(dir) + 1;
+  const room = Math.min(MAX_SEGMENT_BYTES, MAX_PATH_BYTES - dirBytes) - Buffer.byteLength(suffix) - Buffer.byteLength(ext);
   const name = truncateUtf8(stem, Math.max(1, room)) + suffix + ext;
   return dir === null ? name : `${dir}/${name}`;
 }

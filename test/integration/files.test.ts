@@ -144,6 +144,26 @@ describe.each(ENGINES)('files API (%s)', (engine) => {
     expect(dot.body.path).toMatch(/^\.env \(conflict from Mac B \d{4}-\d{2}-\d{2}\)$/);
   });
 
+  it('a conflict copy of a name at the length limits is itself a valid, reachable path', async () => {
+    // last segment at 255 bytes, and a whole path at 4096 bytes: the suffix must fit in both
+    const longName = 'n'.repeat(250) + '.txt';
+    const deep = Array.from({ length: 16 }, () => 'd'.repeat(250)).join('/') + '/' + 'f'.repeat(76) + '.txt';
+    expect(Buffer.byteLength(deep)).toBe(4096);
+    for (const p of [longName, deep]) {
+      const v1 = await a.put(p, 'v1');
+      expect(v1.status).toBe(201);
+      await a.put(p, 'v2 from A', { base: v1.body.revision });
+      const c1 = await b.put(p, 'v2 from B', { base: v1.body.revision });
+      expect(c1.body.result).toBe('conflict');
+      expect(Buffer.byteLength(c1.body.path)).toBeLessThanOrEqual(4096);
+      for (const seg of c1.body.path.split('/')) expect(Buffer.byteLength(seg)).toBeLessThanOrEqual(255);
+      expect(c1.body.path).toMatch(/ \(conflict from Mac B \d{4}-\d{2}-\d{2}\)\.txt$/);
+      const got = await c.get(c1.body.path);
+      expect(got.status, got.raw.toString()).toBe(200);
+      expect(got.raw.toString()).toBe('v2 from B');
+    }
+  });
+
   it('stale base with identical bytes is no conflict', async () => {
     const v1 = await a.put('same.txt', 'base');
     const v2 = await a.put('same.txt', 'both made this edit', { base: v1.body.revision });
