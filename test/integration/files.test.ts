@@ -45,6 +45,13 @@ describe.each(ENGINES)('files API (%s)', (engine) => {
     const same = await a.put('docs/round trip.bin', bytes, { base: put.body.revision });
     expect(same.status).toBe(200);
     expect(same.body).toMatchObject({ result: 'unchanged', revision: put.body.revision });
+    // the body is bytes whatever the Content-Type says: never parsed, never re-encoded
+    for (const ct of ['application/json', 'text/plain; charset=latin1', 'application/x-www-form-urlencoded']) {
+      const raw = Buffer.from('{"not": "parsed"} caf\u00e9 a=1&b=2');
+      const r = await a.put(`ct/${ct.split(';')[0].replace('/', '-')}`, raw, { headers: { 'content-type': ct } });
+      expect(r.status, r.raw.toString()).toBe(201);
+      expect((await b.get(r.body.path)).raw.equals(raw)).toBe(true);
+    }
     // an empty file round-trips too
     const empty = await a.put('empty', Buffer.alloc(0));
     expect(empty.status).toBe(201);
