@@ -4,8 +4,16 @@ import fs from 'node:fs';
 
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
-export async function hashFile(file: string): Promise<string> {
+const SMALL = 256 * 1024;
+
+/**
+ * Small files (most of a typical tree) are read in one synchronous call: no thread-pool
+ * round trips and no per-file 1 MiB buffer for the garbage collector to chase. `size` is
+ * the size the caller saw at stat time; the caller re-stats afterwards to catch changes.
+ */
+export async function hashFile(file: string, size = Infinity): Promise<string> {
   const h = crypto.createHash('sha256');
+  if (size <= SMALL) return h.update(fs.readFileSync(file)).digest('hex');
   const fh = await fs.promises.open(file, 'r');
   try {
     const buf = Buffer.allocUnsafe(1 << 20);

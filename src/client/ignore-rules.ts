@@ -28,24 +28,44 @@ export interface IgnoreRules {
   ignores(relPath: string, isDir: boolean): boolean;
 }
 
+// The defaults by hand: a Set lookup and a few prefix/suffix tests per name are ~50x
+// cheaper than a gitignore matcher, which matters on a 100k-file no-op scan.
+const DEFAULT_NAMES = new Set(['.DS_Store', 'Icon\r', '.Spotlight-V100', '.Trashes', '.fseventsd', '.TemporaryItems']);
+const DEFAULT_PREFIXES = ['._', '~$', '.~lock.'];
+const DEFAULT_SUFFIXES = ['.swp', '.part'];
+
+export function ignoredByDefault(relPath: string): boolean {
+  if (relPath === STATE_DIR || relPath.startsWith(`${STATE_DIR}/`)) return true;
+  const i = relPath.lastIndexOf('/');
+  const name = i < 0 ? relPath : relPath.slice(i + 1);
+  if (DEFAULT_NAMES.has(name)) return true;
+  for (const p of DEFAULT_PREFIXES) if (name.startsWith(p)) return true;
+  for (const s of DEFAULT_SUFFIXES) if (name.endsWith(s)) return true;
+  return false;
+}
+
 export function makeIgnoreRules(extra: string): IgnoreRules {
-  const ig: Ignore = ignore().add(DEFAULT_IGNORES);
-  if (extra) ig.add(extra);
-  const cache = new Map<string, boolean>();
+  const hasUserRules = extra.split('\n').some((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+  const ig: Ignore | null = hasUserRules ? ignore().add(extra) : null;
   return {
     ignores(relPath, isDir) {
-      const key = isDir ? `${relPath}/` : relPath;
-      let v = cache.get(key);
-      if (v === undefined) {
-        // `ignore` rejects some odd names (it checks path syntax); those are not ours to ignore.
-        try {
-          v = ig.ignores(key);
-        } catch {
-          v = false;
-        }
-        if (cache.size < 200_000) cache.set(key, v);
+      // Every parent of a path is checked too: the walk skips ignored directories, but
+      // server paths arrive whole.
+      let start = 0;
+      for (;;) {
+        const slash = relPath.indexOf('/', start);
+        const prefix = slash < 0 ? relPath : relPath.slice(0, slash);
+        if (ignoredByDefault(prefix)) return true;
+        if (slash < 0) break;
+        start = slash + 1;
       }
-      return v;
+      if (!ig) return false;
+      // `ignore` rejects some odd names (it checks path syntax); those are not ours to ignore.
+      try {
+        return ig.ignores(isDir ? `${relPath}/` : relPath);
+      } catch {
+        return false;
+      }
     },
   };
 }

@@ -69,10 +69,32 @@ export class IndexDb {
     this.getStmt = this.db.prepare('SELECT * FROM files WHERE path = ?');
   }
 
+  /**
+   * Every row. Read as raw arrays and turned into objects of one shape: about twice as
+   * fast as better-sqlite3's own objects, which matters for a 100k-path no-op cycle.
+   */
   all(): Map<string, IndexRow> {
-    const rows = this.db.prepare('SELECT * FROM files').all() as IndexRow[];
+    const stmt = this.db
+      .prepare('SELECT path, disk_path, kind, size, mtime, ino, ctime, mode, sha256, base_revision, base_sha256, base_kind FROM files')
+      .raw(true);
     const map = new Map<string, IndexRow>();
-    for (const r of rows) map.set(r.path, r);
+    for (const r of stmt.iterate() as IterableIterator<unknown[]>) {
+      const row: IndexRow = {
+        path: r[0] as string,
+        disk_path: r[1] as string | null,
+        kind: r[2] as IndexRow['kind'],
+        size: r[3] as number,
+        mtime: r[4] as number,
+        ino: r[5] as number,
+        ctime: r[6] as number,
+        mode: r[7] as number,
+        sha256: r[8] as string | null,
+        base_revision: r[9] as number | null,
+        base_sha256: r[10] as string | null,
+        base_kind: r[11] as IndexRow['base_kind'],
+      };
+      map.set(row.path, row);
+    }
     return map;
   }
 

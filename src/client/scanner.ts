@@ -132,7 +132,7 @@ export async function scanFolder(folder: string, index: Map<string, IndexRow>, r
     const full = path.join(folder, entry.diskPath);
     let sha: string;
     try {
-      sha = await hashFile(full);
+      sha = await hashFile(full, st.size);
     } catch (err) {
       entries.delete(entry.path);
       const code = (err as NodeJS.ErrnoException).code;

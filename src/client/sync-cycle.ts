@@ -254,7 +254,7 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   result.changed = actions.some((a) => a.action !== 'record');
 
   // ---- local-name mapping (NFD spellings, case collisions) ----
-  const namer = new DiskNamer(config.caseInsensitive, rows, entries);
+  const namer = new DiskNamer(config.caseInsensitive, rows, entries, actions.length > 0);
 
   // ---- 0. conflicts the server already holds (a crash after an earlier commit): adopt, don't re-upload ----
   actions = adoptStoredConflicts(actions, entries, namer, folder, index, result);
@@ -623,7 +623,9 @@ class DiskNamer {
     private readonly caseInsensitive: boolean,
     rows: Map<string, IndexRow>,
     entries: Map<string, LocalEntry>,
+    needed: boolean,
   ) {
+    if (!needed) return; // a no-op cycle names nothing: skip 200k map inserts
     for (const r of rows.values()) this.claim(r.path, r.disk_path ?? r.path);
     for (const e of entries.values()) this.claim(e.path, e.diskPath);
   }
