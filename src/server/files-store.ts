@@ -248,7 +248,7 @@ export class FilesStore {
     let outcome: WriteResult['result'] = live ? 'updated' : 'created';
     let conflictOf: WriteResult['conflict_of'];
     let exists = !!current;
-    if (live && input.baseRevision !== Number(live.revision)) {
+    if (live && input.baseRevision !== Number(live.revision) && (await this.someoneElseWroteSince(tx, input))) {
       // Someone else wrote first: they keep the name, these bytes get a copy beside it.
       target = await this.freeConflictPath(tx, input.path, input.device.name, new Date(now));
       outcome = 'conflict';
@@ -276,6 +276,25 @@ export class FilesStore {
     const res: WriteResult = { path: target, revision, sha256: row.sha256, result: outcome };
     if (conflictOf) res.conflict_of = conflictOf;
     return res;
+  }
+
+  /**
+   * Whether another device (or the owner, through a restore) wrote this path after the
+   * writer's base. A stale base whose newer revisions are all the writer's own is no
+   * conflict: it is the device that crashed after its upload committed but before it
+   * recorded the new base, and then edited the file again. Its earlier upload stays in
+   * the history; a conflict copy of itself would only confuse the person.
+   */
+  private async someoneElseWroteSince(tx: Tx, input: WriteInput): Promise<boolean> {
+    const other = await tx
+      .selectFrom('file_versions')
+      .select('revision')
+      .where('path', '=', input.path)
+      .where('revision', '>', input.baseRevision ?? 0)
+      .where((eb) => eb.or([eb('device_id', 'is', null), eb('device_id', '!=', input.device.id)]))
+      .limit(1)
+      .executeTakeFirst();
+    return other !== undefined;
   }
 
   private async deleteInTx(tx: Tx, path: string, baseRevision: number | null, deviceId: string): Promise<DeleteResult> {

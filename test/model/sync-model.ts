@@ -1,0 +1,457 @@
+// Model-based randomized testing of the whole sync engine, after "Mysteries of Dropbox"
+// (Hughes, Pierce et al., ICST 2016): three devices running the real client code against a
+// real server, driven by random operations — create, modify, delete, rename files and
+// folders, sync one device or all, crash a device mid-cycle, restart (or SIGKILL) the
+// server, take a device offline — and the invariants a user relies on, checked after every
+// step where they apply and at quiescence:
+//
+//  1. convergence: every device's folder equals the server's live state;
+//  2. no lost write: every content a device held when a sync completed is still on the
+//     server, live or in the version history (trash included);
+//  3. no spurious conflict: a path only one device ever touched never gets a conflict copy;
+//  4. no torn file: every file on any disk has bytes some device wrote;
+//  5. after any crash, once cycles complete, each device's index agrees with the server.
+//
+// Used by test/model/sync-model.test.ts (a bounded number of scenarios in `npm test`) and
+// by scripts/soak.ts (`npm run soak -- --runs 10000`).
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import fc from 'fast-check';
+import { request } from 'undici';
+import { parseConflictPath } from '../../src/core/conflict-name.js';
+import { openDevice, registerDevice, type OpenDevice } from '../../src/client/device.js';
+import { runSyncCycle, type CrashStage } from '../../src/client/sync-cycle.js';
+import { Api } from '../../src/client/api.js';
+import { startServer, type RunningServer } from '../../src/server/server.js';
+import { freePort, spawnServer, type ServerProcess } from '../helpers/server.js';
+
+export type Profile = 'in-process' | 'process';
+
+const DEVICES = ['A', 'B', 'C'] as const;
+type Dev = (typeof DEVICES)[number];
+// Few paths, so devices often touch the same ones: contention is where bugs live.
+const FILES = ['a.txt', 'b.txt', 'd/c.txt', 'd/e/f.txt'];
+const DIRS = ['d', 'd/e', 'g', 'k'];
+const STAGES: CrashStage[] = ['after-plan', 'mid-upload', 'mid-download', 'before-index-commit'];
+
+const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+class CrashError extends Error {}
+
+// ---------------------------------------------------------------------------------------
+// The system under test: a server and three devices in temp dirs.
+
+export class World {
+  readonly root: string;
+  readonly dataDir: string;
+  port = 0;
+  url = '';
+  private inproc: RunningServer | null = null;
+  private proc: ServerProcess | null = null;
+  devices = new Map<Dev, OpenDevice>();
+  configs = new Map<Dev, string>();
+  offline = new Set<Dev>();
+
+  // What the model remembers about the past.
+  written = new Set<string>(); // every content hash any device ever wrote
+  held = new Map<string, string>(); // content hash → where it was seen at a completed sync
+  touchedBy = new Map<string, Set<Dev>>(); // path → devices that changed it
+  private counter = 0;
+  log: string[] = [];
+
+  constructor(readonly profile: Profile) {
+    this.root = fs.mkdtempSync(path.join(os.tmpdir(), 'synmac-model-'));
+    this.dataDir = path.join(this.root, 'server');
+  }
+
+  async start(): Promise<void> {
+    this.port = await freePort();
+    this.url = `http://127.0.0.1:${this.port}`;
+    await this.startServer();
+    const admin = fs.readFileSync(path.join(this.dataDir, 'admin-token'), 'utf8').trim();
+    for (const name of DEVICES) {
+      const inv = await request(`${this.url}/api/v1/invites`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
+      const { code } = (await inv.body.json()) as { code: string };
+      const configFlag = path.join(this.root, `${name}.json`);
+      await registerDevice({ server: this.url, code, name, folder: path.join(this.root, name), configFlag });
+      this.configs.set(name, configFlag);
+      this.devices.set(name, openDevice(configFlag));
+    }
+  }
+
+  private async startServer(): Promise<void> {
+    if (this.profile === 'in-process') {
+      this.inproc = await startServer({ dataDir: this.dataDir, port: this.port, logLevel: 'silent', gcIntervalMs: 0 });
+    } else {
+      this.proc = await spawnServer(this.dataDir, { port: this.port, extraArgs: ['--gc-interval', '0'] });
+    }
+  }
+
+  async restartServer(): Promise<void> {
+    if (this.inproc) await this.inproc.close();
+    if (this.proc) await this.proc.kill('SIGKILL');
+    this.inproc = null;
+    this.proc = null;
+    await this.startServer();
+  }
+
+  async close(): Promise<void> {
+    for (const d of this.devices.values()) await d.close().catch(() => {});
+    if (this.inproc) await this.inproc.close().catch(() => {});
+    if (this.proc) await this.proc.kill('SIGKILL').catch(() => {});
+    fs.rmSync(this.root, { recursive: true, force: true });
+  }
+
+  folder(dev: Dev): string {
+    return path.join(this.root, dev);
+  }
+
+  /** A device process that crashed comes back with fresh objects, as after a restart. */
+  async reopen(dev: Dev): Promise<void> {
+    await this.devices.get(dev)!.close();
+    this.devices.set(dev, openDevice(this.configs.get(dev)!));
+  }
+
+  touch(p: string, dev: Dev): void {
+    const s = this.touchedBy.get(p) ?? new Set<Dev>();
+    s.add(dev);
+    this.touchedBy.set(p, s);
+  }
+
+  touchTree(prefix: string, dev: Dev): void {
+    for (const p of [...this.touchedBy.keys(), ...listFiles(path.join(this.folder(dev), prefix)).map((f) => `${prefix}/${f}`)]) {
+      if (p === prefix || p.startsWith(`${prefix}/`)) this.touch(p, dev);
+    }
+    this.touch(prefix, dev);
+  }
+
+  content(dev: Dev): Buffer {
+    this.counter++;
+    // Sizes vary from a few bytes to a few KiB so the transfer paths differ.
+    const body = Buffer.from(`${dev}#${this.counter} `.repeat(1 + ((this.counter * 37) % 300)));
+    this.written.add(sha(body));
+    return body;
+  }
+
+  /** The server's live state: path → sha256 (null for dirs). */
+  async serverLive(): Promise<Map<string, string | null>> {
+    const db = new BetterSqlite3(path.join(this.dataDir, 'synmac.db'), { readonly: true });
+    try {
+      const rows = db.prepare('select path, sha256 from files where is_deleted = 0').all() as Array<{ path: string; sha256: string | null }>;
+      return new Map(rows.map((r) => [r.path, r.sha256]));
+    } finally {
+      db.close();
+    }
+  }
+
+  async serverHistoryShas(): Promise<Set<string>> {
+    const db = new BetterSqlite3(path.join(this.dataDir, 'synmac.db'), { readonly: true });
+    try {
+      const rows = db.prepare('select sha256 from file_versions where sha256 is not null union select sha256 from files where sha256 is not null').all() as Array<{ sha256: string }>;
+      return new Set(rows.map((r) => r.sha256));
+    } finally {
+      db.close();
+    }
+  }
+}
+
+/** Files under dir (relative, '/'-separated), skipping the .synmac state area. */
+export function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, rel: string) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (rel === '' && e.name === '.synmac') continue;
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(path.join(d, e.name), r);
+      else if (e.isFile()) out.push(r);
+    }
+  };
+  walk(dir, '');
+  return out.sort();
+}
+
+function listDirs(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, rel: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (!e.isDirectory() || (rel === '' && e.name === '.synmac')) continue;
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      out.push(r);
+      walk(path.join(d, e.name), r);
+    }
+  };
+  walk(dir, '');
+  return out.sort();
+}
+
+function isFile(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function exists(p: string): boolean {
+  return fs.existsSync(p);
+}
+
+/** mkdir -p that refuses to go through a file (the op is then a no-op). */
+function ensureParent(full: string): boolean {
+  const parent = path.dirname(full);
+  try {
+    fs.mkdirSync(parent, { recursive: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Invariants
+
+export function checkNoTornFiles(w: World): void {
+  for (const dev of DEVICES) {
+    for (const f of listFiles(w.folder(dev))) {
+      const h = sha(fs.readFileSync(path.join(w.folder(dev), f)));
+      if (!w.written.has(h)) throw new Error(`torn or unknown file on ${dev}: ${f}`);
+    }
+  }
+}
+
+async function deviceAgreesWithServer(w: World, dev: Dev, live: Map<string, string | null>): Promise<void> {
+  const folder = w.folder(dev);
+  const files = listFiles(folder);
+  const diskFiles = new Map(files.map((f) => [f.normalize('NFC'), sha(fs.readFileSync(path.join(folder, f)))]));
+  const serverFiles = new Map([...live].filter(([, s]) => s !== null) as Array<[string, string]>);
+  for (const [p, s] of serverFiles) {
+    if (diskFiles.get(p) !== s) throw new Error(`convergence: ${dev} has ${diskFiles.has(p) ? 'different bytes at' : 'no'} ${p}`);
+  }
+  for (const p of diskFiles.keys()) if (!serverFiles.has(p)) throw new Error(`convergence: ${dev} has ${p}, the server does not`);
+  // Directories: every live server dir exists; every local dir is live on the server or
+  // the parent of something that is.
+  const dirs = new Set(listDirs(folder).map((d) => d.normalize('NFC')));
+  for (const [p, s] of live) if (s === null && !dirs.has(p)) throw new Error(`convergence: ${dev} lacks directory ${p}`);
+  for (const d of dirs) {
+    const explained = live.has(d) || [...live.keys()].some((p) => p.startsWith(`${d}/`));
+    if (!explained) throw new Error(`convergence: ${dev} has directory ${d} the server does not`);
+  }
+  // Invariant 5: the index's bases match the server.
+  const index = w.devices.get(dev)!.index.all();
+  for (const [p, s] of live) {
+    const row = index.get(p);
+    if (!row || row.base_revision === null) throw new Error(`index: ${dev} has no base for ${p}`);
+    if (s !== null && row.base_sha256 !== s) throw new Error(`index: ${dev}'s base for ${p} is not the server's content`);
+  }
+}
+
+export async function quiesceAndCheck(w: World): Promise<void> {
+  w.offline.clear();
+  // Sync until a full round changes nothing and everyone agrees (every device twice at least).
+  let calm = 0;
+  for (let round = 0; round < 10 && calm < 2; round++) {
+    let allAgreed = true;
+    let anyChange = false;
+    for (const dev of DEVICES) {
+      const r = await runSyncCycle(w.devices.get(dev)!, {});
+      allAgreed &&= r.agreed;
+      anyChange ||= r.changed;
+    }
+    calm = allAgreed && !anyChange ? calm + 1 : 0;
+  }
+  if (calm < 2) throw new Error('quiescence: the devices did not settle within 10 rounds');
+  checkNoTornFiles(w);
+  const live = await w.serverLive();
+  for (const dev of DEVICES) await deviceAgreesWithServer(w, dev, live);
+  // Invariant 2: no lost write.
+  const history = await w.serverHistoryShas();
+  for (const [h, where] of w.held) if (!history.has(h)) throw new Error(`lost write: content seen at ${where} is nowhere on the server`);
+  // Invariant 3: no spurious conflict.
+  for (const p of live.keys()) {
+    const c = parseConflictPath(p);
+    if (!c) continue;
+    const who = w.touchedBy.get(c.originalPath);
+    if (!who || who.size < 2) throw new Error(`spurious conflict: ${p}, but only ${[...(who ?? [])].join(',') || 'nobody'} touched ${c.originalPath}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Commands
+
+type Model = { steps: number };
+type Cmd = fc.AsyncCommand<Model, World>;
+
+async function syncOnce(w: World, dev: Dev, stage?: CrashStage): Promise<string> {
+  if (w.offline.has(dev)) {
+    // Offline: the real client against an address where nothing listens. It must fail
+    // cleanly and change nothing on disk.
+    const d = w.devices.get(dev)!;
+    const before = listFiles(w.folder(dev)).map((f) => `${f}=${sha(fs.readFileSync(path.join(w.folder(dev), f)))}`).join('|');
+    const dead = new Api('http://127.0.0.1:9', 'smk_offline');
+    try {
+      await runSyncCycle({ ...d, api: dead }, {});
+      throw new Error('offline sync did not fail');
+    } catch (err) {
+      if ((err as Error).message === 'offline sync did not fail') throw err;
+    } finally {
+      await dead.close();
+    }
+    const after = listFiles(w.folder(dev)).map((f) => `${f}=${sha(fs.readFileSync(path.join(w.folder(dev), f)))}`).join('|');
+    if (before !== after) throw new Error(`offline sync on ${dev} changed the folder`);
+    return 'offline';
+  }
+  const snapshot = new Map<string, string>();
+  for (const f of listFiles(w.folder(dev))) snapshot.set(sha(fs.readFileSync(path.join(w.folder(dev), f))), `${dev}:${f}`);
+  try {
+    const r = await runSyncCycle(w.devices.get(dev)!, {
+      hook: (s) => {
+        if (s === stage) throw new CrashError(`crash at ${s}`);
+      },
+    });
+    // The cycle completed: it had every chance to upload what it saw.
+    for (const [h, where] of snapshot) w.held.set(h, `${where} (sync #${w.log.length})`);
+    return r.agreed ? 'agreed' : `not agreed (${r.problems.join('; ')})`;
+  } catch (err) {
+    if (err instanceof CrashError) {
+      await w.reopen(dev);
+      return (err as Error).message;
+    }
+    throw err;
+  }
+}
+
+const dev = fc.constantFrom<Dev>(...DEVICES);
+const file = fc.constantFrom(...FILES);
+const dir = fc.constantFrom(...DIRS);
+
+const command = (name: string, run: (w: World) => Promise<string | void> | string | void): Cmd => ({
+  check: () => true,
+  async run(m, w) {
+    m.steps++;
+    const note = await run(w);
+    w.log.push(`${name}${note ? ` → ${note}` : ''}`);
+    checkNoTornFiles(w);
+  },
+  toString: () => name,
+});
+
+/** The operations, by name: the commands below draw them at random, regressions call them. */
+export const ops = {
+  write(w: World, d: Dev, f: string) {
+    const full = path.join(w.folder(d), f);
+    if (exists(full) && !isFile(full)) return 'skip: a directory';
+    if (!ensureParent(full)) return 'skip: parent is a file';
+    fs.writeFileSync(full, w.content(d));
+    w.touch(f, d);
+  },
+  delete(w: World, d: Dev, f: string) {
+    const full = path.join(w.folder(d), f);
+    if (!isFile(full)) return 'skip';
+    fs.rmSync(full);
+    w.touch(f, d);
+  },
+  rename(w: World, d: Dev, a: string, b: string) {
+    const from = path.join(w.folder(d), a);
+    const to = path.join(w.folder(d), b);
+    if (a === b || !isFile(from) || exists(to) || !ensureParent(to)) return 'skip';
+    fs.renameSync(from, to);
+    w.touch(a, d);
+    w.touch(b, d);
+  },
+  mkdir(w: World, d: Dev, x: string) {
+    const full = path.join(w.folder(d), x);
+    if (exists(full)) return 'skip';
+    try {
+      fs.mkdirSync(full, { recursive: true });
+    } catch {
+      return 'skip: a file is in the way';
+    }
+    w.touch(x, d);
+  },
+  rmTree(w: World, d: Dev, x: string) {
+    const full = path.join(w.folder(d), x);
+    if (!exists(full) || isFile(full)) return 'skip';
+    w.touchTree(x, d);
+    fs.rmSync(full, { recursive: true, force: true });
+  },
+  moveDir(w: World, d: Dev, a: string, b: string) {
+    const from = path.join(w.folder(d), a);
+    const to = path.join(w.folder(d), b);
+    if (a === b || b.startsWith(`${a}/`) || !exists(from) || isFile(from) || exists(to) || !ensureParent(to)) return 'skip';
+    w.touchTree(a, d);
+    fs.renameSync(from, to);
+    w.touchTree(b, d);
+  },
+  sync: (w: World, d: Dev) => syncOnce(w, d),
+  async syncAll(w: World) {
+    const notes: string[] = [];
+    for (const d of DEVICES) notes.push(`${d}: ${await syncOnce(w, d)}`);
+    return notes.join(', ');
+  },
+  crash: (w: World, d: Dev, stage: CrashStage) => syncOnce(w, d, stage),
+  restartServer: (w: World) => w.restartServer(),
+  offline(w: World, d: Dev) {
+    w.offline.add(d);
+  },
+  online(w: World, d: Dev) {
+    w.offline.delete(d);
+  },
+};
+
+const writeCmd = fc.tuple(dev, file).map(([d, f]) => command(`write ${d} ${f}`, (w) => ops.write(w, d, f)));
+
+// Writes and syncs are listed more than once: fast-check picks uniformly among entries.
+export const commands = [
+  writeCmd,
+  writeCmd,
+  writeCmd,
+  fc.tuple(dev, file).map(([d, f]) => command(`delete ${d} ${f}`, (w) => ops.delete(w, d, f))),
+  fc.tuple(dev, file, file).map(([d, a, b]) => command(`rename ${d} ${a} → ${b}`, (w) => ops.rename(w, d, a, b))),
+  fc.tuple(dev, dir).map(([d, x]) => command(`mkdir ${d} ${x}`, (w) => ops.mkdir(w, d, x))),
+  fc.tuple(dev, dir).map(([d, x]) => command(`rm -rf ${d} ${x}`, (w) => ops.rmTree(w, d, x))),
+  fc.tuple(dev, dir, dir).map(([d, a, b]) => command(`mv dir ${d} ${a} → ${b}`, (w) => ops.moveDir(w, d, a, b))),
+  dev.map((d) => command(`sync ${d}`, (w) => ops.sync(w, d))),
+  dev.map((d) => command(`sync ${d}`, (w) => ops.sync(w, d))),
+  fc.constant(command('sync all', (w) => ops.syncAll(w))),
+  fc.tuple(dev, fc.constantFrom(...STAGES)).map(([d, s]) => command(`crash ${d} at ${s}`, (w) => ops.crash(w, d, s))),
+  fc.constant(command('restart server', (w) => ops.restartServer(w))),
+  dev.map((d) => command(`offline ${d}`, (w) => ops.offline(w, d))),
+  dev.map((d) => command(`online ${d}`, (w) => ops.online(w, d))),
+];
+
+/** One scenario: a fresh world, the commands, then quiescence and every invariant. */
+export async function runScenario(profile: Profile, cmds: Iterable<Cmd>): Promise<void> {
+  const w = new World(profile);
+  try {
+    await w.start();
+    await fc.asyncModelRun(() => ({ model: { steps: 0 }, real: w }), cmds);
+    await quiesceAndCheck(w);
+    if (process.env.MODEL_DEBUG) {
+      const live = await w.serverLive();
+      console.log(`scenario: ${w.log.length} steps, ${[...live.keys()].filter((p) => parseConflictPath(p)).length} conflict copies\n  ${w.log.join('\n  ')}`);
+    }
+  } catch (err) {
+    (err as Error).message += `\n  steps:\n    ${w.log.join('\n    ')}`;
+    throw err;
+  } finally {
+    await w.close();
+  }
+}
+
+export function scenarioProperty(profile: Profile, maxCommands: number) {
+  // 'large' sizes: most scenarios run close to maxCommands steps, so edits overlap.
+  return fc.asyncProperty(fc.commands(commands, { maxCommands, size: 'large' }), (cmds) => runScenario(profile, cmds));
+}
