@@ -614,7 +614,7 @@ function removeDirIfOnlyJunk(full: string, wire: string, rules: IgnoreRules): bo
  * a new path goes under its parent's local spelling; on a case-insensitive folder a path
  * that would land on another path's file gets a "(case conflict)" suffix instead.
  */
-class DiskNamer {
+export class DiskNamer {
   readonly suffixed = new Map<string, string>();
   private readonly known = new Map<string, string>(); // wire path -> disk path
   private readonly occupied = new Map<string, string>(); // caseKey(disk path) -> wire path

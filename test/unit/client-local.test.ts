@@ -1,0 +1,134 @@
+// Client pieces that touch only the local disk: config file, scanner, service files.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig, redactedConfig, resolveConfigPath, saveConfig, stateDirFor, type DeviceConfig } from '../../src/client/config.js';
+import { makeIgnoreRules } from '../../src/client/ignore-rules.js';
+import { IndexDb, type IndexRow } from '../../src/client/index-db.js';
+import { checkFolder, probeCaseInsensitive, writeMarker } from '../../src/client/marker.js';
+import { scanFolder } from '../../src/client/scanner.js';
+import { launchdPlist, serviceFilePath, serviceName, systemdUnit } from '../../src/client/service.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'synmac-unit-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const cfg = (): DeviceConfig => ({
+  server: 'http://127.0.0.1:1',
+  deviceId: 'id',
+  deviceName: 'Mac',
+  apiKey: 'secret-key',
+  folder: path.join(dir, 'f'),
+  folderId: 'fid',
+  caseInsensitive: false,
+});
+
+describe('config', () => {
+  it('is written with mode 0600 and read back; redaction hides the key', () => {
+    const p = path.join(dir, 'conf', 'device.json');
+    saveConfig(p, cfg());
+    expect(fs.statSync(p).mode & 0o777).toBe(0o600);
+    expect(loadConfig(p)).toEqual(cfg());
+    expect(JSON.stringify(redactedConfig(cfg()))).not.toContain('secret-key');
+    expect(stateDirFor(p)).toBe(path.join(dir, 'conf', 'device.state'));
+  });
+  it('--config beats SYNMAC_CONFIG beats the default', () => {
+    const old = process.env.SYNMAC_CONFIG;
+    process.env.SYNMAC_CONFIG = path.join(dir, 'env.json');
+    try {
+      expect(resolveConfigPath(path.join(dir, 'flag.json'))).toBe(path.join(dir, 'flag.json'));
+      expect(resolveConfigPath()).toBe(path.join(dir, 'env.json'));
+    } finally {
+      if (old === undefined) delete process.env.SYNMAC_CONFIG;
+      else process.env.SYNMAC_CONFIG = old;
+    }
+  });
+  it('a missing config says to register', () => {
+    expect(() => loadConfig(path.join(dir, 'nope.json'))).toThrow(/synmac register/);
+  });
+});
+
+describe('folder marker', () => {
+  it('refuses a missing folder, a missing marker and a foreign marker', () => {
+    const f = path.join(dir, 'f');
+    expect(() => checkFolder(f, 'fid')).toThrow(/missing/);
+    fs.mkdirSync(f);
+    expect(() => checkFolder(f, 'fid')).toThrow(/marker/);
+    writeMarker(f, 'other');
+    expect(() => checkFolder(f, 'fid')).toThrow(/another/);
+    writeMarker(f, 'fid');
+    expect(() => checkFolder(f, 'fid')).not.toThrow();
+    expect(probeCaseInsensitive(f)).toBe(false); // Linux test machines are case-sensitive
+  });
+});
+
+describe('scanner', () => {
+  it('hashes new files once, never re-hashes unchanged ones, re-hashes a changed one', async () => {
+    const f = path.join(dir, 'f');
+    fs.mkdirSync(path.join(f, 'sub'), { recursive: true });
+    for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(f, 'sub', `${i}.txt`), `x${i}`);
+    const rules = makeIgnoreRules('');
+    const first = await scanFolder(f, new Map(), rules);
+    expect(first.hashed).toBe(20);
+    const index = new Map<string, IndexRow>();
+    for (const e of first.entries.values()) {
+      index.set(e.path, { path: e.path, disk_path: null, kind: e.kind, size: e.size, mtime: e.mtime, ino: e.ino, ctime: e.ctime, mode: e.mode, sha256: e.sha256, base_revision: 1, base_sha256: e.sha256, base_kind: e.kind });
+    }
+    const second = await scanFolder(f, index, rules);
+    expect(second.hashed).toBe(0);
+    fs.writeFileSync(path.join(f, 'sub', '3.txt'), 'changed');
+    const third = await scanFolder(f, index, rules);
+    expect(third.hashed).toBe(1);
+    expect(third.entries.get('sub/3.txt')!.sha256).not.toBe(first.entries.get('sub/3.txt')!.sha256);
+  });
+
+  it('skips symlinks (reported), maps NFD names to NFC, ignores junk', async () => {
+    const f = path.join(dir, 'f');
+    fs.mkdirSync(f);
+    fs.writeFileSync(path.join(f, 'cafe\u0301.txt'), 'nfd');
+    fs.writeFileSync(path.join(f, '.DS_Store'), 'junk');
+    fs.symlinkSync('/etc/passwd', path.join(f, 'link'));
+    const s = await scanFolder(f, new Map(), makeIgnoreRules(''));
+    expect([...s.entries.keys()]).toEqual(['caf\u00e9.txt']);
+    expect(s.entries.get('caf\u00e9.txt')!.diskPath).toBe('cafe\u0301.txt');
+    expect(s.skipped).toEqual([{ path: 'link', reason: expect.stringMatching(/symbolic link/) }]);
+  });
+});
+
+describe('index', () => {
+  it('keeps rows and meta across reopen', () => {
+    const file = path.join(dir, 'state', 'index.sqlite');
+    const db = new IndexDb(file);
+    db.put({ path: 'a', disk_path: null, kind: 'file', size: 1, mtime: 2.5, ino: 3, ctime: 4.5, mode: 0o644, sha256: 'x', base_revision: 7, base_sha256: 'x', base_kind: 'file' });
+    db.setMeta('cursor', '7');
+    db.close();
+    const again = new IndexDb(file);
+    expect(again.get('a')!.mtime).toBe(2.5);
+    expect(again.all().get('a')!.base_revision).toBe(7);
+    expect(again.getMeta('cursor')).toBe('7');
+    again.close();
+  });
+});
+
+describe('service files', () => {
+  const spec = { node: '/usr/bin/node', cli: '/opt/synmac/bin/synmac.js', configPath: '/home/u/.config/synmac/work laptop.json', name: serviceName('/x/work laptop.json'), logDir: '/home/u/.config/synmac/work laptop.state' };
+  it('the systemd user unit runs `synmac watch --config` and restarts on failure', () => {
+    const unit = systemdUnit(spec);
+    expect(unit).toContain('ExecStart=/usr/bin/node /opt/synmac/bin/synmac.js watch --config "/home/u/.config/synmac/work laptop.json"');
+    expect(unit).toContain('Restart=on-failure');
+    expect(unit).toContain('WantedBy=default.target');
+    expect(spec.name).toBe('synmac-work-laptop');
+    expect(serviceFilePath('linux', spec.name, '/home/u')).toMatch(/systemd\/user\/synmac-work-laptop\.service$/);
+  });
+  it('the launchd agent runs at load and keeps watch alive', () => {
+    const plist = launchdPlist(spec);
+    expect(plist).toContain('<string>com.synmac.synmac-work-laptop</string>');
+    expect(plist).toContain('<string>watch</string>');
+    expect(plist).toContain('<key>RunAtLoad</key>');
+    expect(serviceFilePath('darwin', spec.name, '/Users/u')).toBe('/Users/u/Library/LaunchAgents/com.synmac.synmac-work-laptop.plist');
+    expect(serviceName('/x/config.json')).toBe('synmac');
+  });
+});

@@ -1,0 +1,100 @@
+// Pure client logic, property-tested: ignore rules, the mass-delete threshold, case
+// suffixes and local naming, the summary line.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { caseKey } from '../../src/core/paths.js';
+import { makeIgnoreRules } from '../../src/client/ignore-rules.js';
+import { DiskNamer, caseSuffixName, isMassDelete } from '../../src/client/sync-cycle.js';
+import { formatBytes, summaryLine, addUp } from '../../src/client/summary.js';
+
+const segment = fc.stringMatching(/^[a-zA-Z0-9][a-zA-Z0-9 _-]{0,12}$/);
+const relPath = fc.array(segment, { minLength: 1, maxLength: 4 }).map((s) => s.join('/'));
+const JUNK = ['.DS_Store', '._foo', 'Icon\r', '.Spotlight-V100', '.Trashes', '.fseventsd', '.TemporaryItems', 'a.swp', '~$doc.docx', '.~lock.x.ods#', 'movie.part'];
+
+describe('ignore rules', () => {
+  const rules = makeIgnoreRules('');
+  it('ignores every default junk name at any depth, and the state dir at the root', () => {
+    fc.assert(
+      fc.property(fc.array(segment, { maxLength: 3 }), fc.constantFrom(...JUNK), (dirs, junk) => {
+        expect(rules.ignores([...dirs, junk].join('/'), false)).toBe(true);
+        expect(rules.ignores([...dirs, junk, 'inside.txt'].join('/'), false)).toBe(true);
+      }),
+    );
+    expect(rules.ignores('.synmac', true)).toBe(true);
+    expect(rules.ignores('.synmac/tmp/x', false)).toBe(true);
+  });
+  it('ignores nothing else by default', () => {
+    fc.assert(fc.property(relPath, (p) => !rules.ignores(p, false)));
+  });
+  it('.synmacignore uses gitignore syntax', () => {
+    const r = makeIgnoreRules('# comment\nbuild/\n*.log\n!keep.log\n/root-only.txt\n');
+    expect(r.ignores('build', true)).toBe(true);
+    expect(r.ignores('a/build/x.o', false)).toBe(true);
+    expect(r.ignores('x.log', false)).toBe(true);
+    expect(r.ignores('keep.log', false)).toBe(false);
+    expect(r.ignores('root-only.txt', false)).toBe(true);
+    expect(r.ignores('sub/root-only.txt', false)).toBe(false);
+    expect(r.ignores('src/main.ts', false)).toBe(false);
+  });
+});
+
+describe('mass-delete threshold', () => {
+  it('trips exactly when more than 50 and more than half', () => {
+    fc.assert(
+      fc.property(fc.nat(10_000), fc.nat(10_000), (count, total) => {
+        expect(isMassDelete(count, total)).toBe(count > 50 && count * 2 > total);
+      }),
+    );
+    expect(isMassDelete(50, 60)).toBe(false);
+    expect(isMassDelete(51, 60)).toBe(true);
+    expect(isMassDelete(51, 102)).toBe(false);
+  });
+});
+
+describe('case-collision names', () => {
+  it('a suffixed name never collides, by case, with the original or another suffix', () => {
+    fc.assert(
+      fc.property(segment, fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 20 }), (name, n, m) => {
+        const s = caseSuffixName(name, n);
+        expect(caseKey(s)).not.toBe(caseKey(name));
+        expect(s).toContain('case conflict');
+        if (n !== m) expect(caseKey(s)).not.toBe(caseKey(caseSuffixName(name, m)));
+      }),
+    );
+  });
+  it('on a case-insensitive folder, every server path gets its own local name', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.stringMatching(/^[aAbB]{1,3}(\/[aAbB]{1,2})?\.txt$/), { maxLength: 12 }), (paths) => {
+        const namer = new DiskNamer(true, new Map(), new Map(), true);
+        const disks = paths.map((p) => namer.diskPathFor(p));
+        expect(new Set(disks.map(caseKey)).size).toBe(paths.length);
+        // stable: asking again gives the same answer
+        expect(paths.map((p) => namer.diskPathFor(p))).toEqual(disks);
+      }),
+    );
+  });
+  it('on a case-sensitive folder, names are kept as they are', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(relPath, { maxLength: 12 }), (paths) => {
+        const namer = new DiskNamer(false, new Map(), new Map(), true);
+        expect(paths.map((p) => namer.diskPathFor(p))).toEqual(paths);
+      }),
+    );
+  });
+});
+
+describe('summary line', () => {
+  it('formats bytes with SI units', () => {
+    expect(formatBytes(0)).toBe('0 B');
+    expect(formatBytes(999)).toBe('999 B');
+    expect(formatBytes(3_400_000)).toBe('3.4 MB');
+    expect(formatBytes(85_000_000)).toBe('85 MB');
+  });
+  it('reads like the issue says', () => {
+    const t = addUp([], 800);
+    t.uploaded = { files: 12, bytes: 3_400_000 };
+    t.downloaded = { files: 2, bytes: 2000 };
+    t.conflicts = ['x (conflict from A 2025-01-01).txt'];
+    expect(summaryLine(t)).toBe('↑ 12 files 3.4 MB · ↓ 2 files 2.0 kB · 1 conflict · 0.8 s');
+  });
+});
