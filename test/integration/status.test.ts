@@ -171,3 +171,45 @@ describe.each(ENGINES)('three-way table through /status (%s)', (engine) => {
     expect((await a.get('cursor.txt')).raw.toString()).toBe('c');
   });
 });
+
+// The server keeps the rows /status needs in memory and catches up by revision; with two
+// servers on one PostgreSQL, each must still see what the other committed.
+describe.each(ENGINES.filter((e) => e === 'postgres'))('two servers on one database (%s)', () => {
+  it('/status on one server reflects commits made through the other', async () => {
+    const { createTestDatabase } = await import('../helpers/postgres.js');
+    const { startServer } = await import('../../src/server/server.js');
+    const { tempDir } = await import('../helpers/server.js');
+    const fs = await import('node:fs/promises');
+    const db = await createTestDatabase();
+    const dirs = [await tempDir(), await tempDir()];
+    const servers = [];
+    try {
+      for (const d of dirs) servers.push(await startServer({ dataDir: d, port: 0, databaseUrl: db.url, logLevel: 'silent' }));
+      const tokens = await Promise.all(dirs.map(async (d) => (await fs.readFile(`${d}/admin-token`, 'utf8')).trim()));
+      const one = new Api(servers[0].url, (await registerDevice({ url: servers[0].url, adminToken: tokens[0] }, 'one')).key);
+      const two = new Api(servers[1].url, (await registerDevice({ url: servers[1].url, adminToken: tokens[1] }, 'two')).key);
+      const v1 = await two.put('shared.txt', 'v1');
+      // server one builds its view now...
+      const s1 = await one.status([]);
+      expect(s1.body.actions).toMatchObject([{ action: 'download', path: 'shared.txt', remote: { revision: v1.body.revision } }]);
+      // ...and must catch up with an edit and a delete made through server two
+      const v2 = await two.put('shared.txt', 'v2', { base: v1.body.revision });
+      const n = await two.put('new.txt', 'n');
+      const s2 = await one.status([{ path: 'shared.txt', sha256: sha('v1'), base_revision: v1.body.revision }]);
+      expect(s2.body.cursor).toBe(n.body.revision);
+      expect(s2.body.actions).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ action: 'download', path: 'shared.txt', remote: expect.objectContaining({ revision: v2.body.revision }) }),
+          expect.objectContaining({ action: 'download', path: 'new.txt' }),
+        ]),
+      );
+      const d = await two.del('new.txt', n.body.revision);
+      const s3 = await one.status([{ path: 'new.txt', sha256: sha('n'), base_revision: n.body.revision }]);
+      expect(s3.body.actions.filter((x: any) => x.path === 'new.txt')).toEqual([{ action: 'delete', path: 'new.txt', revision: d.body.revision }]);
+    } finally {
+      for (const s of servers) await s.close();
+      await db.drop();
+      for (const d of dirs) await fs.rm(d, { recursive: true, force: true });
+    }
+  });
+});
