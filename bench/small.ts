@@ -42,6 +42,7 @@ try {
   const identical = performance.now() - t0;
   await wa.stop();
   await wb.stop();
+  if (process.env.BENCH_VERBOSE) console.log(`--- A\n${wa.output()}--- B\n${wb.output()}`);
 
   const ref = copyReference(a.folder, path.join(bench.root, 'rsync-copy'));
   const sha = sha256Speed();

@@ -1,5 +1,6 @@
 // The device's view of the server API: one keep-alive agent, typed calls, and errors
 // that say what to do (a 401 means the key was revoked, not "try again").
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { request, type Dispatcher } from 'undici';
 import type { ChangesResponse, DeleteResult, RemoteFile, StatusRequest, StatusResponse, WriteResult } from '../core/protocol.js';
@@ -96,6 +97,69 @@ export class Api {
       body,
     });
     await res.body.dump();
+  }
+
+  /**
+   * Uploads many small blobs in one request (POST /blobs/batch). Each body is hashed
+   * here first: a file that changed since it was scanned is left out (and returned), so
+   * it cannot spoil the batch. Returns null when the server has no batch endpoint.
+   */
+  async putBlobBatch(items: Array<{ sha256: string; file: string }>): Promise<{ changed: string[] } | null> {
+    const parts: Buffer[] = [];
+    const changed: string[] = [];
+    for (const it of items) {
+      let body: Buffer;
+      try {
+        body = fs.readFileSync(it.file);
+      } catch {
+        changed.push(it.sha256);
+        continue;
+      }
+      if (crypto.createHash('sha256').update(body).digest('hex') !== it.sha256) {
+        changed.push(it.sha256);
+        continue;
+      }
+      const head = Buffer.alloc(72);
+      head.write(it.sha256, 0, 'latin1');
+      head.writeBigUInt64BE(BigInt(body.length), 64);
+      parts.push(head, body);
+    }
+    if (parts.length === 0) return { changed };
+    try {
+      const res = await this.raw('/api/v1/blobs/batch', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.concat(parts) });
+      await res.body.dump();
+    } catch (err) {
+      if (err instanceof ServerError && err.status === 404 && err.code === 'not_found') return null;
+      throw err;
+    }
+    return { changed };
+  }
+
+  /**
+   * Downloads many blobs in one answer (POST /blobs/fetch), yielding each as it arrives
+   * (body null = the server no longer has it). The caller verifies the hashes.
+   */
+  async *fetchBlobs(sha256: string[]): AsyncGenerator<{ sha256: string; body: Buffer | null }> {
+    const res = await this.raw('/api/v1/blobs/fetch', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sha256 }) });
+    let buf: Buffer = Buffer.alloc(0);
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      for (;;) {
+        if (buf.length < 72) break;
+        const sha = buf.toString('latin1', 0, 64);
+        const size = buf.readBigUInt64BE(64);
+        if (size === 0xffffffffffffffffn) {
+          yield { sha256: sha, body: null };
+          buf = buf.subarray(72);
+          continue;
+        }
+        const n = Number(size);
+        if (buf.length < 72 + n) break;
+        yield { sha256: sha, body: buf.subarray(72, 72 + n) };
+        buf = buf.subarray(72 + n);
+      }
+    }
+    if (buf.length) throw new Error('the blob batch ended in the middle of a blob');
   }
 
   /** Opens a blob for download; the caller streams and verifies it. */

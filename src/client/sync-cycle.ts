@@ -12,6 +12,7 @@
 //   the next one sees the edit;
 // - paths that were skipped (symlinks, unreadable) or changed while hashed are never
 //   deleted on either side.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { decide, type BaseState, type LocalState } from '../core/plan.js';
@@ -104,6 +105,27 @@ function sameContent(e: LocalEntry | undefined, b: BaseState | null): boolean {
 }
 
 const depth = (p: string) => p.split('/').length;
+
+/** Files up to this size travel in batches; bigger ones stream on their own. */
+const SMALL_BLOB = 256 * 1024;
+
+/** Groups items into batches of at most 1,000 items or 8 MiB. */
+function batchesOf<T>(items: T[], size: (t: T) => number): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let bytes = 0;
+  for (const it of items) {
+    if (cur.length >= 1000 || (cur.length > 0 && bytes + size(it) > 8 << 20)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(it);
+    bytes += size(it);
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
 
 /** A suffix that makes a case-colliding name distinct and says why. */
 export function caseSuffixName(name: string, n: number): string {
@@ -276,48 +298,85 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
       ops.push({ action: a, op: { op: 'delete', path: a.path, base_revision: a.base_revision } });
     }
   }
-  const failedBlobs = new Set<string>();
-  if (blobs.size > 0) {
-    const shas = [...blobs.keys()];
-    const missing: string[] = [];
-    for (let i = 0; i < shas.length; i += 10_000) missing.push(...(await api.missingBlobs(shas.slice(i, i + 10_000))).missing);
-    const totalBytes = missing.reduce((s, m) => s + blobs.get(m)!.size, 0);
-    let doneBytes = 0;
-    let n = 0;
-    await pool(missing, concurrency, async (sha) => {
-      if (aborted()) {
-        failedBlobs.add(sha);
-        return;
+  // Pipelined in chunks of up to 1,000 paths: each chunk uploads its missing blobs, then
+  // commits, so the other devices start fetching the first files while later ones are
+  // still on their way up.
+  const conflictDownloads: SyncAction[] = [];
+  const totalBytes = [...blobs.values()].reduce((s, e) => s + e.size, 0);
+  const totalBlobs = blobs.size;
+  let doneBytes = 0;
+  let doneCount = 0;
+  const progress = async (count: number, bytes: number) => {
+    const before = doneCount;
+    doneCount += count;
+    doneBytes += bytes;
+    result.uploaded.bytes += bytes;
+    options.onProgress?.({ phase: 'upload', doneBytes, totalBytes });
+    const half = Math.ceil(totalBlobs / 2);
+    if (before < half && doneCount >= half) await hook('mid-upload');
+  };
+  let batchEndpoint = true;
+  const sent = new Set<string>();
+  const uploadChunk = async (chunk: typeof ops): Promise<void> => {
+    if (aborted()) return;
+    const failed = new Set<string>();
+    const shas = [...new Set(chunk.flatMap((c) => (c.op.op === 'write' && c.op.sha256 && !sent.has(c.op.sha256) ? [c.op.sha256] : [])))];
+    for (const sha of shas) sent.add(sha);
+    const missing = shas.length ? (await api.missingBlobs(shas)).missing : [];
+    await progress(shas.length - missing.length, 0);
+    // Small files travel in batches (one request, one server-side sync per batch);
+    // large ones stream one by one.
+    const single = missing.filter((m) => blobs.get(m)!.size > SMALL_BLOB);
+    for (const batch of batchesOf(missing.filter((m) => blobs.get(m)!.size <= SMALL_BLOB), (sha) => blobs.get(sha)!.size)) {
+      if (aborted()) return;
+      const r = batchEndpoint ? await api.putBlobBatch(batch.map((sha) => ({ sha256: sha, file: path.join(folder, blobs.get(sha)!.diskPath) }))) : null;
+      if (r === null) {
+        batchEndpoint = false; // an older server: fall back to one PUT per blob
+        single.push(...batch);
+        continue;
       }
+      const changed = new Set(r.changed);
+      for (const sha of changed) {
+        failed.add(sha);
+        result.problems.push(`${blobs.get(sha)!.path}: changed while being uploaded; retried next cycle`);
+      }
+      let bytes = 0;
+      for (const sha of batch) if (!changed.has(sha)) bytes += blobs.get(sha)!.size;
+      await progress(batch.length, bytes);
+    }
+    await pool(single, concurrency, async (sha) => {
+      if (aborted()) return;
       const e = blobs.get(sha)!;
       try {
         await api.putBlob(sha, path.join(folder, e.diskPath), e.size);
-        result.uploaded.bytes += e.size;
       } catch (err) {
         if (err instanceof ServerError && err.status < 500 && err.status !== 401) {
           // Most often: the file changed after it was hashed (sha256_mismatch). Nothing was kept.
-          failedBlobs.add(sha);
+          failed.add(sha);
           result.problems.push(`${e.path}: upload refused (${err.message}); retried next cycle`);
+          return;
+        }
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+          failed.add(sha);
+          result.problems.push(`${e.path}: vanished before its upload; looked at again next cycle`);
           return;
         }
         throw err;
       }
-      doneBytes += e.size;
-      options.onProgress?.({ phase: 'upload', doneBytes, totalBytes });
-      if (++n === Math.ceil(missing.length / 2)) await hook('mid-upload');
+      await progress(1, e.size);
     });
-  }
-  const runnable = ops.filter((o) => !(o.op.op === 'write' && o.op.sha256 && failedBlobs.has(o.op.sha256)));
-  const conflictDownloads: SyncAction[] = [];
-  for (let i = 0; i < runnable.length; i += 5000) {
-    if (aborted()) break;
-    const chunk = runnable.slice(i, i + 5000);
-    const { results } = await api.commit(chunk.map((c) => c.op));
+    if (aborted()) return;
+    const runnable = chunk.filter((o) => !(o.op.op === 'write' && o.op.sha256 && failed.has(o.op.sha256)));
+    if (runnable.length === 0) return;
+    const { results } = await api.commit(runnable.map((c) => c.op));
     await hook('before-index-commit');
     index.tx(() => {
-      chunk.forEach((c, j) => applyCommitResult(c, results[j]));
+      runnable.forEach((c, j) => applyCommitResult(c, results[j]));
     });
-  }
+  };
+  const chunks: Array<typeof ops> = [];
+  for (let i = 0; i < ops.length; i += 1000) chunks.push(ops.slice(i, i + 1000));
+  await pool(chunks, Math.min(2, concurrency), uploadChunk);
 
   function applyCommitResult(c: { op: CommitOp; action: SyncAction; entry?: LocalEntry }, r: CommitResult): void {
     const p = c.op.path;
@@ -403,33 +462,81 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   let dlDone = 0;
   let dlCount = 0;
   const landed: IndexRow[] = [];
-  await pool(fileDownloads, concurrency, async (a) => {
-    if (aborted()) return;
+  const dlProgress = async (bytes: number) => {
+    dlDone += bytes;
+    options.onProgress?.({ phase: 'download', doneBytes: dlDone, totalBytes: dlTotal });
+    if (++dlCount === Math.ceil(fileDownloads.length / 2)) await hook('mid-download');
+  };
+  /** A verified temp file becomes the real file, unless the local file moved on meanwhile. */
+  const land = (a: Extract<SyncAction, { action: 'download' }>, tmp: string): void => {
     const r = a.remote;
     const disk = namer.diskPathFor(a.path);
     const full = path.join(folder, disk);
-    const tmp = tmpName(tmpDir);
+    applyMeta(tmp, r.mtime, r.mode);
+    // The plan assumed the local file was `entries.get(path)` (or absent). If it was
+    // edited since, keep the edit: the next cycle turns it into a conflict.
+    if (!stillSame(full, entries.get(a.path))) {
+      fs.rmSync(tmp, { force: true });
+      result.problems.push(`${a.path}: changed locally during the sync; kept (compared again next cycle)`);
+      return;
+    }
+    fs.mkdirSync(path.dirname(full), { recursive: true });
+    fs.renameSync(tmp, full);
+    const st = fs.lstatSync(full);
+    landed.push(rowFrom(a.path, disk === a.path ? null : disk, st, r.sha256, { revision: r.revision, sha256: r.sha256, kind: 'file' }));
+    result.downloaded.files++;
+    result.downloaded.bytes += r.size;
+    if (landed.length >= 500) flushLanded();
+  };
+  const smallDl = fileDownloads.filter((a) => a.remote.size <= SMALL_BLOB);
+  const largeDl = fileDownloads.filter((a) => a.remote.size > SMALL_BLOB);
+  let fetchEndpoint = true;
+  await pool(batchesOf(smallDl, (a) => a.remote.size), 2, async (batch) => {
+    if (aborted()) return;
+    if (!fetchEndpoint) {
+      largeDl.push(...batch);
+      return;
+    }
+    const want = new Map<string, Array<Extract<SyncAction, { action: 'download' }>>>();
+    for (const a of batch) want.set(a.remote.sha256!, [...(want.get(a.remote.sha256!) ?? []), a]);
     try {
-      await downloadBlob(api, r.sha256!, tmp, (n) => {
-        dlDone += n;
-        options.onProgress?.({ phase: 'download', doneBytes: dlDone, totalBytes: dlTotal });
-      });
-      if (++dlCount === Math.ceil(fileDownloads.length / 2)) await hook('mid-download');
-      applyMeta(tmp, r.mtime, r.mode);
-      // The plan assumed the local file was `entries.get(path)` (or absent). If it was
-      // edited since, keep the edit: the next cycle turns it into a conflict.
-      const expected = entries.get(a.path);
-      if (!stillSame(full, expected)) {
-        fs.rmSync(tmp, { force: true });
-        result.problems.push(`${a.path}: changed locally during the sync; kept (compared again next cycle)`);
+      for await (const blob of api.fetchBlobs([...want.keys()])) {
+        const targets = want.get(blob.sha256) ?? [];
+        want.delete(blob.sha256);
+        if (!blob.body || crypto.createHash('sha256').update(blob.body).digest('hex') !== blob.sha256) {
+          for (const a of targets) result.problems.push(`${a.path}: the server could not supply its content; retried next cycle`);
+          continue;
+        }
+        for (const a of targets) {
+          if (aborted()) break;
+          const tmp = tmpName(tmpDir);
+          fs.writeFileSync(tmp, blob.body, { mode: 0o600 });
+          try {
+            land(a, tmp);
+          } catch (err) {
+            fs.rmSync(tmp, { force: true });
+            result.problems.push(`${a.path}: cannot write (${(err as Error).message})`);
+          }
+          await dlProgress(a.remote.size);
+        }
+      }
+    } catch (err) {
+      if (err instanceof ServerError && err.status === 404 && err.code === 'not_found') {
+        fetchEndpoint = false; // an older server: one GET per blob
+        largeDl.push(...batch);
         return;
       }
-      fs.mkdirSync(path.dirname(full), { recursive: true });
-      fs.renameSync(tmp, full);
-      const st = fs.lstatSync(full);
-      landed.push(rowFrom(a.path, disk === a.path ? null : disk, st, r.sha256, { revision: r.revision, sha256: r.sha256, kind: 'file' }));
-      result.downloaded.files++;
-      result.downloaded.bytes += r.size;
+      throw err;
+    }
+    for (const targets of want.values()) for (const a of targets) if (!aborted()) result.problems.push(`${a.path}: missing from the batch answer`);
+  });
+  await pool(largeDl, concurrency, async (a) => {
+    if (aborted()) return;
+    const tmp = tmpName(tmpDir);
+    try {
+      await downloadBlob(api, a.remote.sha256!, tmp);
+      await dlProgress(a.remote.size);
+      land(a, tmp);
     } catch (err) {
       fs.rmSync(tmp, { force: true });
       if (err instanceof ServerError && err.status !== 401) {
@@ -437,8 +544,6 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
         return;
       }
       throw err;
-    } finally {
-      if (landed.length >= 500) flushLanded();
     }
   });
   function flushLanded() {

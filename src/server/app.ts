@@ -6,6 +6,7 @@ import { ApiError, errorBody } from './errors.js';
 import { installAuth } from './http-auth.js';
 import { adminRoutes } from './routes/admin.js';
 import { blobRoutes } from './routes/blobs.js';
+import { blobBatchRoutes } from './routes/blob-batch.js';
 import { deviceRoutes } from './routes/devices.js';
 import { filesRoutes } from './routes/files.js';
 import { historyRoutes } from './routes/history.js';
@@ -119,6 +120,7 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
   await app.register(async (scope) => syncRoutes(scope, ctx));
   await app.register(async (scope) => historyRoutes(scope, ctx));
   await app.register(async (scope) => blobRoutes(scope, ctx));
+  await app.register(async (scope) => blobBatchRoutes(scope, ctx));
   await app.register(async (scope) => filesRoutes(scope, ctx));
   return app;
 }
