@@ -11,6 +11,7 @@ import { LockedError } from '../client/lock.js';
 import { MassDeleteError } from '../client/sync-cycle.js';
 import { syncUntilAgreed } from '../client/sync-runner.js';
 import { summaryLine } from '../client/summary.js';
+import { terminalProgress } from '../client/progress.js';
 import { scanFolder } from '../client/scanner.js';
 import { loadIgnoreRules } from '../client/ignore-rules.js';
 import { findConflicts } from '../client/conflicts.js';
@@ -98,7 +99,13 @@ export function registerClientCommands(program: Command): void {
         const stop = () => ac.abort();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
-        const totals = await syncUntilAgreed(device, { allowMassDelete: !!o.allowMassDelete, full: !!o.full, signal: ac.signal });
+        const progress = o.json ? null : terminalProgress();
+        let totals;
+        try {
+          totals = await syncUntilAgreed(device, { allowMassDelete: !!o.allowMassDelete, full: !!o.full, signal: ac.signal, onProgress: progress?.onProgress });
+        } finally {
+          progress?.stop();
+        }
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
         if (o.json) out(JSON.stringify(totals));

@@ -1,0 +1,45 @@
+// Progress bars for transfers that take longer than a second, on a terminal only: a
+// log file or a pipe gets the summary line and nothing else.
+import cliProgress from 'cli-progress';
+import { formatBytes } from './summary.js';
+
+export interface ProgressSink {
+  onProgress(p: { phase: 'upload' | 'download'; doneBytes: number; totalBytes: number }): void;
+  stop(): void;
+}
+
+export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): ProgressSink {
+  if (!stream.isTTY) return { onProgress() {}, stop() {} };
+  const started = new Map<string, number>();
+  let bar: cliProgress.SingleBar | null = null;
+  let phase = '';
+  return {
+    onProgress(p) {
+      const now = Date.now();
+      if (!started.has(p.phase)) started.set(p.phase, now);
+      if (phase !== p.phase && bar) {
+        bar.stop();
+        bar = null;
+      }
+      if (!bar) {
+        if (now - started.get(p.phase)! < 1000 || p.doneBytes >= p.totalBytes) return;
+        phase = p.phase;
+        bar = new cliProgress.SingleBar(
+          {
+            stream,
+            format: `${p.phase === 'upload' ? '↑' : '↓'} {bar} {percentage}% {done} of {total}`,
+            hideCursor: true,
+            clearOnComplete: true,
+          },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(p.totalBytes, p.doneBytes, { done: formatBytes(p.doneBytes), total: formatBytes(p.totalBytes) });
+      }
+      bar.update(p.doneBytes, { done: formatBytes(p.doneBytes), total: formatBytes(p.totalBytes) });
+    },
+    stop() {
+      bar?.stop();
+      bar = null;
+    },
+  };
+}
