@@ -93,6 +93,22 @@ export class FilesStore {
 
   private snapshot: { cursor: number; rows: Map<string, RemoteFile> } | null = null;
   private refreshChain: Promise<unknown> = Promise.resolve();
+  private refreshTimer: NodeJS.Timeout | null = null;
+
+  /**
+   * After a commit, catch the snapshot up in the background (once /status has built one),
+   * so the next /status does not pay for reading a big batch of new rows: a first sync of
+   * 100k files otherwise made the next /status read all of them (~1 s) on its own clock.
+   */
+  private refreshSoon(): void {
+    if (!this.snapshot || this.refreshTimer) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = null;
+      // A failure (the database closing at shutdown) only means the next /status reads more.
+      this.all().catch(() => {});
+    }, 50);
+    this.refreshTimer.unref();
+  }
 
   private async refreshSnapshot(): Promise<Map<string, RemoteFile>> {
     const cursor = await this.cursor();
@@ -272,7 +288,10 @@ export class FilesStore {
         max = Math.max(max, r.revision);
       }
     }
-    if (max > 0) this.onCommit(max);
+    if (max > 0) {
+      this.onCommit(max);
+      this.refreshSoon();
+    }
     return results;
   }
 
@@ -483,7 +502,10 @@ export class FilesStore {
       await this.insertVersion(tx, row, 'restored');
       return { path, revision: next, sha256: row.sha256, result: live ? ('updated' as const) : ('created' as const) };
     });
-    if (result.result !== 'unchanged') this.onCommit(result.revision);
+    if (result.result !== 'unchanged') {
+      this.onCommit(result.revision);
+      this.refreshSoon();
+    }
     return result;
   }
 }
