@@ -200,6 +200,9 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   let cursor: number;
   const lastCursor = index.getMeta('cursor');
   const lastClean = index.getMeta('clean') === '1';
+  // Unclean until this cycle finishes: a crash anywhere below makes the next cycle ask the
+  // server about every path instead of trusting the incremental shortcut.
+  index.setMeta('clean', '0');
   let incremental: { changes: Map<string, RemoteFile>; cursor: number } | null = null;
   if (!options.full && lastCursor !== null && lastClean) incremental = await fetchChanges(api, Number(lastCursor));
 

@@ -158,6 +158,28 @@ export class FilesStore {
     });
   }
 
+  /**
+   * For (path, sha256) pairs: the newest revision at which that path held those bytes.
+   * Lets /status recognise a file a device holds without a base (a download that landed
+   * just before a crash, before the index recorded it) as an old server version rather
+   * than as new work that would conflict.
+   */
+  async revisionsWithContent(pairs: Array<{ path: string; sha256: string }>): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (let i = 0; i < pairs.length; i += 200) {
+      const chunk = pairs.slice(i, i + 200);
+      const rows = await this.db
+        .selectFrom('file_versions')
+        .select(['path', 'sha256', (eb) => eb.fn.max('revision').as('revision')])
+        .where((eb) => eb.or(chunk.map((p) => eb.and([eb('path', '=', p.path), eb('sha256', '=', p.sha256)]))))
+        .where('is_deleted', '=', 0)
+        .groupBy(['path', 'sha256'])
+        .execute();
+      for (const r of rows) out.set(`${r.path}\u0000${r.sha256}`, Number(r.revision));
+    }
+    return out;
+  }
+
   /** sha256 of the given revisions (bases a device sent without their hash). */
   async shaOfRevisions(revisions: number[]): Promise<Map<number, string | null>> {
     const out = new Map<number, string | null>();

@@ -59,6 +59,7 @@ export class World {
   written = new Set<string>(); // every content hash any device ever wrote
   held = new Map<string, string>(); // content hash → where it was seen at a completed sync
   touchedBy = new Map<string, Set<Dev>>(); // path → devices that changed it
+  movedFrom = new Map<string, string>(); // path a file was moved to → where it came from
   private counter = 0;
   log: string[] = [];
 
@@ -281,7 +282,10 @@ export async function quiesceAndCheck(w: World): Promise<void> {
   for (const [h, where] of w.held) if (!history.has(h)) throw new Error(`lost write: content seen at ${where} is nowhere on the server`);
   // Invariant 3: no spurious conflict.
   for (const p of live.keys()) {
-    const c = parseConflictPath(p);
+    // A conflict copy moved with its folder keeps its name: judge it where it was made.
+    let origin = p;
+    for (let hops = 0; w.movedFrom.has(origin) && hops < 100; hops++) origin = w.movedFrom.get(origin)!;
+    const c = parseConflictPath(origin);
     if (!c) continue;
     const who = w.touchedBy.get(c.originalPath);
     if (!who || who.size < 2) throw new Error(`spurious conflict: ${p}, but only ${[...(who ?? [])].join(',') || 'nobody'} touched ${c.originalPath}`);
@@ -368,6 +372,7 @@ export const ops = {
     const to = path.join(w.folder(d), b);
     if (a === b || !isFile(from) || exists(to) || !ensureParent(to)) return 'skip';
     fs.renameSync(from, to);
+    w.movedFrom.set(b, a);
     w.touch(a, d);
     w.touch(b, d);
   },
@@ -392,6 +397,7 @@ export const ops = {
     const to = path.join(w.folder(d), b);
     if (a === b || b.startsWith(`${a}/`) || !exists(from) || isFile(from) || exists(to) || !ensureParent(to)) return 'skip';
     w.touchTree(a, d);
+    for (const f of listFiles(from)) w.movedFrom.set(`${b}/${f}`, `${a}/${f}`);
     fs.renameSync(from, to);
     w.touchTree(b, d);
   },

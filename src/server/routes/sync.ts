@@ -139,6 +139,21 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
         const shas = await ctx.store.shaOfRevisions(unknown.map((e) => e.base_revision!));
         for (const e of unknown) e.base_sha256 = shas.get(e.base_revision!) ?? null;
       }
+      // A file held without a base whose bytes the server has had at that path is an old
+      // server version (a download that landed just before a crash wiped the device's
+      // record of it), not new work: that version is its base, so it is updated or
+      // removed like any unchanged file instead of becoming a conflict copy.
+      const orphans = files.filter((f) => f.base_revision == null && (f.kind ?? 'file') === 'file' && remotes.has(f.path) && remotes.get(f.path)!.sha256 !== f.sha256);
+      if (orphans.length > 0) {
+        const known = await ctx.store.revisionsWithContent(orphans.map((f) => ({ path: f.path, sha256: f.sha256! })));
+        for (const f of orphans) {
+          const rev = known.get(`${f.path}\u0000${f.sha256}`);
+          if (rev !== undefined) {
+            f.base_revision = rev;
+            f.base_sha256 = f.sha256;
+          }
+        }
+      }
       return planStatus({ files, deleted }, remotes, cursor);
     },
   );
