@@ -54,9 +54,18 @@ interface Srv {
 async function startServer(databaseUrl?: string): Promise<Srv> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'synmac-bench-'));
   const port = await freePort();
-  const args = ['--import', 'tsx', path.join(REPO, 'src/cli/main.ts'), 'server', '--data-dir', dataDir, '--port', String(port), '--log-level', 'warn'];
-  if (databaseUrl) args.push('--database-url', databaseUrl);
-  const child: ChildProcess = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+  // Only the server's modules are loaded (not the whole CLI), straight from the sources.
+  const entry = `
+    const { startServer } = await import(${JSON.stringify(path.join(REPO, 'src/server/server.ts'))});
+    const srv = await startServer(JSON.parse(process.env.BENCH_SERVER_OPTS));
+    process.once('SIGTERM', async () => { await srv.close(); process.exit(0); });`;
+  const opts = { dataDir, port, logLevel: 'warn', databaseUrl };
+  const args = ['--import', 'tsx', '--input-type=module', '-e', entry];
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, BENCH_SERVER_OPTS: JSON.stringify(opts) },
+  });
   child.stdout!.resume();
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {

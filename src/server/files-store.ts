@@ -11,6 +11,28 @@ import type { FilesTable, Schema } from './db/schema.js';
 
 type Tx = Transaction<Schema>;
 
+/**
+ * What one batch transaction reads up front and writes at the end. A /commit of 10k files
+ * made five round trips per file (row, blob, counter, upsert, version): ~2 ms a file on
+ * PostgreSQL, a 100k-file first sync spent 70-90 s committing. Under the counter lock
+ * nothing else writes, so the rows and blob rows can be read in chunks first, the
+ * revisions counted in memory and written back once, and the version rows inserted many
+ * at a time. The results are the same as one file at a time.
+ */
+interface BatchState {
+  /** files rows of the batch's paths, kept current as the batch writes them (null = none) */
+  rows: Map<string, FilesTable | null>;
+  /** which of the batch's blob hashes have a blob row */
+  blobs: Set<string>;
+  /** the last revision taken; written back to the counter before commit */
+  counter: number;
+  counterAtStart: number;
+  /** version rows not inserted yet */
+  versions: Array<{ row: FilesTable; reason: string }>;
+}
+
+const CHUNK = 500;
+
 export interface WriteInput {
   path: string;
   kind: EntryKind;
@@ -52,6 +74,22 @@ export function toRemote(row: FilesTable): RemoteFile {
     mtime: Number(row.mtime),
     mode: Number(row.mode),
     deleted: !!row.is_deleted,
+  };
+}
+
+function versionRow(row: FilesTable, reason: string) {
+  return {
+    revision: row.revision,
+    path: row.path,
+    kind: row.kind,
+    sha256: row.sha256,
+    size: row.size,
+    mtime: row.mtime,
+    mode: row.mode,
+    is_deleted: row.is_deleted,
+    device_id: row.device_id,
+    created_at: row.updated_at,
+    reason,
   };
 }
 
@@ -211,6 +249,27 @@ export class FilesStore {
       .execute();
   }
 
+  /** lockCounter that also reads the value (the batch counts revisions from it). */
+  private async lockCounterValue(tx: Tx): Promise<number> {
+    const row = await tx
+      .updateTable('counter')
+      .set({ value: sql`value` as any })
+      .where('id', '=', 1)
+      .returning('value')
+      .executeTakeFirstOrThrow();
+    return Number(row.value);
+  }
+
+  private async flushVersions(tx: Tx, st: BatchState): Promise<void> {
+    for (let i = 0; i < st.versions.length; i += CHUNK) {
+      await tx
+        .insertInto('file_versions')
+        .values(st.versions.slice(i, i + CHUNK).map(({ row, reason }) => versionRow(row, reason)))
+        .execute();
+    }
+    st.versions = [];
+  }
+
   private async nextRevision(tx: Tx): Promise<number> {
     const row = await tx
       .updateTable('counter')
@@ -222,22 +281,7 @@ export class FilesStore {
   }
 
   private async insertVersion(tx: Tx, row: FilesTable, reason: string): Promise<void> {
-    await tx
-      .insertInto('file_versions')
-      .values({
-        revision: row.revision,
-        path: row.path,
-        kind: row.kind,
-        sha256: row.sha256,
-        size: row.size,
-        mtime: row.mtime,
-        mode: row.mode,
-        is_deleted: row.is_deleted,
-        device_id: row.device_id,
-        created_at: row.updated_at,
-        reason,
-      })
-      .execute();
+    await tx.insertInto('file_versions').values(versionRow(row, reason)).execute();
   }
 
   private async upsert(tx: Tx, row: FilesTable, exists: boolean): Promise<void> {
@@ -290,15 +334,31 @@ export class FilesStore {
    */
   async batch(ops: BatchOp[]): Promise<Array<WriteResult | DeleteResult | { error: ApiError }>> {
     const results = await this.db.transaction().execute(async (tx) => {
-      await this.lockCounter(tx);
+      const counter = await this.lockCounterValue(tx);
+      const st: BatchState = { rows: new Map(), blobs: new Set(), counter, counterAtStart: counter, versions: [] };
+      const paths = [...new Set(ops.map((op) => (op.op === 'write' ? op.input.path : op.path)))];
+      for (const p of paths) st.rows.set(p, null);
+      for (let i = 0; i < paths.length; i += CHUNK) {
+        const rows = await tx.selectFrom('files').selectAll().where('path', 'in', paths.slice(i, i + CHUNK)).execute();
+        for (const r of rows) st.rows.set(r.path, r);
+      }
+      const shas = [...new Set(ops.flatMap((op) => (op.op === 'write' && op.input.kind === 'file' && op.input.sha256 ? [op.input.sha256] : [])))];
+      for (let i = 0; i < shas.length; i += CHUNK) {
+        const rows = await tx.selectFrom('blobs').select('sha256').where('sha256', 'in', shas.slice(i, i + CHUNK)).execute();
+        for (const r of rows) st.blobs.add(r.sha256);
+      }
       const out: Array<WriteResult | DeleteResult | { error: ApiError }> = [];
       for (const op of ops) {
         try {
-          out.push(op.op === 'write' ? await this.writeInTx(tx, op.input) : await this.deleteInTx(tx, op.path, op.baseRevision, op.deviceId));
+          out.push(op.op === 'write' ? await this.writeInTx(tx, st, op.input) : await this.deleteInTx(tx, st, op.path, op.baseRevision, op.deviceId));
         } catch (err) {
           if (!(err instanceof ApiError)) throw err;
           out.push({ error: err });
         }
+      }
+      await this.flushVersions(tx, st);
+      if (st.counter !== st.counterAtStart) {
+        await tx.updateTable('counter').set({ value: st.counter }).where('id', '=', 1).execute();
       }
       faultPoint('before-commit');
       return out;
@@ -317,8 +377,8 @@ export class FilesStore {
     return results;
   }
 
-  private async writeInTx(tx: Tx, input: WriteInput): Promise<WriteResult> {
-    const current = await tx.selectFrom('files').selectAll().where('path', '=', input.path).executeTakeFirst();
+  private async writeInTx(tx: Tx, st: BatchState, input: WriteInput): Promise<WriteResult> {
+    const current = st.rows.get(input.path) ?? undefined;
     const now = Date.now();
     const live = current && !current.is_deleted ? current : undefined;
 
@@ -328,15 +388,14 @@ export class FilesStore {
     if (input.kind === 'file' && input.sha256) {
       // Checked under the counter lock, which the collector's sweep also takes: a blob it
       // removed is refused here, never committed as a dangling reference.
-      const blob = await tx.selectFrom('blobs').select('sha256').where('sha256', '=', input.sha256).executeTakeFirst();
-      if (!blob) throw new ApiError(409, 'blob_missing', 'the content is not on the server (any more); upload it again');
+      if (!st.blobs.has(input.sha256)) throw new ApiError(409, 'blob_missing', 'the content is not on the server (any more); upload it again');
     }
 
     let target = input.path;
     let outcome: WriteResult['result'] = live ? 'updated' : 'created';
     let conflictOf: WriteResult['conflict_of'];
     let exists = !!current;
-    if (live && input.baseRevision !== Number(live.revision) && (await this.someoneElseWroteSince(tx, input))) {
+    if (live && input.baseRevision !== Number(live.revision) && (await this.someoneElseWroteSince(tx, st, input))) {
       // Someone else wrote first: they keep the name, these bytes get a copy beside it.
       target = await this.freeConflictPath(tx, input.path, input.device.name, new Date(now));
       outcome = 'conflict';
@@ -344,7 +403,7 @@ export class FilesStore {
       exists = !!(await tx.selectFrom('files').select('path').where('path', '=', target).executeTakeFirst());
     }
 
-    const revision = await this.nextRevision(tx);
+    const revision = ++st.counter;
     const row: FilesTable = {
       path: target,
       kind: input.kind,
@@ -360,7 +419,8 @@ export class FilesStore {
       updated_at: now,
     };
     await this.upsert(tx, row, exists);
-    await this.insertVersion(tx, row, outcome);
+    st.rows.set(target, row);
+    st.versions.push({ row, reason: outcome });
     const res: WriteResult = { path: target, revision, sha256: row.sha256, result: outcome };
     if (conflictOf) res.conflict_of = conflictOf;
     return res;
@@ -373,7 +433,8 @@ export class FilesStore {
    * recorded the new base, and then edited the file again. Its earlier upload stays in
    * the history; a conflict copy of itself would only confuse the person.
    */
-  private async someoneElseWroteSince(tx: Tx, input: WriteInput): Promise<boolean> {
+  private async someoneElseWroteSince(tx: Tx, st: BatchState, input: WriteInput): Promise<boolean> {
+    await this.flushVersions(tx, st); // the history must include this batch's own versions
     const other = await tx
       .selectFrom('file_versions')
       .select('revision')
@@ -385,8 +446,8 @@ export class FilesStore {
     return other !== undefined;
   }
 
-  private async deleteInTx(tx: Tx, path: string, baseRevision: number | null, deviceId: string): Promise<DeleteResult> {
-    const current = await tx.selectFrom('files').selectAll().where('path', '=', path).executeTakeFirst();
+  private async deleteInTx(tx: Tx, st: BatchState, path: string, baseRevision: number | null, deviceId: string): Promise<DeleteResult> {
+    const current = st.rows.get(path) ?? undefined;
     if (!current) throw new ApiError(404, 'not_found', 'no such file on the server');
     if (current.is_deleted) return { path, revision: Number(current.revision), result: 'already_deleted' };
     if (baseRevision !== null && baseRevision !== Number(current.revision)) {
@@ -396,7 +457,7 @@ export class FilesStore {
         `the file was changed on the server (revision ${current.revision}) after revision ${baseRevision}; sync to get the new version instead of deleting it`,
       );
     }
-    const revision = await this.nextRevision(tx);
+    const revision = ++st.counter;
     const now = Date.now();
     const row: FilesTable = {
       ...current,
@@ -408,7 +469,8 @@ export class FilesStore {
       updated_at: now,
     };
     await this.upsert(tx, row, true);
-    await this.insertVersion(tx, row, 'deleted');
+    st.rows.set(path, row);
+    st.versions.push({ row, reason: 'deleted' });
     return { path, revision, result: 'deleted' };
   }
 

@@ -156,6 +156,42 @@ describe.each(ENGINES)('changes feed, events, commit, openapi (%s)', (engine) =>
     expectApiError(await b.get('batch/old.txt'), 404);
   });
 
+  it('one commit touching a path several times applies the ops in order', async () => {
+    for (const c of ['alpha', 'beta', 'gamma']) {
+      expect((await call(`${srv.url}/api/v1/blobs/${sha(c)}`, { method: 'PUT', key: a.key, body: c })).status).toBe(201);
+    }
+    const other = await b.put('batch2/theirs.txt', 'theirs');
+    const r = await a.post('/api/v1/commit', {
+      ops: [
+        { op: 'write', path: 'batch2/twice.txt', sha256: sha('alpha'), base_revision: null },
+        { op: 'write', path: 'batch2/twice.txt', sha256: sha('beta'), base_revision: null },
+        { op: 'delete', path: 'batch2/twice.txt', base_revision: null },
+        { op: 'write', path: 'batch2/theirs.txt', sha256: sha('gamma'), base_revision: null },
+        { op: 'write', path: 'batch2/theirs.txt', sha256: sha('alpha'), base_revision: null },
+        { op: 'delete', path: 'batch2/theirs.txt', base_revision: other.body.revision - 1 },
+      ],
+    });
+    expect(r.status).toBe(200);
+    const res = r.body.results;
+    // the same device's second write is an update of its own first one, not a conflict
+    expect(res.slice(0, 3).map((x: any) => x.result)).toEqual(['created', 'updated', 'deleted']);
+    // another device's file: both writes become conflict copies, the second one " 2"
+    expect(res[3].result).toBe('conflict');
+    expect(res[4].result).toBe('conflict');
+    expect(res[4].path).toMatch(/ 2\)\.txt$/);
+    expect(res[5].error.code).toBe('edit_wins');
+    const revs = res.filter((x: any) => x.revision).map((x: any) => x.revision);
+    expect(revs).toEqual(Array.from({ length: 5 }, (_, i) => revs[0] + i));
+    expect(await a.cursor()).toBe(revs[4]);
+    const v = await a.getJson('/api/v1/versions/batch2/twice.txt');
+    expect(v.body.versions.map((x: any) => [x.reason, x.sha256])).toEqual([
+      ['deleted', sha('beta')],
+      ['updated', sha('beta')],
+      ['created', sha('alpha')],
+    ]);
+    expect((await b.get('batch2/theirs.txt')).raw.toString()).toBe('theirs');
+  });
+
   it('serves a valid OpenAPI document listing the routes', async () => {
     const r = await call(`${srv.url}/api/v1/openapi.json`);
     expect(r.status).toBe(200);
