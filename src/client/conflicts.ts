@@ -1,6 +1,6 @@
 // Conflict copies present in the folder, each with the original it belongs to.
 import { parseConflictPath } from '../core/conflict-name.js';
-import type { LocalEntry } from './scanner.js';
+import type { LocalEntries } from './scanner.js';
 
 export interface ConflictInfo {
   path: string;
@@ -10,7 +10,7 @@ export interface ConflictInfo {
   date: string;
 }
 
-export function findConflicts(entries: Map<string, LocalEntry>): ConflictInfo[] {
+export function findConflicts(entries: LocalEntries): ConflictInfo[] {
   const out: ConflictInfo[] = [];
   for (const e of entries.values()) {
     if (e.kind !== 'file') continue;

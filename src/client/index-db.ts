@@ -44,6 +44,48 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
+/** What the scanner needs from the index: one row at a time, and the disk-name mappings. */
+export interface RowSource {
+  get(p: string): IndexRow | undefined;
+  diskMappings(): Map<string, string>;
+}
+
+/** A RowSource over rows already in memory (tests, small tools). */
+export function rowSourceOf(rows: Map<string, IndexRow>): RowSource {
+  return {
+    get: (p) => rows.get(p),
+    diskMappings: () => new Map([...rows.values()].filter((r) => r.disk_path && r.disk_path !== r.path).map((r) => [r.disk_path!, r.path])),
+  };
+}
+
+/**
+ * The rows a cycle touches, read one by one and kept; all of them only when a cycle
+ * really needs every row (a full /status, naming downloads). A no-op cycle over 100k
+ * paths thus never holds 100k row objects.
+ */
+export class RowView {
+  private readonly cache = new Map<string, IndexRow | undefined>();
+  private complete = false;
+  constructor(private readonly index: IndexDb) {}
+  get(p: string): IndexRow | undefined {
+    if (this.cache.has(p)) return this.cache.get(p);
+    if (this.complete) return undefined;
+    const r = this.index.get(p);
+    this.cache.set(p, r);
+    return r;
+  }
+  set(p: string, row: IndexRow): void {
+    this.cache.set(p, row);
+  }
+  values(): IndexRow[] {
+    if (!this.complete) {
+      for (const [k, v] of this.index.all()) if (!this.cache.has(k)) this.cache.set(k, v);
+      this.complete = true;
+    }
+    return [...this.cache.values()].filter((r): r is IndexRow => r !== undefined);
+  }
+}
+
 export class IndexDb {
   readonly db: Database.Database;
   private readonly upsertStmt: Database.Statement;
@@ -96,6 +138,23 @@ export class IndexDb {
       map.set(row.path, row);
     }
     return map;
+  }
+
+  /** Paths that have a base (for "what did this device delete"), without their rows. */
+  basePaths(): string[] {
+    // all() rather than iterate(): a third faster for 100k paths, for ~6 MB held briefly
+    return this.db.prepare('SELECT path FROM files WHERE base_revision IS NOT NULL').pluck().all() as string[];
+  }
+
+  /** Files with a base: the denominator of the mass-delete guard. */
+  countBaseFiles(): number {
+    return this.db.prepare("SELECT count(*) FROM files WHERE base_revision IS NOT NULL AND coalesce(base_kind, kind) = 'file'").pluck().get() as number;
+  }
+
+  /** Disk spellings that map to another wire path (NFD names, case-collision suffixes). */
+  diskMappings(): Map<string, string> {
+    const rows = this.db.prepare('SELECT path, disk_path FROM files WHERE disk_path IS NOT NULL').all() as Array<{ path: string; disk_path: string }>;
+    return new Map(rows.map((r) => [r.disk_path, r.path]));
   }
 
   get(p: string): IndexRow | undefined {

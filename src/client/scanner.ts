@@ -8,7 +8,7 @@ import { normalizePath } from '../core/paths.js';
 import type { EntryKind } from '../core/protocol.js';
 import { hashFile, pool } from './hash.js';
 import type { IgnoreRules } from './ignore-rules.js';
-import type { IndexRow } from './index-db.js';
+import { rowSourceOf, type IndexRow, type RowSource } from './index-db.js';
 
 export interface LocalEntry {
   path: string;
@@ -21,6 +21,8 @@ export interface LocalEntry {
   ctime: number;
   mode: number;
   sha256: string | null;
+  /** unchanged on disk since the index row, and that row agrees with its base: nothing to do */
+  agreed: boolean;
 }
 
 export interface Skipped {
@@ -28,8 +30,69 @@ export interface Skipped {
   reason: string;
 }
 
+/**
+ * What the scan found, keyed by wire path. In compact mode a file that agrees with the
+ * index (the common case: 100k unchanged files) is kept only as its path; its details are
+ * the index row's, read back on demand. That keeps a no-op cycle's memory small.
+ */
+export class LocalEntries {
+  private readonly full = new Map<string, LocalEntry>();
+  private readonly agreedOnly = new Set<string>();
+
+  constructor(
+    private readonly source: RowSource,
+    readonly compact: boolean,
+  ) {}
+
+  set(p: string, e: LocalEntry): void {
+    if (this.compact && e.agreed && e.kind === 'file') {
+      this.agreedOnly.add(p);
+      this.full.delete(p);
+    } else this.full.set(p, e);
+  }
+
+  addAgreed(p: string): void {
+    this.agreedOnly.add(p);
+  }
+
+  has(p: string): boolean {
+    return this.full.has(p) || this.agreedOnly.has(p);
+  }
+
+  get(p: string): LocalEntry | undefined {
+    const e = this.full.get(p);
+    if (e || !this.agreedOnly.has(p)) return e;
+    const row = this.source.get(p);
+    if (!row) return undefined;
+    const m: LocalEntry = { path: p, diskPath: row.disk_path ?? row.path, kind: row.kind, size: row.size, mtime: row.mtime, ino: row.ino, ctime: row.ctime, mode: row.mode, sha256: row.sha256, agreed: true };
+    this.full.set(p, m);
+    this.agreedOnly.delete(p);
+    return m;
+  }
+
+  delete(p: string): void {
+    this.full.delete(p);
+    this.agreedOnly.delete(p);
+  }
+
+  get size(): number {
+    return this.full.size + this.agreedOnly.size;
+  }
+
+  /** Entries that may need work: everything not known to agree (plus any read back). */
+  changedValues(): IterableIterator<LocalEntry> {
+    return this.full.values();
+  }
+
+  /** Every entry (reads the compacted ones back from the index). */
+  values(): LocalEntry[] {
+    for (const p of [...this.agreedOnly]) this.get(p);
+    return [...this.full.values()];
+  }
+}
+
 export interface ScanResult {
-  entries: Map<string, LocalEntry>;
+  entries: LocalEntries;
   /** present on disk but not synced: symlinks, unreadable files, impossible names */
   skipped: Skipped[];
   /** changed while being hashed: left alone this cycle */
@@ -54,15 +117,27 @@ function sameStat(a: fs.Stats, b: fs.Stats): boolean {
   return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino && a.ctimeMs === b.ctimeMs;
 }
 
-export async function scanFolder(folder: string, index: Map<string, IndexRow>, rules: IgnoreRules): Promise<ScanResult> {
-  const entries = new Map<string, LocalEntry>();
+/** Unchanged since the index row and identical to the agreed base (and spelled the same). */
+function agrees(row: IndexRow | undefined, kind: EntryKind, disk: string, wire: string): boolean {
+  if (!row || row.base_revision === null || row.kind !== kind || (row.base_kind ?? row.kind) !== kind) return false;
+  if ((row.disk_path ?? row.path) !== disk || row.path !== wire) return false;
+  return kind === 'dir' || row.base_sha256 === row.sha256;
+}
+
+export async function scanFolder(
+  folder: string,
+  index: RowSource | Map<string, IndexRow>,
+  rules: IgnoreRules,
+  opts: { compact?: boolean } = {},
+): Promise<ScanResult> {
+  const source: RowSource = index instanceof Map ? rowSourceOf(index) : index;
+  const entries = new LocalEntries(source, !!opts.compact);
   const skipped: Skipped[] = [];
   const unstable: string[] = [];
   const toHash: Array<{ entry: LocalEntry; st: fs.Stats }> = [];
 
   // Disk spellings the index maps to another wire path (case-collision suffixes).
-  const diskToWire = new Map<string, string>();
-  for (const r of index.values()) if (r.disk_path && r.disk_path !== r.path) diskToWire.set(r.disk_path, r.path);
+  const diskToWire = source.diskMappings();
 
   // Iterative walk with synchronous calls: for 100k files lstatSync is several times
   // faster than the promise API, and a scan has nothing else to wait for.
@@ -106,6 +181,11 @@ export async function scanFolder(folder: string, index: Map<string, IndexRow>, r
         skipped.push({ path: disk, reason: `another spelling of "${wire}" exists in the same directory (NFC/NFD twins)` });
         continue;
       }
+      const row = source.get(wire);
+      if (!isDir && entries.compact && statMatches(row, st, 'file') && agrees(row, 'file', disk, wire)) {
+        entries.addAgreed(wire); // the common no-op case: no object beyond the path
+        continue;
+      }
       const entry: LocalEntry = {
         path: wire,
         diskPath: disk,
@@ -116,15 +196,19 @@ export async function scanFolder(folder: string, index: Map<string, IndexRow>, r
         ctime: st.ctimeMs,
         mode: st.mode & 0o7777,
         sha256: null,
+        agreed: false,
       };
-      entries.set(wire, entry);
       if (isDir) {
+        entry.agreed = agrees(row, 'dir', disk, wire);
+        entries.set(wire, entry);
         stack.push({ disk, wire });
         continue;
       }
-      const row = index.get(wire);
-      if (statMatches(row, st, 'file')) entry.sha256 = row!.sha256;
-      else toHash.push({ entry, st });
+      if (statMatches(row, st, 'file')) {
+        entry.sha256 = row!.sha256;
+        entry.agreed = agrees(row, 'file', disk, wire);
+      } else toHash.push({ entry, st });
+      entries.set(wire, entry);
     }
   }
 

@@ -23,9 +23,9 @@ import type { Api, CommitOp, CommitResult } from './api.js';
 import type { DeviceConfig } from './config.js';
 import { pool } from './hash.js';
 import { loadIgnoreRules, type IgnoreRules } from './ignore-rules.js';
-import type { IndexDb, IndexRow } from './index-db.js';
+import { RowView, type IndexDb, type IndexRow } from './index-db.js';
 import { checkFolder, tmpDirOf } from './marker.js';
-import { scanFolder, type LocalEntry, type Skipped } from './scanner.js';
+import { scanFolder, type LocalEntries, type LocalEntry, type Skipped } from './scanner.js';
 import { applyMeta, cleanTmp, downloadBlob, tmpName } from './transfer.js';
 import { ServerError } from './http.js';
 
@@ -147,8 +147,11 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   cleanTmp(tmpDir);
 
   const rules: IgnoreRules = loadIgnoreRules(folder);
-  const rows = index.all();
-  const scan = await scanFolder(folder, rows, rules);
+  const rows = new RowView(index);
+  const lastCursor = index.getMeta('cursor');
+  const lastClean = index.getMeta('clean') === '1';
+  const planIncremental = !options.full && lastCursor !== null && lastClean;
+  const scan = await scanFolder(folder, index, rules, { compact: planIncremental });
   const { entries } = scan;
   const untouchable = new Set<string>([...scan.unstable, ...scan.skipped.map((s) => s.path)]);
   const unstableSet = new Set(scan.unstable);
@@ -173,7 +176,8 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
 
   // Local stat changes with identical bytes (a touch, a copy-over) only refresh the index.
   index.tx(() => {
-    for (const e of entries.values()) {
+    for (const e of entries.changedValues()) {
+      if (e.agreed) continue;
       const row = rows.get(e.path);
       if (!row) continue;
       if (row.size !== e.size || row.mtime !== e.mtime || row.ino !== e.ino || row.ctime !== e.ctime || row.disk_path !== diskOrNull(e) || row.sha256 !== e.sha256) {
@@ -188,23 +192,24 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
 
   // What changed here since the last agreement.
   const localChanged = new Set<string>();
-  for (const e of entries.values()) if (!sameContent(e, baseOf(rows.get(e.path)))) localChanged.add(e.path);
-  for (const row of rows.values()) {
-    if (entries.has(row.path) || untouchable.has(row.path)) continue;
-    if (rules.ignores(row.path, row.kind === 'dir')) continue;
-    if (row.base_revision !== null) localChanged.add(row.path);
+  for (const e of entries.changedValues()) if (!e.agreed && !sameContent(e, baseOf(rows.get(e.path)))) localChanged.add(e.path);
+  const deletedHere: string[] = [];
+  for (const p of index.basePaths()) {
+    if (entries.has(p) || untouchable.has(p)) continue;
+    const row = rows.get(p)!;
+    if (rules.ignores(p, row.kind === 'dir')) continue;
+    localChanged.add(p);
+    deletedHere.push(p);
   }
 
   // ---- plan ----
   let actions: SyncAction[];
   let cursor: number;
-  const lastCursor = index.getMeta('cursor');
-  const lastClean = index.getMeta('clean') === '1';
   // Unclean until this cycle finishes: a crash anywhere below makes the next cycle ask the
   // server about every path instead of trusting the incremental shortcut.
   index.setMeta('clean', '0');
   let incremental: { changes: Map<string, RemoteFile>; cursor: number } | null = null;
-  if (!options.full && lastCursor !== null && lastClean) incremental = await fetchChanges(api, Number(lastCursor));
+  if (planIncremental) incremental = await fetchChanges(api, Number(lastCursor));
 
   if (incremental) {
     // Only paths that changed on either side since the last clean cycle can need work;
@@ -239,10 +244,9 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
         base_sha256: b ? b.sha256 : null,
       });
     }
-    for (const row of rows.values()) {
-      if (entries.has(row.path) || untouchable.has(row.path) || row.base_revision === null) continue;
-      if (rules.ignores(row.path, row.kind === 'dir')) continue;
-      req.deleted!.push({ path: row.path, base_revision: row.base_revision, base_sha256: row.base_sha256, kind: (row.base_kind ?? row.kind) as EntryKind });
+    for (const p of deletedHere) {
+      const row = rows.get(p)!;
+      req.deleted!.push({ path: row.path, base_revision: row.base_revision!, base_sha256: row.base_sha256, kind: (row.base_kind ?? row.kind) as EntryKind });
     }
     const res = await api.status(req);
     cursor = res.cursor;
@@ -262,7 +266,7 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   });
 
   // ---- mass-delete guard ----
-  const baseFiles = [...rows.values()].filter((r) => r.base_revision !== null && (r.base_kind ?? r.kind) === 'file').length;
+  const baseFiles = index.countBaseFiles();
   // Only deletions this device would send count: an emptied disk looks like them. Deletions
   // arriving from the server were made (and, if massive, allowed) on another device, and
   // the server keeps them in its trash.
@@ -629,7 +633,7 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
  */
 function adoptStoredConflicts(
   actions: SyncAction[],
-  entries: Map<string, LocalEntry>,
+  entries: LocalEntries,
   namer: DiskNamer,
   folder: string,
   index: IndexDb,
@@ -729,13 +733,14 @@ export class DiskNamer {
 
   constructor(
     private readonly caseInsensitive: boolean,
-    rows: Map<string, IndexRow>,
-    entries: Map<string, LocalEntry>,
+    rows: { values(): Iterable<IndexRow> },
+    entries: { changedValues(): Iterable<LocalEntry> } | Map<string, LocalEntry>,
     needed: boolean,
   ) {
     if (!needed) return; // a no-op cycle names nothing: skip 200k map inserts
     for (const r of rows.values()) this.claim(r.path, r.disk_path ?? r.path);
-    for (const e of entries.values()) this.claim(e.path, e.diskPath);
+    // entries that agree with the index are spelled as their rows: only the others add names
+    for (const e of entries instanceof Map ? entries.values() : entries.changedValues()) this.claim(e.path, e.diskPath);
   }
 
   private claim(wire: string, disk: string): void {
