@@ -79,6 +79,9 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
   });
 
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
+    // Answered before the body was read to its end (a refused or failed upload): the rest
+    // of it is still on the wire, so this connection cannot carry another request.
+    if (!req.raw.complete) reply.header('connection', 'close');
     if (err instanceof ApiError) {
       return reply.headers(err.headers).code(err.statusCode).send(errorBody(err.code, err.message));
     }

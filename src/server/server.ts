@@ -53,7 +53,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const lock = DataDirLock.acquire(dataDir);
   let database;
   try {
-    database = await openDatabase({ dataDir, databaseUrl: opts.databaseUrl });
+    database = await openDatabase({
+      dataDir,
+      databaseUrl: opts.databaseUrl,
+      onPoolError: (err) => process.emitWarning(`PostgreSQL closed an idle connection (${err.message}); reconnecting on next use`),
+    });
   } catch (err) {
     lock.release();
     throw err;

@@ -28,12 +28,16 @@ const pgTypes = {
   },
 };
 
-export async function openDatabase(opts: { dataDir: string; databaseUrl?: string }): Promise<Database> {
+export async function openDatabase(opts: { dataDir: string; databaseUrl?: string; onPoolError?: (err: Error) => void }): Promise<Database> {
   if (opts.databaseUrl !== undefined && opts.databaseUrl !== '') {
     if (!isPostgresUrl(opts.databaseUrl)) {
       throw new Error('--database-url must be a postgres:// URL (leave it out for the embedded database)');
     }
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10, types: pgTypes as any });
+    // An idle connection that PostgreSQL closes (a restart, an admin's terminate) is
+    // reported here; without a listener that event would crash the server. The pool
+    // simply opens a new connection for the next query.
+    pool.on('error', (err) => opts.onPoolError?.(err));
     // Fail at start-up with a clear message rather than on the first request.
     try {
       const client = await pool.connect();
