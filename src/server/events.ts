@@ -21,4 +21,14 @@ export class ChangeEvents {
     this.emitter.on('changed', fn);
     return () => this.emitter.off('changed', fn);
   }
+
+  /** Revocation: every open stream of that device is told to close. */
+  disconnect(deviceId: string): void {
+    this.emitter.emit(`disconnect:${deviceId}`);
+  }
+
+  onDisconnect(deviceId: string, fn: () => void): () => void {
+    this.emitter.once(`disconnect:${deviceId}`, fn);
+    return () => this.emitter.off(`disconnect:${deviceId}`, fn);
+  }
 }

@@ -110,3 +110,37 @@ describe('HTTPS and logs', () => {
     }
   });
 });
+
+describe('revocation', () => {
+  it('ends the revoked device’s open event stream at once', async () => {
+    const dir = await tempDir();
+    const srv = await startServer({ dataDir: dir, port: 0, logLevel: 'silent' });
+    try {
+      const admin = (await fs.readFile(path.join(dir, 'admin-token'), 'utf8')).trim();
+      const dev = await registerDevice({ url: srv.url, adminToken: admin }, 'lost-laptop');
+      const other = await registerDevice({ url: srv.url, adminToken: admin }, 'still-mine');
+      const open = async (key: string) => {
+        const res = await request(`${srv.url}/api/v1/events`, { headers: { authorization: `Bearer ${key}` } });
+        let text = '';
+        const ended = new Promise<void>((resolve) => res.body.on('end', resolve).on('close', resolve));
+        res.body.on('data', (c: Buffer) => (text += c));
+        while (!text.includes('event: hello')) await new Promise((r) => setTimeout(r, 10));
+        return { ended, res };
+      };
+      const lost = await open(dev.key);
+      const kept = await open(other.key);
+      const r = await request(`${srv.url}/api/v1/devices/lost-laptop/revoke`, { method: 'POST', headers: { authorization: `Bearer ${admin}` } });
+      expect(r.statusCode).toBe(200);
+      await r.body.dump();
+      const closedInTime = await Promise.race([lost.ended.then(() => true), new Promise((res) => setTimeout(() => res(false), 2000))]);
+      expect(closedInTime).toBe(true);
+      // The other device's stream is untouched.
+      const stillOpen = await Promise.race([kept.ended.then(() => false), new Promise((res) => setTimeout(() => res(true), 300))]);
+      expect(stillOpen).toBe(true);
+      kept.res.body.destroy();
+    } finally {
+      await srv.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -68,7 +68,11 @@ export async function deviceRoutes(app: FastifyInstance, ctx: ServerContext): Pr
     async () => ({ devices: await ctx.devices.list() }),
   );
 
-  const revoke = async (id: string) => ({ revoked: await ctx.devices.revoke(id) });
+  const revoke = async (id: string) => {
+    const revoked = await ctx.devices.revoke(id);
+    ctx.events.disconnect(revoked.id);
+    return { revoked };
+  };
   const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 256 } } } as const;
   app.post(
     '/api/v1/devices/:id/revoke',

@@ -299,11 +299,14 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       // A comment line every 15 s keeps proxies from closing an idle stream.
       const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
       open.add(res);
+      // A revoked key loses its stream at once, not at its next reconnect.
+      const offRevoke = ctx.events.onDisconnect(req.device!.id, () => res.end());
       const cleanup = () => {
         clearInterval(ping);
         if (flush) clearTimeout(flush);
         unsubscribe();
         open.delete(res);
+        offRevoke();
       };
       req.raw.on('close', cleanup);
       res.on('close', cleanup);
