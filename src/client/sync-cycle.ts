@@ -16,8 +16,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { decide, type BaseState, type LocalState } from '../core/plan.js';
-import { baseName, caseKey, parentOf } from '../core/paths.js';
-import { parseConflictPath, splitExtension } from '../core/conflict-name.js';
+import { baseName } from '../core/paths.js';
+import { parseConflictPath } from '../core/conflict-name.js';
+import { DiskNamer } from './disk-namer.js';
+import { SMALL_BLOB, batchesOf } from './batches.js';
 import type { EntryKind, RemoteFile, StatusRequest, SyncAction, WriteResult } from '../core/protocol.js';
 import type { Api, CommitOp, CommitResult } from './api.js';
 import type { DeviceConfig } from './config.js';
@@ -71,6 +73,8 @@ export interface CycleResult {
   durationMs: number;
 }
 
+export { DiskNamer, caseSuffixName } from './disk-namer.js';
+
 export class MassDeleteError extends Error {
   constructor(
     readonly count: number,
@@ -105,33 +109,6 @@ function sameContent(e: LocalEntry | undefined, b: BaseState | null): boolean {
 }
 
 const depth = (p: string) => p.split('/').length;
-
-/** Files up to this size travel in batches; bigger ones stream on their own. */
-const SMALL_BLOB = 256 * 1024;
-
-/** Groups items into batches of at most 1,000 items or 8 MiB. */
-function batchesOf<T>(items: T[], size: (t: T) => number): T[][] {
-  const out: T[][] = [];
-  let cur: T[] = [];
-  let bytes = 0;
-  for (const it of items) {
-    if (cur.length >= 1000 || (cur.length > 0 && bytes + size(it) > 8 << 20)) {
-      out.push(cur);
-      cur = [];
-      bytes = 0;
-    }
-    cur.push(it);
-    bytes += size(it);
-  }
-  if (cur.length) out.push(cur);
-  return out;
-}
-
-/** A suffix that makes a case-colliding name distinct and says why. */
-export function caseSuffixName(name: string, n: number): string {
-  const { stem, ext } = splitExtension(name);
-  return `${stem} (case conflict${n > 1 ? ` ${n}` : ''})${ext}`;
-}
 
 export async function runSyncCycle(device: Device, options: CycleOptions = {}): Promise<CycleResult> {
   const started = Date.now();
@@ -719,58 +696,6 @@ function removeDirIfOnlyJunk(full: string, wire: string, rules: IgnoreRules): bo
   if (names.some((n) => !rules.ignores(`${wire}/${n.normalize('NFC')}`, false))) return false;
   fs.rmSync(full, { recursive: true, force: true });
   return true;
-}
-
-/**
- * Where a server path lives on this disk. An existing spelling (an NFD name, say) is kept;
- * a new path goes under its parent's local spelling; on a case-insensitive folder a path
- * that would land on another path's file gets a "(case conflict)" suffix instead.
- */
-export class DiskNamer {
-  readonly suffixed = new Map<string, string>();
-  private readonly known = new Map<string, string>(); // wire path -> disk path
-  private readonly occupied = new Map<string, string>(); // caseKey(disk path) -> wire path
-
-  constructor(
-    private readonly caseInsensitive: boolean,
-    rows: { values(): Iterable<IndexRow> },
-    entries: { changedValues(): Iterable<LocalEntry> } | Map<string, LocalEntry>,
-    needed: boolean,
-  ) {
-    if (!needed) return; // a no-op cycle names nothing: skip 200k map inserts
-    for (const r of rows.values()) this.claim(r.path, r.disk_path ?? r.path);
-    // entries that agree with the index are spelled as their rows: only the others add names
-    for (const e of entries instanceof Map ? entries.values() : entries.changedValues()) this.claim(e.path, e.diskPath);
-  }
-
-  private claim(wire: string, disk: string): void {
-    this.known.set(wire, disk);
-    if (this.caseInsensitive) this.occupied.set(caseKey(disk), wire);
-  }
-
-  forget(wire: string): void {
-    const disk = this.known.get(wire);
-    this.known.delete(wire);
-    if (disk && this.caseInsensitive && this.occupied.get(caseKey(disk)) === wire) this.occupied.delete(caseKey(disk));
-  }
-
-  diskPathFor(wire: string): string {
-    const known = this.known.get(wire);
-    if (known) return known;
-    const parent = parentOf(wire);
-    const dir = parent === null ? '' : this.diskPathFor(parent);
-    const name = baseName(wire);
-    let disk = dir ? `${dir}/${name}` : name;
-    if (this.caseInsensitive) {
-      for (let n = 1; this.occupied.has(caseKey(disk)) && this.occupied.get(caseKey(disk)) !== wire; n++) {
-        const alt = caseSuffixName(name, n);
-        disk = dir ? `${dir}/${alt}` : alt;
-      }
-      if (disk !== (dir ? `${dir}/${name}` : name)) this.suffixed.set(wire, disk);
-    }
-    this.claim(wire, disk);
-    return disk;
-  }
 }
 
 /** Pages through /changes after `since`. Returns null (do a full /status) when there is too much to page. */
