@@ -85,6 +85,24 @@ describe('scanner', () => {
     expect(third.entries.get('sub/3.txt')!.sha256).not.toBe(first.entries.get('sub/3.txt')!.sha256);
   });
 
+  it('a file written to while it is hashed is reported unstable, never with a torn hash', async () => {
+    const f = path.join(dir, 'f');
+    fs.mkdirSync(f);
+    const big = path.join(f, 'growing.bin');
+    fs.writeFileSync(big, Buffer.alloc(64 << 20, 1)); // 64 MiB: hashed in 1 MiB async reads
+    const timer = setInterval(() => fs.appendFileSync(big, 'more'), 1);
+    try {
+      const s = await scanFolder(f, new Map(), makeIgnoreRules(''));
+      expect(s.unstable).toEqual(['growing.bin']);
+      expect(s.entries.has('growing.bin')).toBe(false);
+    } finally {
+      clearInterval(timer);
+    }
+    const calm = await scanFolder(f, new Map(), makeIgnoreRules(''));
+    expect(calm.unstable).toEqual([]);
+    expect(calm.entries.get('growing.bin')!.size).toBe(fs.statSync(big).size);
+  });
+
   it('skips symlinks (reported), maps NFD names to NFC, ignores junk', async () => {
     const f = path.join(dir, 'f');
     fs.mkdirSync(f);
