@@ -17,6 +17,7 @@ import { loadIgnoreRules } from '../client/ignore-rules.js';
 import { findConflicts } from '../client/conflicts.js';
 import { formatBytes } from '../client/summary.js';
 import { normalizePath } from '../core/paths.js';
+import { InsecureUrlError } from '../core/server-url.js';
 import { CliError } from './cli-error.js';
 import { registerWatchCommand } from './watch-commands.js';
 import { registerServiceCommands } from './service-commands.js';
@@ -30,7 +31,7 @@ export function asCliError(err: unknown): unknown {
   if (err instanceof FolderGuardError) return new CliError(err.message, 4);
   if (err instanceof KeyRevokedError) return new CliError(err.message, 5);
   if (err instanceof UnreachableError) return new CliError(err.message, 6);
-  if (err instanceof ConfigError || err instanceof LockedError) return new CliError(err.message, 1);
+  if (err instanceof ConfigError || err instanceof LockedError || err instanceof InsecureUrlError) return new CliError(err.message, 1);
   if (err instanceof ServerError) return new CliError(`the server refused: ${err.message} (${err.code})`, 1);
   return err;
 }
@@ -66,6 +67,7 @@ export function registerClientCommands(program: Command): void {
     .requiredOption('--name <name>', 'this device\'s name (shown in conflict copies)')
     .requiredOption('--folder <dir>', 'the folder to keep in sync')
     .option('--case-insensitive', 'treat the folder as case-insensitive (default: probed)')
+    .option('--insecure', 'allow plain http:// to a server that is not on this machine')
     .option(...configOpt)
     .action(async (o) => {
       try {
@@ -76,6 +78,7 @@ export function registerClientCommands(program: Command): void {
           folder: o.folder,
           configFlag: o.config,
           caseInsensitive: o.caseInsensitive ? true : undefined,
+          insecure: !!o.insecure,
         });
         out(`registered "${config.deviceName}" (${config.deviceId}) with ${config.server}`);
         out(`folder: ${config.folder}${config.caseInsensitive ? ' (case-insensitive)' : ''}`);

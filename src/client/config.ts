@@ -18,6 +18,8 @@ export interface DeviceConfig {
   caseInsensitive: boolean;
   /** optional: PEM CA bundle for a server with a private certificate */
   caFile?: string;
+  /** the person allowed plain http:// to a non-loopback server (register --insecure) */
+  insecure?: boolean;
 }
 
 export class ConfigError extends Error {}

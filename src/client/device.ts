@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { request } from 'undici';
+import { checkServerUrl } from '../core/server-url.js';
 import { Api } from './api.js';
 import { loadConfig, resolveConfigPath, saveConfig, stateDirFor, type DeviceConfig } from './config.js';
 import { UnreachableError, readError } from './http.js';
@@ -22,6 +23,8 @@ export function indexPathFor(configPath: string): string {
 export function openDevice(configFlag?: string): OpenDevice {
   const configPath = resolveConfigPath(configFlag);
   const config = loadConfig(configPath);
+  // Checked at every start too: a hand-edited config must not quietly send the key in clear.
+  config.server = checkServerUrl(config.server, { insecure: config.insecure });
   const stateDir = stateDirFor(configPath);
   const index = new IndexDb(indexPathFor(configPath));
   const api = Api.forConfig(config);
@@ -46,11 +49,13 @@ export interface RegisterOptions {
   configFlag?: string;
   /** force the case-insensitive behaviour (tests on Linux simulate a Mac disk) */
   caseInsensitive?: boolean;
+  /** allow plain http:// to a host other than this machine */
+  insecure?: boolean;
 }
 
 export async function registerDevice(o: RegisterOptions): Promise<{ config: DeviceConfig; configPath: string }> {
   const configPath = resolveConfigPath(o.configFlag);
-  const server = o.server.replace(/\/+$/, '');
+  const server = checkServerUrl(o.server, { insecure: o.insecure });
   const folder = path.resolve(o.folder);
   fs.mkdirSync(folder, { recursive: true });
   let res;
@@ -77,6 +82,7 @@ export async function registerDevice(o: RegisterOptions): Promise<{ config: Devi
     folder,
     folderId,
     caseInsensitive,
+    ...(o.insecure ? { insecure: true } : {}),
   };
   saveConfig(configPath, config);
   // A new registration starts from no base: the first sync meets the server afresh

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { startFixture, type Fixture, type TestDevice } from './client-helpers.js';
+import { runCli, startFixture, type Fixture, type TestDevice } from './client-helpers.js';
 
 let fx: Fixture;
 beforeAll(async () => {
@@ -33,6 +33,14 @@ describe('client sync (real processes)', () => {
     // the index lives beside the config, not in the folder
     expect(fs.existsSync(`${fx.root}/reg.state`) || true).toBe(true);
     expect(fs.readdirSync(`${d.folder}/.synmac`).some((n) => n.endsWith('.sqlite'))).toBe(false);
+  });
+
+  it('register refuses plain http:// to another machine unless --insecure', async () => {
+    const code = await fx.invite();
+    const r = await runCli(['register', '--server', 'http://192.0.2.1:8080', '--code', code, '--name', 'x', '--folder', `${fx.root}/insecure`, '--config', `${fx.root}/insecure.json`]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/refusing plain http/);
+    expect(fs.existsSync(`${fx.root}/insecure.json`)).toBe(false);
   });
 
   it('files, nested and empty directories, exec bit and mtime reach the other device', async () => {
