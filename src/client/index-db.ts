@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS files (
   base_kind TEXT
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS files_base_sha256 ON files (base_sha256);
 `;
 
 /** What the scanner needs from the index: one row at a time, and the disk-name mappings. */
@@ -91,6 +92,7 @@ export class IndexDb {
   private readonly upsertStmt: Database.Statement;
   private readonly deleteStmt: Database.Statement;
   private readonly getStmt: Database.Statement;
+  private readonly knowsStmt: Database.Statement;
 
   constructor(file: string) {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -109,6 +111,7 @@ export class IndexDb {
     );
     this.deleteStmt = this.db.prepare('DELETE FROM files WHERE path = ?');
     this.getStmt = this.db.prepare('SELECT * FROM files WHERE path = ?');
+    this.knowsStmt = this.db.prepare('SELECT 1 FROM files WHERE base_sha256 = ? LIMIT 1');
   }
 
   /**
@@ -155,6 +158,11 @@ export class IndexDb {
   diskMappings(): Map<string, string> {
     const rows = this.db.prepare('SELECT path, disk_path FROM files WHERE disk_path IS NOT NULL').all() as Array<{ path: string; disk_path: string }>;
     return new Map(rows.map((r) => [r.disk_path, r.path]));
+  }
+
+  /** Has this device agreed on these bytes under some path (so the server has them)? */
+  knowsContent(sha256: string): boolean {
+    return this.knowsStmt.get(sha256) !== undefined;
   }
 
   get(p: string): IndexRow | undefined {

@@ -306,7 +306,12 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
     const failed = new Set<string>();
     const shas = [...new Set(chunk.flatMap((c) => (c.op.op === 'write' && c.op.sha256 && !sent.has(c.op.sha256) ? [c.op.sha256] : [])))];
     for (const sha of shas) sent.add(sha);
-    const missing = shas.length ? (await api.missingBlobs(shas)).missing : [];
+    // Ask the server only about content it may already have: large blobs, and content this
+    // device has agreed on under another path (a rename or a copy: no bytes re-sent).
+    // New small content is simply sent; the batch endpoint skips what it already holds.
+    const ask = shas.filter((sha) => blobs.get(sha)!.size > SMALL_BLOB || index.knowsContent(sha));
+    const askSet = new Set(ask);
+    const missing = [...(ask.length ? (await api.missingBlobs(ask)).missing : []), ...shas.filter((sha) => !askSet.has(sha))];
     await progress(shas.length - missing.length, 0);
     // Small files travel in batches (one request, one server-side sync per batch);
     // large ones stream one by one.

@@ -133,14 +133,17 @@ describe('client sync (real processes)', () => {
   it('a rename re-uploads no bytes', async () => {
     const [a, b] = await pair('ren');
     a.write('ren/big.bin', Buffer.alloc(300_000, 7));
+    a.write('ren/small.txt', 'a small file, sent in a batch when new');
     await a.sync();
     await b.sync();
     fs.renameSync(a.file('ren/big.bin'), a.file('ren/moved.bin'));
+    fs.renameSync(a.file('ren/small.txt'), a.file('ren/small-moved.txt'));
     const r = JSON.parse((await a.sync('--json')).stdout);
     expect(r.uploaded.bytes).toBe(0);
-    expect(r.deletedRemote).toBe(1);
+    expect(r.deletedRemote).toBe(2);
     await b.sync();
     expect(b.exists('ren/big.bin')).toBe(false);
+    expect(b.read('ren/small-moved.txt')).toBe('a small file, sent in a batch when new');
     expect(fs.readFileSync(b.file('ren/moved.bin')).equals(Buffer.alloc(300_000, 7))).toBe(true);
   });
 
