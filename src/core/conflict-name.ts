@@ -46,7 +46,8 @@ export function conflictPath(path: string, deviceName: string, date: Date, n = 1
   return dir === null ? name : `${dir}/${name}`;
 }
 
-const CONFLICT_RE = /^(.*) \(conflict from (.+) (\d{4}-\d{2}-\d{2})(?: (\d+))?\)(\.[^.]*)?$/u;
+// `s`: names may hold U+2028/U+2029, which `.` would not match without it.
+const CONFLICT_RE = /^(.*) \(conflict from (.+) (\d{4}-\d{2}-\d{2})(?: (\d+))?\)(\.[^.]*)?$/su;
 
 export interface ParsedConflict {
   originalPath: string;

@@ -47,6 +47,12 @@ describe('conflict copy names', () => {
     );
   });
 
+  it('recognises copies of names holding line or paragraph separators (found by the property below)', () => {
+    for (const name of ['\u2028', 'a\u2029b.txt']) {
+      expect(parseConflictPath(conflictPath(name, 'aa', day))?.originalPath).toBe(name);
+    }
+  });
+
   it('does not mistake ordinary names for conflict copies', () => {
     expect(parseConflictPath('report.docx')).toBeNull();
     expect(parseConflictPath('notes (draft).txt')).toBeNull();
