@@ -596,6 +596,10 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   for (const a of downloads) if (parseConflictName(a.path)) result.conflicts.push(a.path);
 
   result.agreed = result.problems.length === 0 && !aborted();
+  // This cycle's own commits come after `cursor`: skip past them now, so the next cycle
+  // does not page through them (after a first sync of 100k files, they would push it to a
+  // full /status).
+  if (result.agreed && ops.length > 0) cursor = await skipOwnChanges(api, index, cursor);
   // The incremental shortcut is only sound from a cursor after which nothing was left undone.
   if (result.agreed) index.setMeta('cursor', String(cursor));
   index.setMeta('clean', result.agreed ? '1' : '0');
@@ -701,6 +705,26 @@ function removeDirIfOnlyJunk(full: string, wire: string, rules: IgnoreRules): bo
   if (names.some((n) => !rules.ignores(`${wire}/${n.normalize('NFC')}`, false))) return false;
   fs.rmSync(full, { recursive: true, force: true });
   return true;
+}
+
+/**
+ * The newest cursor up to which every change is already in the index: each changed path's
+ * base is exactly that revision (or, for a deletion, the path has no base here). Stops at
+ * the first change this device has not taken in, so nothing another device did is skipped.
+ */
+async function skipOwnChanges(api: Api, index: IndexDb, from: number): Promise<number> {
+  let cursor = from;
+  for (let page = 0; page < 40; page++) {
+    const res = await api.changes(cursor, 5000);
+    for (const ch of res.changes) {
+      const row = index.get(ch.path);
+      const known = ch.deleted ? !row || row.base_revision === null : row?.base_revision === ch.revision;
+      if (!known) return cursor;
+    }
+    cursor = res.cursor;
+    if (!res.has_more) break;
+  }
+  return cursor;
 }
 
 /** Pages through /changes after `since`. Returns null (do a full /status) when there is too much to page. */
