@@ -17,12 +17,14 @@ import type { FastifyInstance } from 'fastify';
 import { SHA256_RE } from '../../core/protocol.js';
 import type { ServerContext } from '../context.js';
 import { ApiError } from '../errors.js';
+import { faultPoint } from '../faults.js';
 import { acceptRawBodies } from './raw-body.js';
 import { errorResponses, sha256Schema } from './schemas.js';
 
 export const BATCH_MAX_BYTES = 64 * 1024 * 1024;
 export const BATCH_MAX_BLOBS = 10_000;
 const MISSING = 0xffffffffffffffffn;
+const STREAM_ABOVE = 1024 * 1024;
 const run = promisify(execFile);
 
 /**
@@ -87,12 +89,14 @@ export async function blobBatchRoutes(app: FastifyInstance, ctx: ServerContext):
           try {
             for (const t of todo) fsSync.writeFileSync(t.tmp, t.body, { flag: 'wx' });
             if (todo.length) await syncFileSystem(ctx.blobs.tmpDir); // bytes durable before any name points at them
+            if (todo.length) faultPoint('blob-written');
             for (const t of todo) {
               const final = ctx.blobs.pathOf(t.sha256);
               fsSync.mkdirSync(path.dirname(final), { recursive: true });
               fsSync.renameSync(t.tmp, final);
             }
             if (todo.length) await syncFileSystem(ctx.blobs.blobDir); // names durable before the rows
+            if (todo.length) faultPoint('blob-renamed');
           } catch (err) {
             for (const t of todo) fsSync.rmSync(t.tmp, { force: true });
             throw err;
@@ -119,14 +123,19 @@ export async function blobBatchRoutes(app: FastifyInstance, ctx: ServerContext):
         for (const s of sha256) {
           const head = Buffer.alloc(72);
           head.write(s, 0, 'latin1');
-          let body: Buffer | null = null;
-          try {
-            body = fsSync.readFileSync(ctx.blobs.pathOf(s)); // small blobs: cheaper than the thread pool
-          } catch {
-            body = null;
+          const file = ctx.blobs.pathOf(s);
+          const size = fsSync.statSync(file, { throwIfNoEntry: false })?.size;
+          head.writeBigUInt64BE(size === undefined ? MISSING : BigInt(size), 64);
+          if (size === undefined) {
+            yield head;
+          } else if (size <= STREAM_ABOVE) {
+            // Small blobs: one synchronous read is cheaper than a trip through the thread pool.
+            yield Buffer.concat([head, fsSync.readFileSync(file)]);
+          } else {
+            // Anything large streams, so one request cannot pull a big file into memory.
+            yield head;
+            yield* fsSync.createReadStream(file) as AsyncIterable<Buffer>;
           }
-          head.writeBigUInt64BE(body ? BigInt(body.length) : MISSING, 64);
-          yield body ? Buffer.concat([head, body]) : head;
         }
       }
       reply.header('content-type', 'application/octet-stream');
