@@ -3,7 +3,7 @@
 // visible under its name is always whole and always has that hash. tmp/ is emptied at
 // start-up, so an upload cut off by a crash leaves nothing behind.
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, type ReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -23,6 +23,8 @@ export class BlobStore {
   readonly blobDir: string;
   readonly tmpDir: string;
   readonly sweepLock = new SweepLock();
+  /** fan-out directories known to exist: a mkdir per blob cost more than writing it */
+  private readonly knownDirs = new Set<string>();
 
   /**
    * `record` remembers a stored blob in the database (blobs table); it runs under the
@@ -40,6 +42,17 @@ export class BlobStore {
     await fs.rm(this.tmpDir, { recursive: true, force: true });
     await fs.mkdir(this.tmpDir, { recursive: true });
     await fs.mkdir(this.blobDir, { recursive: true });
+  }
+
+  /** Creates the blob's fan-out directory once per process; returns the blob's path. */
+  ensureDirFor(sha256: string): string {
+    const final = this.pathOf(sha256);
+    const dir = path.dirname(final);
+    if (!this.knownDirs.has(dir)) {
+      mkdirSync(dir, { recursive: true });
+      this.knownDirs.add(dir);
+    }
+    return final;
   }
 
   pathOf(sha256: string): string {
@@ -117,9 +130,8 @@ export class BlobStore {
       await fh.close();
     }
     faultPoint('blob-written');
-    const final = this.pathOf(sha256);
+    const final = this.ensureDirFor(sha256);
     const dir = path.dirname(final);
-    await fs.mkdir(dir, { recursive: true });
     if (await this.has(sha256)) {
       // Same hash, same bytes: keep the blob that is already there.
       await fs.rm(tmp, { force: true });

@@ -22,8 +22,8 @@ type Tx = Transaction<Schema>;
 interface BatchState {
   /** files rows of the batch's paths, kept current as the batch writes them (null = none) */
   rows: Map<string, FilesTable | null>;
-  /** which of the batch's blob hashes have a blob row */
-  blobs: Set<string>;
+  /** the batch's blob hashes that have a blob row, with the stored size */
+  blobs: Map<string, number>;
   /** the last revision taken; written back to the counter before commit */
   counter: number;
   counterAtStart: number;
@@ -335,7 +335,7 @@ export class FilesStore {
   async batch(ops: BatchOp[]): Promise<Array<WriteResult | DeleteResult | { error: ApiError }>> {
     const results = await this.db.transaction().execute(async (tx) => {
       const counter = await this.lockCounterValue(tx);
-      const st: BatchState = { rows: new Map(), blobs: new Set(), counter, counterAtStart: counter, versions: [] };
+      const st: BatchState = { rows: new Map(), blobs: new Map(), counter, counterAtStart: counter, versions: [] };
       const paths = [...new Set(ops.map((op) => (op.op === 'write' ? op.input.path : op.path)))];
       for (const p of paths) st.rows.set(p, null);
       for (let i = 0; i < paths.length; i += CHUNK) {
@@ -344,8 +344,8 @@ export class FilesStore {
       }
       const shas = [...new Set(ops.flatMap((op) => (op.op === 'write' && op.input.kind === 'file' && op.input.sha256 ? [op.input.sha256] : [])))];
       for (let i = 0; i < shas.length; i += CHUNK) {
-        const rows = await tx.selectFrom('blobs').select('sha256').where('sha256', 'in', shas.slice(i, i + CHUNK)).execute();
-        for (const r of rows) st.blobs.add(r.sha256);
+        const rows = await tx.selectFrom('blobs').select(['sha256', 'size']).where('sha256', 'in', shas.slice(i, i + CHUNK)).execute();
+        for (const r of rows) st.blobs.set(r.sha256, Number(r.size));
       }
       const out: Array<WriteResult | DeleteResult | { error: ApiError }> = [];
       for (const op of ops) {
@@ -388,7 +388,10 @@ export class FilesStore {
     if (input.kind === 'file' && input.sha256) {
       // Checked under the counter lock, which the collector's sweep also takes: a blob it
       // removed is refused here, never committed as a dangling reference.
-      if (!st.blobs.has(input.sha256)) throw new ApiError(409, 'blob_missing', 'the content is not on the server (any more); upload it again');
+      const stored = st.blobs.get(input.sha256);
+      if (stored === undefined) throw new ApiError(409, 'blob_missing', 'the content is not on the server (any more); upload it again');
+      // The size is the stored blob's, whatever the request said.
+      input = { ...input, size: stored };
     }
 
     let target = input.path;

@@ -187,19 +187,14 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
           continue;
         }
         const kind = op.kind ?? 'file';
-        let size = 0;
-        if (kind === 'file') {
-          if (!op.sha256) {
-            prepared.push({ error: new ApiError(400, 'missing_sha256', 'a file write needs its sha256') });
-            continue;
-          }
-          const stored = await ctx.blobs.size(op.sha256);
-          if (stored === null) {
-            prepared.push({ error: new ApiError(409, 'blob_missing', 'upload the blob first (PUT /api/v1/blobs/{sha256})') });
-            continue;
-          }
-          size = stored;
+        if (kind === 'file' && !op.sha256) {
+          prepared.push({ error: new ApiError(400, 'missing_sha256', 'a file write needs its sha256') });
+          continue;
         }
+        // Whether the blob is there (and its size) is checked inside the commit
+        // transaction, against the blobs table: one query for the whole batch instead of
+        // a stat per file, and under the lock the collector takes too.
+        const size = 0;
         prepared.push({
           op: 'write',
           input: {
