@@ -30,6 +30,7 @@ import { checkFolder, tmpDirOf } from './marker.js';
 import { scanFolder, type LocalEntries, type LocalEntry, type Skipped } from './scanner.js';
 import { applyMeta, cleanTmp, downloadBlob, tmpName } from './transfer.js';
 import { ServerError } from './http.js';
+import { makeDurable } from '../platform/durable-files.js';
 
 export type CrashStage = 'after-plan' | 'mid-upload' | 'mid-download' | 'before-index-commit';
 
@@ -487,6 +488,7 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
       return;
     }
     const want = new Map<string, Array<Extract<SyncAction, { action: 'download' }>>>();
+    const written: Array<{ a: Extract<SyncAction, { action: 'download' }>; tmp: string }> = [];
     for (const a of batch) want.set(a.remote.sha256!, [...(want.get(a.remote.sha256!) ?? []), a]);
     try {
       for await (const blob of api.fetchBlobs([...want.keys()])) {
@@ -500,14 +502,20 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
           if (aborted()) break;
           const tmp = tmpName(tmpDir);
           fs.writeFileSync(tmp, blob.body, { mode: 0o600 });
-          try {
-            land(a, tmp);
-          } catch (err) {
-            fs.rmSync(tmp, { force: true });
-            result.problems.push(`${a.path}: cannot write (${(err as Error).message})`);
-          }
-          await dlProgress(a.remote.size);
+          written.push({ a, tmp });
         }
+      }
+      // The bytes reach the disk before any of them gets its real name: after a power cut
+      // a file is there whole, or not at all. One sync for the batch, not one per file.
+      await makeDurable(tmpDir, written.map((w) => w.tmp));
+      for (const { a, tmp } of written) {
+        try {
+          land(a, tmp);
+        } catch (err) {
+          fs.rmSync(tmp, { force: true });
+          result.problems.push(`${a.path}: cannot write (${(err as Error).message})`);
+        }
+        await dlProgress(a.remote.size);
       }
     } catch (err) {
       if (err instanceof ServerError && err.status === 404 && err.code === 'not_found') {

@@ -2,6 +2,7 @@
 // stream, and only a verified file is handed back for the final rename: a file appears
 // at its real path whole or not at all.
 import crypto from 'node:crypto';
+import { makeDurable } from '../platform/durable-files.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -39,6 +40,9 @@ export async function downloadBlob(api: Api, sha256: string, dest: string, onByt
     fs.rmSync(dest, { force: true });
     throw new HashMismatchError(`downloaded bytes hash to ${got}, expected ${sha256}; nothing was written`);
   }
+  // Durable before the caller renames it into place (a large file: one fsync is cheap
+  // beside its transfer).
+  await makeDurable(path.dirname(dest), [dest]);
   return n;
 }
 

@@ -7,14 +7,13 @@
 // Frame format (both directions): 64 ASCII hex digits of SHA-256, 8-byte big-endian
 // size, then `size` bytes. In /blobs/fetch answers a missing blob has size 2^64-1 and
 // no bytes.
-import { execFile } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import fsSync from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { SHA256_RE } from '../../core/protocol.js';
+import { makeDurable } from '../../platform/durable-files.js';
 import type { ServerContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { faultPoint } from '../faults.js';
@@ -25,19 +24,6 @@ export const BATCH_MAX_BYTES = 64 * 1024 * 1024;
 export const BATCH_MAX_BLOBS = 10_000;
 const MISSING = 0xffffffffffffffffn;
 const STREAM_ABOVE = 1024 * 1024;
-const run = promisify(execFile);
-
-/**
- * Flushes the file system holding `dir`: `sync -f` (syncfs, coreutils ≥ 8.24) where it
- * exists, else a plain `sync`. One call replaces thousands of fsyncs.
- */
-async function syncFileSystem(dir: string): Promise<void> {
-  try {
-    await run('sync', ['-f', dir]);
-  } catch {
-    await run('sync', []);
-  }
-}
 
 export function parseFrames(buf: Buffer): Array<{ sha256: string; body: Buffer }> {
   const out: Array<{ sha256: string; body: Buffer }> = [];
@@ -88,14 +74,12 @@ export async function blobBatchRoutes(app: FastifyInstance, ctx: ServerContext):
           for (const f of unique) if (!fsSync.existsSync(ctx.blobs.pathOf(f.sha256))) todo.push({ ...f, tmp: path.join(ctx.blobs.tmpDir, `${randomUUID()}.part`) });
           try {
             for (const t of todo) fsSync.writeFileSync(t.tmp, t.body, { flag: 'wx' });
-            if (todo.length) await syncFileSystem(ctx.blobs.tmpDir); // bytes durable before any name points at them
+            await makeDurable(ctx.blobs.tmpDir, todo.map((t) => t.tmp)); // bytes durable before any name points at them
             if (todo.length) faultPoint('blob-written');
             for (const t of todo) {
-              const final = ctx.blobs.pathOf(t.sha256);
-              fsSync.mkdirSync(path.dirname(final), { recursive: true });
-              fsSync.renameSync(t.tmp, final);
+              fsSync.renameSync(t.tmp, ctx.blobs.ensureDirFor(t.sha256));
             }
-            if (todo.length) await syncFileSystem(ctx.blobs.blobDir); // names durable before the rows
+            await makeDurable(ctx.blobs.blobDir, todo.map((t) => ctx.blobs.pathOf(t.sha256))); // names durable before the rows
             if (todo.length) faultPoint('blob-renamed');
           } catch (err) {
             for (const t of todo) fsSync.rmSync(t.tmp, { force: true });
