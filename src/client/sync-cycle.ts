@@ -16,7 +16,6 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { decide, type BaseState, type LocalState } from '../core/plan.js';
-import { baseName } from '../core/paths.js';
 import { parseConflictPath } from '../core/conflict-name.js';
 import { DiskNamer } from './disk-namer.js';
 import { SMALL_BLOB, batchesOf } from './batches.js';
@@ -601,7 +600,7 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   });
 
   for (const [p, disk] of namer.suffixed) result.renamedForCase.push({ path: p, diskPath: disk });
-  for (const a of downloads) if (parseConflictName(a.path)) result.conflicts.push(a.path);
+  for (const a of downloads) if (parseConflictPath(a.path)) result.conflicts.push(a.path);
 
   result.agreed = result.problems.length === 0 && !aborted();
   // This cycle's own commits come after `cursor`: skip past them now, so the next cycle
@@ -665,9 +664,6 @@ function adoptStoredConflicts(
   return [...actions.filter((a) => !drop.has(a)), ...out];
 }
 
-function parseConflictName(p: string): boolean {
-  return / \(conflict from .+ \d{4}-\d{2}-\d{2}( \d+)?\)/u.test(baseName(p));
-}
 
 function diskOrNull(e: LocalEntry): string | null {
   return e.diskPath === e.path ? null : e.diskPath;
