@@ -15,18 +15,13 @@ export function formatBytes(n: number): string {
 
 const files = (n: number) => `${n} file${n === 1 ? '' : 's'}`;
 
-export interface Totals {
-  uploaded: { files: number; bytes: number };
-  downloaded: { files: number; bytes: number };
-  deletedLocal: number;
-  deletedRemote: number;
-  conflicts: string[];
-  renamedForCase: Array<{ path: string; diskPath: string }>;
-  problems: string[];
-  skipped: Array<{ path: string; reason: string }>;
-  agreed: boolean;
+/** What `synmac sync` reports: the cycles it ran, added up. */
+export interface Totals
+  extends Pick<
+    CycleResult,
+    'uploaded' | 'downloaded' | 'deletedLocal' | 'deletedRemote' | 'conflicts' | 'renamedForCase' | 'problems' | 'skipped' | 'agreed' | 'durationMs'
+  > {
   cycles: number;
-  durationMs: number;
 }
 
 export function addUp(results: CycleResult[], durationMs: number): Totals {
