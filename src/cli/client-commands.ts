@@ -68,10 +68,12 @@ export function registerClientCommands(program: Command): void {
     .requiredOption('--folder <dir>', 'the folder to keep in sync')
     .option('--case-insensitive', 'treat the folder as case-insensitive (default: probed)')
     .option('--insecure', 'allow plain http:// to a server that is not on this machine')
+    .option('--ca <file>', 'PEM certificate of the CA that signed the server\'s certificate (private or self-signed)')
     .option(...configOpt)
     .action(async (o) => {
       try {
         const { config, configPath } = await registerDevice({
+          caFile: o.ca,
           server: o.server,
           code: o.code,
           name: o.name,

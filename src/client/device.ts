@@ -1,10 +1,10 @@
 // Opening a registered device: its config, index and API client, in one place.
 import fs from 'node:fs';
 import path from 'node:path';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { checkServerUrl } from '../core/server-url.js';
 import { Api } from './api.js';
-import { loadConfig, resolveConfigPath, saveConfig, stateDirFor, type DeviceConfig } from './config.js';
+import { ConfigError, loadConfig, resolveConfigPath, saveConfig, stateDirFor, type DeviceConfig } from './config.js';
 import { UnreachableError, readError } from './http.js';
 import { IndexDb } from './index-db.js';
 import { newFolderId, probeCaseInsensitive, readMarker, writeMarker } from './marker.js';
@@ -51,6 +51,8 @@ export interface RegisterOptions {
   caseInsensitive?: boolean;
   /** allow plain http:// to a host other than this machine */
   insecure?: boolean;
+  /** PEM file of the CA that signed the server's certificate (a private or self-signed one) */
+  caFile?: string;
 }
 
 export async function registerDevice(o: RegisterOptions): Promise<{ config: DeviceConfig; configPath: string }> {
@@ -58,15 +60,28 @@ export async function registerDevice(o: RegisterOptions): Promise<{ config: Devi
   const server = checkServerUrl(o.server, { insecure: o.insecure });
   const folder = path.resolve(o.folder);
   fs.mkdirSync(folder, { recursive: true });
+  const caFile = o.caFile ? path.resolve(o.caFile) : undefined;
+  let ca: Buffer | undefined;
+  if (caFile) {
+    try {
+      ca = fs.readFileSync(caFile);
+    } catch (err) {
+      throw new ConfigError(`cannot read the CA file ${caFile}: ${(err as Error).message}`);
+    }
+  }
+  const dispatcher = ca ? new Agent({ connect: { ca } }) : undefined;
   let res;
   try {
     res = await request(`${server}/api/v1/devices/register`, {
       method: 'POST',
+      dispatcher,
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ code: o.code, name: o.name }),
     });
   } catch (err) {
     throw new UnreachableError(server, err);
+  } finally {
+    void dispatcher?.close();
   }
   if (res.statusCode >= 400) throw await readError(res.statusCode, res.body);
   const body = (await res.body.json()) as { device_id: string; name: string; api_key: string };
@@ -83,6 +98,7 @@ export async function registerDevice(o: RegisterOptions): Promise<{ config: Devi
     folderId,
     caseInsensitive,
     ...(o.insecure ? { insecure: true } : {}),
+    ...(caFile ? { caFile } : {}),
   };
   saveConfig(configPath, config);
   // A new registration starts from no base: the first sync meets the server afresh
