@@ -23,6 +23,19 @@ function tryMount(dir: string): boolean {
   }
 }
 
+/** A handle may still be closing when the test ends: retry, then detach lazily. */
+async function unmount(dir: string): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    try {
+      execFileSync('umount', [dir], { stdio: 'ignore' });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  execFileSync('umount', ['-l', dir]);
+}
+
 const probe = await tempDir('synmac-mount-probe-');
 const canMount = tryMount(probe);
 if (canMount) execFileSync('umount', [probe]);
@@ -49,7 +62,7 @@ describe.runIf(canMount).each(ENGINES)('a full disk on %s', (engine) => {
   afterAll(async () => {
     await srv?.close();
     await drop?.();
-    execFileSync('umount', [mnt]);
+    await unmount(mnt);
     await fs.rm(mnt, { recursive: true, force: true });
   });
 
