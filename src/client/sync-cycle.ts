@@ -456,6 +456,7 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
     options.onProgress?.({ phase: 'download', doneBytes: dlDone, totalBytes: dlTotal });
     if (++dlCount === Math.ceil(fileDownloads.length / 2)) await hook('mid-download');
   };
+  const madeDirs = new Set<string>();
   /** A verified temp file becomes the real file, unless the local file moved on meanwhile. */
   const land = (a: Extract<SyncAction, { action: 'download' }>, tmp: string): void => {
     const r = a.remote;
@@ -469,7 +470,13 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
       result.problems.push(`${a.path}: changed locally during the sync; kept (compared again next cycle)`);
       return;
     }
-    fs.mkdirSync(path.dirname(full), { recursive: true });
+    // One mkdir per directory per cycle, not per file: it cost more than the rename.
+    // (A directory removed meanwhile makes the rename fail; the next cycle retries.)
+    const parent = path.dirname(full);
+    if (!madeDirs.has(parent)) {
+      fs.mkdirSync(parent, { recursive: true });
+      madeDirs.add(parent);
+    }
     fs.renameSync(tmp, full);
     const st = fs.lstatSync(full);
     landed.push(rowFrom(a.path, disk === a.path ? null : disk, st, r.sha256, { revision: r.revision, sha256: r.sha256, kind: 'file' }));
