@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { ApiError } from './errors.js';
 import { faultPoint } from './faults.js';
 import { SweepLock } from './sweep-lock.js';
+import { syncDir } from '../platform/durable-files.js';
 
 export const EMPTY_SHA256 = createHash('sha256').digest('hex');
 
@@ -138,12 +139,7 @@ export class BlobStore {
       return;
     }
     await fs.rename(tmp, final);
-    const dh = await fs.open(dir, 'r');
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
+    await syncDir(dir);
     faultPoint('blob-renamed');
   }
 

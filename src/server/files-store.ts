@@ -93,6 +93,20 @@ function versionRow(row: FilesTable, reason: string) {
   };
 }
 
+/**
+ * Takes the revision counter's row lock (a no-op UPDATE) and returns its value. Every
+ * writer and the garbage collector's sweep take it first, which orders their commits.
+ */
+export async function lockRevisionCounter(tx: Transaction<Schema>): Promise<number> {
+  const row = await tx
+    .updateTable('counter')
+    .set({ value: sql`value` as any })
+    .where('id', '=', 1)
+    .returning('value')
+    .executeTakeFirstOrThrow();
+  return Number(row.value);
+}
+
 export class FilesStore {
   constructor(
     private readonly db: Kysely<Schema>,
@@ -241,25 +255,6 @@ export class FilesStore {
    * cursor where it was. Taking the revision itself first, as before, moved the cursor on
    * every refused request: devices then chased revisions that held no change.
    */
-  private async lockCounter(tx: Tx): Promise<void> {
-    await tx
-      .updateTable('counter')
-      .set({ value: sql`value` as any })
-      .where('id', '=', 1)
-      .execute();
-  }
-
-  /** lockCounter that also reads the value (the batch counts revisions from it). */
-  private async lockCounterValue(tx: Tx): Promise<number> {
-    const row = await tx
-      .updateTable('counter')
-      .set({ value: sql`value` as any })
-      .where('id', '=', 1)
-      .returning('value')
-      .executeTakeFirstOrThrow();
-    return Number(row.value);
-  }
-
   private async flushVersions(tx: Tx, st: BatchState): Promise<void> {
     for (let i = 0; i < st.versions.length; i += CHUNK) {
       await tx
@@ -334,7 +329,7 @@ export class FilesStore {
    */
   async batch(ops: BatchOp[]): Promise<Array<WriteResult | DeleteResult | { error: ApiError }>> {
     const results = await this.db.transaction().execute(async (tx) => {
-      const counter = await this.lockCounterValue(tx);
+      const counter = await lockRevisionCounter(tx);
       const st: BatchState = { rows: new Map(), blobs: new Map(), counter, counterAtStart: counter, versions: [] };
       const paths = [...new Set(ops.map((op) => (op.op === 'write' ? op.input.path : op.path)))];
       for (const p of paths) st.rows.set(p, null);
@@ -557,7 +552,7 @@ export class FilesStore {
       // Lock before reading the current row, as in batch(): otherwise a write committed
       // between the read and the revision would be overwritten unseen (or, on a path that
       // did not exist yet, the INSERT below would hit the primary key: a 500).
-      await this.lockCounter(tx);
+      await lockRevisionCounter(tx);
       let q = tx.selectFrom('file_versions').selectAll().where('path', '=', path).where('is_deleted', '=', 0);
       if (revision !== null) q = q.where('revision', '=', revision);
       const version = await q.orderBy('revision', 'desc').limit(1).executeTakeFirst();

@@ -10,6 +10,7 @@ import { DEFAULT_RETENTION, versionsToKeep, type RetentionPolicy } from '../core
 import type { BlobStore } from './blobs.js';
 import type { Schema } from './db/schema.js';
 import { faultPoint } from './faults.js';
+import { lockRevisionCounter } from './files-store.js';
 
 export interface GcOptions {
   retention: RetentionPolicy;
@@ -32,7 +33,7 @@ export async function collectGarbage(db: Kysely<Schema>, blobs: BlobStore, opts:
     const cutoff = now - opts.graceMs;
     // 1. Rows: blobs no file and no kept version refers to.
     const doomed = await db.transaction().execute(async (tx) => {
-      await sql`update counter set value = value where id = 1`.execute(tx);
+      await lockRevisionCounter(tx);
       const rows = await tx
         .selectFrom('blobs as b')
         .select(['b.sha256', 'b.size'])
