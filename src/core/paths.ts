@@ -61,16 +61,6 @@ export function normalizePath(raw: string): string {
   return path;
 }
 
-/** Non-throwing form for callers that only need a yes/no. */
-export function isValidPath(raw: string): boolean {
-  try {
-    normalizePath(raw);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Percent-encodes each segment, for use in /api/v1/files/{path} URLs. */
 export function encodePathForUrl(path: string): string {
   return path.split('/').map(encodeURIComponent).join('/');
