@@ -35,7 +35,9 @@ export async function startBench(prefix: string): Promise<Bench> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `synmac-bench-${prefix}-`));
   const dataDir = path.join(root, 'server');
   const port = await freePort();
-  const server = spawn(process.execPath, [CLI, 'server', '--data-dir', dataDir, '--port', String(port), '--log-level', 'warn'], { stdio: 'ignore' });
+  // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir DIR" profiles the server process.
+  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const server = spawn(process.execPath, [...nodeArgs, CLI, 'server', '--data-dir', dataDir, '--port', String(port), '--log-level', 'warn'], { stdio: 'ignore' });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     try {

@@ -56,7 +56,6 @@ try {
   await wb.stop();
   // BENCH_VERBOSE=1 shows both devices' watch logs: the timeline of every cycle.
   if (process.env.BENCH_VERBOSE) console.log(`--- A ---\n${wa.output()}--- B ---\n${wb.output()}`);
-  if (process.env.BENCH_VERBOSE) console.log(`--- A\n${wa.output()}--- B\n${wb.output()}`);
 
   const ref = copyReference(a.folder, path.join(bench.root, 'rsync-copy'));
   const sha = sha256Speed();

@@ -77,7 +77,7 @@ export async function blobBatchRoutes(app: FastifyInstance, ctx: ServerContext):
             await makeDurable(ctx.blobs.tmpDir, todo.map((t) => t.tmp)); // bytes durable before any name points at them
             if (todo.length) faultPoint('blob-written');
             for (const t of todo) {
-              fsSync.renameSync(t.tmp, ctx.blobs.ensureDirFor(t.sha256));
+              fsSync.renameSync(t.tmp, ctx.blobs.pathOf(t.sha256));
             }
             await makeDurable(ctx.blobs.blobDir, todo.map((t) => ctx.blobs.pathOf(t.sha256))); // names durable before the rows
             if (todo.length) faultPoint('blob-renamed');
