@@ -8,7 +8,9 @@ export type FaultPoint =
   | 'before-commit' // inside the write transaction, before COMMIT
   | 'after-commit' // committed, before the answer is sent
   | 'gc-rows-deleted' // GC removed blob rows, files not yet unlinked
-  | 'gc-mid-unlink'; // GC unlinked one blob file of several
+  | 'gc-mid-unlink' // GC unlinked one blob file of several
+  | 'gc-pack-written' // GC wrote a pack's live blobs into a new pack; rows still point at the old one
+  | 'gc-pack-moved'; // rows point at the new pack; the old pack not yet unlinked
 
 const armed = process.env.SYNMAC_FAULT as FaultPoint | undefined;
 

@@ -7,6 +7,7 @@ import { conflictPath } from '../core/conflict-name.js';
 import type { DeleteResult, EntryKind, RemoteFile, WriteResult } from '../core/protocol.js';
 import { ApiError } from './errors.js';
 import { faultPoint } from './faults.js';
+import type { BlobLocation } from './blobs.js';
 import type { FilesTable, Schema } from './db/schema.js';
 
 type Tx = Transaction<Schema>;
@@ -182,32 +183,35 @@ export class FilesStore {
   }
 
   /**
-   * Remembers a stored blob; a blob row always has its file on disk (written first).
-   * created_at is refreshed on every upload: the collector spares blobs younger than its
-   * grace period, and a blob uploaded again for a commit that is about to come is young.
+   * Remembers stored blobs, in one transaction (a batch: one commit, one fsync). A blob
+   * row always has its bytes on disk, written and made durable first. created_at is
+   * refreshed on every upload: the collector spares blobs younger than its grace period,
+   * and a blob uploaded again for a commit that is about to come is young. A blob already
+   * recorded keeps its location; a second copy in a newer pack is dead space there.
    */
-  async recordBlob(sha256: string, size: number): Promise<void> {
-    const now = Date.now();
-    await this.db
-      .insertInto('blobs')
-      .values({ sha256, size, created_at: now })
-      .onConflict((oc) => oc.column('sha256').doUpdateSet({ created_at: now }))
-      .execute();
-  }
-
-  /** recordBlob for many blobs in one transaction (POST /blobs/batch: one commit, one fsync). */
-  async recordBlobs(blobs: Array<{ sha256: string; size: number }>): Promise<void> {
+  async recordBlobs(blobs: ReadonlyArray<{ sha256: string; size: number; pack?: string | null; offset?: number | null }>): Promise<void> {
     if (blobs.length === 0) return;
     const now = Date.now();
     await this.db.transaction().execute(async (tx) => {
       for (let i = 0; i < blobs.length; i += 500) {
         await tx
           .insertInto('blobs')
-          .values(blobs.slice(i, i + 500).map((b) => ({ sha256: b.sha256, size: b.size, created_at: now })))
+          .values(blobs.slice(i, i + 500).map((b) => ({ sha256: b.sha256, size: b.size, created_at: now, pack: b.pack ?? null, pack_offset: b.offset ?? null })))
           .onConflict((oc) => oc.column('sha256').doUpdateSet({ created_at: now }))
           .execute();
       }
     });
+  }
+
+  /** Where the bytes of each known blob are; unknown hashes are absent from the map. */
+  async lookupBlobs(shas: readonly string[]): Promise<Map<string, BlobLocation>> {
+    const out = new Map<string, BlobLocation>();
+    const unique = [...new Set(shas)];
+    for (let i = 0; i < unique.length; i += CHUNK) {
+      const rows = await this.db.selectFrom('blobs').select(['sha256', 'size', 'pack', 'pack_offset']).where('sha256', 'in', unique.slice(i, i + CHUNK)).execute();
+      for (const r of rows) out.set(r.sha256, { sha256: r.sha256, size: Number(r.size), pack: r.pack, offset: Number(r.pack_offset ?? 0) });
+    }
+    return out;
   }
 
   /**

@@ -2,7 +2,12 @@
 // nothing refers to any more. Ordered so that a crash at any point leaves no row pointing
 // at a missing blob: rows go first (in a transaction that holds the revision counter, so
 // no write commits in between), files after; a file whose row is gone is only an orphan,
-// which the next run removes.
+// which the next run removes. Packs (many small blobs in one file) cannot lose a blob in
+// place: a pack whose blobs are all gone is removed, and one that is mostly dead space is
+// rewritten with its live blobs (new pack durable, rows moved in one transaction, then
+// the old pack unlinked), so a crash leaves either pack unreferenced, never a row without
+// its bytes.
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
@@ -25,7 +30,11 @@ export interface GcReport {
   blobs_removed: number;
   bytes_freed: number;
   orphans_removed: number;
+  packs_rewritten: number;
 }
+
+/** A pack is rewritten once less than this share of its bytes is still referenced. */
+export const PACK_REWRITE_BELOW = 0.5;
 
 export async function collectGarbage(db: Kysely<Schema>, blobs: BlobStore, opts: GcOptions = DEFAULT_GC, now = Date.now()): Promise<GcReport> {
   const versions_pruned = await pruneVersions(db, opts.retention, now);
@@ -36,7 +45,7 @@ export async function collectGarbage(db: Kysely<Schema>, blobs: BlobStore, opts:
       await lockRevisionCounter(tx);
       const rows = await tx
         .selectFrom('blobs as b')
-        .select(['b.sha256', 'b.size'])
+        .select(['b.sha256', 'b.size', 'b.pack'])
         .where('b.created_at', '<', cutoff)
         .where(({ not, exists, selectFrom }) =>
           not(exists(selectFrom('files as f').select(sql`1`.as('one')).whereRef('f.sha256', '=', 'b.sha256'))),
@@ -51,17 +60,45 @@ export async function collectGarbage(db: Kysely<Schema>, blobs: BlobStore, opts:
       return rows;
     });
     faultPoint('gc-rows-deleted');
-    // 2. Files of those rows.
+    // 2. Loose files of those rows (a packed blob's bytes go with its pack, below).
     let bytes_freed = 0;
-    for (const [i, r] of doomed.entries()) {
+    let unlinked = 0;
+    for (const r of doomed) {
+      if (r.pack !== null) continue;
       await blobs.remove(r.sha256);
       bytes_freed += Number(r.size);
-      if (i === 0) faultPoint('gc-mid-unlink');
+      if (unlinked++ === 0) faultPoint('gc-mid-unlink');
     }
-    // 3. Orphans: files on disk without a row (a crash between rename and the row insert,
-    // or between step 1 and 2 of an earlier run), once they are past the grace period.
+    // 3. Packs: drop the empty ones, rewrite the mostly dead ones.
+    const liveBytes = new Map<string, number>();
+    const sums = await db
+      .selectFrom('blobs')
+      .select(['pack', (eb) => eb.fn.sum<number | string>('size').as('bytes')])
+      .where('pack', 'is not', null)
+      .groupBy('pack')
+      .execute();
+    for (const r of sums) liveBytes.set(r.pack!, Number(r.bytes));
+    const emptied = new Set(doomed.flatMap((d) => (d.pack === null ? [] : [d.pack])));
+    let packs_rewritten = 0;
     let orphans_removed = 0;
-    const known = new Set((await db.selectFrom('blobs').select('sha256').execute()).map((r) => r.sha256));
+    for (const p of await blobs.listPacks()) {
+      const live = liveBytes.get(p.pack);
+      if (live === undefined) {
+        // Emptied by step 1, or written by an upload that crashed before its rows (past
+        // the grace period: uploads hold the shared lock, so none is in flight now).
+        if (p.mtimeMs >= cutoff && !emptied.has(p.pack)) continue;
+        await blobs.removePack(p.pack);
+        bytes_freed += p.size;
+        if (!emptied.has(p.pack)) orphans_removed++;
+        continue;
+      }
+      if (live >= p.size * PACK_REWRITE_BELOW) continue;
+      bytes_freed += p.size - (await rewritePack(db, blobs, p.pack));
+      packs_rewritten++;
+    }
+    // 4. Orphans: loose files without a row saying so (a crash between rename and the row
+    // insert, or between step 1 and 2 of an earlier run), once past the grace period.
+    const known = new Set((await db.selectFrom('blobs').select('sha256').where('pack', 'is', null).execute()).map((r) => r.sha256));
     for await (const b of blobs.list()) {
       if (known.has(b.sha256) || b.mtimeMs >= cutoff) continue;
       const st = await fs.stat(blobs.pathOf(b.sha256)).catch(() => null);
@@ -69,8 +106,25 @@ export async function collectGarbage(db: Kysely<Schema>, blobs: BlobStore, opts:
       bytes_freed += st?.size ?? 0;
       orphans_removed++;
     }
-    return { versions_pruned, blobs_removed: doomed.length, bytes_freed, orphans_removed };
+    return { versions_pruned, blobs_removed: doomed.length, bytes_freed, orphans_removed, packs_rewritten };
   });
+}
+
+/** Copies a pack's live blobs into a new pack, moves their rows, removes the old pack; returns the new size. */
+async function rewritePack(db: Kysely<Schema>, blobs: BlobStore, pack: string): Promise<number> {
+  const rows = await db.selectFrom('blobs').select('sha256').where('pack', '=', pack).orderBy('pack_offset').execute();
+  const bytes = await blobs.readMany(rows.map((r) => r.sha256));
+  const next = `${randomUUID()}.pack`;
+  const moved = await blobs.writePack(next, rows.map((r) => ({ sha256: r.sha256, body: bytes.get(r.sha256)! })), false);
+  faultPoint('gc-pack-written');
+  await db.transaction().execute(async (tx) => {
+    for (const m of moved) {
+      await tx.updateTable('blobs').set({ pack: m.pack, pack_offset: m.offset }).where('sha256', '=', m.sha256).where('pack', '=', pack).execute();
+    }
+  });
+  faultPoint('gc-pack-moved');
+  await blobs.removePack(pack);
+  return moved.reduce((n, m) => n + m.size, 0);
 }
 
 async function pruneVersions(db: Kysely<Schema>, policy: RetentionPolicy, now: number): Promise<number> {

@@ -65,7 +65,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const gcOptions: GcOptions = { ...DEFAULT_GC, ...opts.gc };
   const events = new ChangeEvents();
   const store = new FilesStore(database.db, (cursor) => events.publish(cursor));
-  const blobs = new BlobStore(dataDir, (sha256, size) => store.recordBlob(sha256, size));
+  const blobs = new BlobStore(dataDir, { record: (list) => store.recordBlobs(list), lookup: (shas) => store.lookupBlobs(shas) });
   await blobs.init();
   const { token: admin, created } = await AdminToken.load(dataDir);
   const ctx: ServerContext = {

@@ -1,5 +1,6 @@
 // Storage invariants that must hold after any crash: no row points at a missing blob, every
-// blob on disk is whole (its bytes hash to its name), no temp upload is left visible.
+// blob on disk is whole (a loose file's bytes hash to its name, a packed blob's bytes at
+// its recorded offset hash to its row), no temp upload is left visible.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -8,24 +9,38 @@ import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { expect } from 'vitest';
 
-async function referencedShas(dataDir: string, databaseUrl?: string): Promise<string[]> {
-  const q = `select sha256 from files where sha256 is not null and kind = 'file'
-             union select sha256 from file_versions where sha256 is not null and kind = 'file'`;
+async function query<T>(dataDir: string, databaseUrl: string | undefined, q: string): Promise<T[]> {
   if (databaseUrl) {
     const c = new pg.Client({ connectionString: databaseUrl });
     await c.connect();
     try {
-      return (await c.query(q)).rows.map((r) => r.sha256);
+      return (await c.query(q)).rows as T[];
     } finally {
       await c.end();
     }
   }
   const db = new BetterSqlite3(path.join(dataDir, 'synmac.db'), { readonly: true });
   try {
-    return (db.prepare(q).all() as Array<{ sha256: string }>).map((r) => r.sha256);
+    return db.prepare(q).all() as T[];
   } finally {
     db.close();
   }
+}
+
+async function referencedShas(dataDir: string, databaseUrl?: string): Promise<string[]> {
+  const q = `select sha256 from files where sha256 is not null and kind = 'file'
+             union select sha256 from file_versions where sha256 is not null and kind = 'file'`;
+  return (await query<{ sha256: string }>(dataDir, databaseUrl, q)).map((r) => r.sha256);
+}
+
+/** sha256 → where its bytes are, from the blobs table (pack null: a loose file). */
+export async function blobRows(dataDir: string, databaseUrl?: string): Promise<Map<string, { size: number; pack: string | null; offset: number }>> {
+  const rows = await query<{ sha256: string; size: number | string; pack: string | null; pack_offset: number | string | null }>(
+    dataDir,
+    databaseUrl,
+    'select sha256, size, pack, pack_offset from blobs',
+  );
+  return new Map(rows.map((r) => [r.sha256, { size: Number(r.size), pack: r.pack, offset: Number(r.pack_offset ?? 0) }]));
 }
 
 export async function hashFile(file: string): Promise<string> {
@@ -45,10 +60,27 @@ export async function blobFiles(dataDir: string): Promise<Map<string, string>> {
 
 /** Asserts the invariants; returns the number of referenced blobs checked. */
 export async function assertStorageConsistent(dataDir: string, databaseUrl?: string): Promise<number> {
-  const blobs = await blobFiles(dataDir);
-  for (const [name, file] of blobs) expect(await hashFile(file), `blob ${name} is torn`).toBe(name);
+  const loose = await blobFiles(dataDir);
+  for (const [name, file] of loose) expect(await hashFile(file), `blob ${name} is torn`).toBe(name);
+  const rows = await blobRows(dataDir, databaseUrl);
+  for (const [sha, row] of rows) {
+    if (row.pack === null) {
+      expect(loose.has(sha), `blob row ${sha} has no file`).toBe(true);
+      continue;
+    }
+    const fh = await fs.open(path.join(dataDir, 'packs', row.pack), 'r').catch(() => null);
+    expect(fh, `blob row ${sha} points at missing pack ${row.pack}`).not.toBeNull();
+    try {
+      const buf = Buffer.alloc(row.size);
+      const { bytesRead } = await fh!.read(buf, 0, row.size, row.offset);
+      expect(bytesRead, `packed blob ${sha} is cut short`).toBe(row.size);
+      expect(createHash('sha256').update(buf).digest('hex'), `packed blob ${sha} is torn`).toBe(sha);
+    } finally {
+      await fh!.close();
+    }
+  }
   const refs = await referencedShas(dataDir, databaseUrl);
-  for (const sha of refs) expect(blobs.has(sha), `a row points at missing blob ${sha}`).toBe(true);
+  for (const sha of refs) expect(rows.has(sha), `a file row points at blob ${sha}, which has no blob row`).toBe(true);
   const tmp = await fs.readdir(path.join(dataDir, 'tmp')).catch(() => []);
   expect(tmp.filter((f) => !f.startsWith('.')), 'temp uploads left visible').toEqual([]);
   return refs.length;

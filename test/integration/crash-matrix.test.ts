@@ -38,6 +38,19 @@ async function waitForDeath(srv: ServerProcess): Promise<string | null> {
 
 const commitPoints = ['blob-written', 'blob-renamed', 'before-commit', 'after-commit'] as const;
 const gcPoints = ['gc-rows-deleted', 'gc-mid-unlink'] as const;
+const packPoints = ['gc-pack-written', 'gc-pack-moved'] as const;
+
+/** Frames for POST /blobs/batch: 64 hex digits of SHA-256, 8-byte big-endian size, the bytes. */
+function frames(blobs: Buffer[]): Buffer {
+  return Buffer.concat(
+    blobs.flatMap((b) => {
+      const head = Buffer.alloc(72);
+      head.write(sha(b), 0, 'latin1');
+      head.writeBigUInt64BE(BigInt(b.length), 64);
+      return [head, b];
+    }),
+  );
+}
 
 describe.each(ENGINES)('server crash matrix on %s', (engine) => {
   const cleanups: Array<() => Promise<void>> = [];
@@ -92,16 +105,8 @@ describe.each(ENGINES)('server crash matrix on %s', (engine) => {
     let srv = await spawnServer(dir, { databaseUrl });
     const { key } = await enroll(srv);
     await srv.kill();
-    // Frames: 64 hex digits of SHA-256, 8-byte big-endian size, the bytes.
     const blobs = Array.from({ length: 50 }, () => randomBytes(100 + Math.floor(Math.random() * 4000)));
-    const body = Buffer.concat(
-      blobs.flatMap((b) => {
-        const head = Buffer.alloc(72);
-        head.write(sha(b), 0, 'latin1');
-        head.writeBigUInt64BE(BigInt(b.length), 64);
-        return [head, b];
-      }),
-    );
+    const body = frames(blobs);
     srv = await spawnServer(dir, { databaseUrl, env: { SYNMAC_FAULT: point } });
     await expect(call(srv, 'POST', '/api/v1/blobs/batch', key, body, { 'content-type': 'application/octet-stream' })).rejects.toThrow();
     expect(await waitForDeath(srv)).toBe('SIGKILL');
@@ -151,6 +156,65 @@ describe.each(ENGINES)('server crash matrix on %s', (engine) => {
       expect(sha((await call(srv, 'GET', '/api/v1/files/gone.bin', key)).buf)).toBe(sha(gone));
       // What went: the old versions' blobs.
       for (const old of v.slice(0, 2)) expect((await call(srv, 'GET', `/api/v1/blobs/${sha(old)}`, key)).status).toBe(404);
+    } finally {
+      await srv.kill();
+    }
+  });
+
+  it.each(packPoints)('SIGKILL while GC rewrites a mostly dead pack, at %s: every live blob stays readable, the next run finishes', async (point) => {
+    const { dir, databaseUrl } = await fresh();
+    let srv = await spawnServer(dir, { databaseUrl, extraArgs: GC_NOW });
+    const { admin, key } = await enroll(srv);
+    const json = { 'content-type': 'application/json' };
+    const octets = { 'content-type': 'application/octet-stream' };
+    // 20 files whose blobs share one pack; then 15 of them change, so after pruning only
+    // 5 of the first pack's 20 blobs are referenced: it is rewritten.
+    const first = Array.from({ length: 20 }, (_, i) => randomBytes(1000 + i * 10));
+    expect((await call(srv, 'POST', '/api/v1/blobs/batch', key, frames(first), octets)).status).toBe(200);
+    const write = (i: number, b: Buffer, base: number | null) => ({ op: 'write', path: `f${i}.bin`, kind: 'file', sha256: sha(b), mtime: 1_700_000_000_000, mode: 0o644, base_revision: base });
+    const created = (await call(srv, 'POST', '/api/v1/commit', key, JSON.stringify({ ops: first.map((b, i) => write(i, b, null)) }), json)).json();
+    const second = Array.from({ length: 15 }, (_, i) => randomBytes(2000 + i * 10));
+    expect((await call(srv, 'POST', '/api/v1/blobs/batch', key, frames(second), octets)).status).toBe(200);
+    const ops = second.map((b, i) => write(i, b, created.results[i].revision));
+    expect((await call(srv, 'POST', '/api/v1/commit', key, JSON.stringify({ ops }), json)).status).toBe(200);
+    const current = [...second, ...first.slice(15)];
+    await srv.kill();
+    expect(await fs.readdir(`${dir}/packs`)).toHaveLength(2);
+
+    srv = await spawnServer(dir, { databaseUrl, extraArgs: GC_NOW, env: { SYNMAC_FAULT: point } });
+    await expect(call(srv, 'POST', '/api/v1/admin/gc', admin)).rejects.toThrow();
+    expect(await waitForDeath(srv)).toBe('SIGKILL');
+
+    srv = await spawnServer(dir, { databaseUrl, extraArgs: GC_NOW });
+    try {
+      await assertStorageConsistent(dir, databaseUrl);
+      for (const [i, b] of current.entries()) expect(sha((await call(srv, 'GET', `/api/v1/files/f${i}.bin`, key)).buf)).toBe(sha(b));
+      // The next run removes whichever pack the crash left without rows.
+      const report = (await call(srv, 'POST', '/api/v1/admin/gc', admin)).json();
+      expect(report.packs_rewritten).toBe(point === 'gc-pack-written' ? 1 : 0);
+      expect(report.orphans_removed).toBe(1);
+      await assertStorageConsistent(dir, databaseUrl);
+      expect(await fs.readdir(`${dir}/packs`)).toHaveLength(2); // the second upload's, and the rewritten first
+      const fetched = await call(srv, 'POST', '/api/v1/blobs/fetch', key, JSON.stringify({ sha256: current.map(sha) }), json);
+      expect(fetched.status).toBe(200);
+      let off = 0;
+      for (const b of current) {
+        expect(fetched.buf.toString('latin1', off, off + 64)).toBe(sha(b));
+        const size = Number(fetched.buf.readBigUInt64BE(off + 64));
+        expect(sha(fetched.buf.subarray(off + 72, off + 72 + size))).toBe(sha(b));
+        off += 72 + size;
+      }
+      for (const old of first.slice(0, 15)) expect((await call(srv, 'GET', `/api/v1/blobs/${sha(old)}`, key)).status).toBe(404);
+      // The last 5 change too: the rewritten pack has nothing left and goes as a whole.
+      const third = Array.from({ length: 5 }, (_, i) => randomBytes(3000 + i * 10));
+      expect((await call(srv, 'POST', '/api/v1/blobs/batch', key, frames(third), octets)).status).toBe(200);
+      const lastOps = third.map((b, j) => write(15 + j, b, created.results[15 + j].revision));
+      expect((await call(srv, 'POST', '/api/v1/commit', key, JSON.stringify({ ops: lastOps }), json)).status).toBe(200);
+      const after = (await call(srv, 'POST', '/api/v1/admin/gc', admin)).json();
+      expect(after).toMatchObject({ blobs_removed: 5, packs_rewritten: 0, orphans_removed: 0 });
+      await assertStorageConsistent(dir, databaseUrl);
+      expect(await fs.readdir(`${dir}/packs`)).toHaveLength(2); // the second and third uploads'
+      for (const [j, b] of third.entries()) expect(sha((await call(srv, 'GET', `/api/v1/files/f${15 + j}.bin`, key)).buf)).toBe(sha(b));
     } finally {
       await srv.kill();
     }

@@ -109,7 +109,7 @@ describe.each(ENGINES)('files API (%s)', (engine) => {
     expect(blobsAfter).toEqual(blobsBefore);
     expect(blobsAfter.some((f) => f.endsWith(sha(bytes)) || f.endsWith(declared))).toBe(false);
     expect(await listFiles(path.join(srv.dataDir, 'tmp'))).toEqual([]);
-    expect(await srv.server!.ctx.blobs.has(sha(bytes))).toBe(false);
+    expect(await srv.server!.ctx.blobs.locate(sha(bytes))).toBeNull();
 
     // a malformed or missing header is refused before any byte is read
     expectApiError(await a.put('mismatch.txt', bytes, { sha256: 'xyz' }), 400, 'invalid_sha256');
@@ -213,7 +213,7 @@ describe.each(ENGINES)('files API (%s)', (engine) => {
     expect(await a.cursor()).toBe(cursor);
 
     // deleted content stays in the blob store
-    expect(await srv.server!.ctx.blobs.has(sha('second'))).toBe(true);
+    expect(await srv.server!.ctx.blobs.locate(sha('second'))).not.toBeNull();
 
     const trash = await c.getJson('/api/v1/trash');
     const entry = trash.body.files.find((f: any) => f.path === 'trash/me.txt');

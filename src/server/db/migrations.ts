@@ -78,8 +78,24 @@ const initial: Migration = {
   },
 };
 
+// Small blobs uploaded in a batch live together in one pack file: `pack` names it and
+// `pack_offset` is where the blob's bytes start. Both null: a loose file, blobs/ab/<sha256>.
+const packs: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('blobs').addColumn('pack', 'text').execute();
+    await db.schema.alterTable('blobs').addColumn('pack_offset', 'bigint').execute();
+    await db.schema.createIndex('blobs_pack').on('blobs').column('pack').execute();
+  },
+  async down(db: Kysely<any>) {
+    await db.schema.dropIndex('blobs_pack').execute();
+    await db.schema.alterTable('blobs').dropColumn('pack_offset').execute();
+    await db.schema.alterTable('blobs').dropColumn('pack').execute();
+  },
+};
+
 const migrations: Record<string, Migration> = {
   '0001_initial': initial,
+  '0002_packs': packs,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -28,6 +28,9 @@ export interface BlobsTable {
   sha256: string;
   size: number;
   created_at: number;
+  /** the pack file holding the bytes, or null for a loose file (blobs/ab/<sha256>) */
+  pack: string | null;
+  pack_offset: number | null;
 }
 
 export interface FilesTable {

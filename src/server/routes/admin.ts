@@ -18,6 +18,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: ServerContext): Pro
               blobs_removed: { type: 'integer' },
               bytes_freed: { type: 'integer' },
               orphans_removed: { type: 'integer' },
+              packs_rewritten: { type: 'integer' },
             },
           },
           ...errorResponses,

@@ -28,9 +28,7 @@ export async function blobRoutes(app: FastifyInstance, ctx: ServerContext): Prom
     },
     async (req) => {
       const { sha256 } = req.body as { sha256: string[] };
-      const missing: string[] = [];
-      for (const s of new Set(sha256)) if (!(await ctx.blobs.has(s))) missing.push(s);
-      return { missing };
+      return { missing: await ctx.blobs.missing(sha256) };
     },
   );
 
@@ -62,13 +60,16 @@ export async function blobRoutes(app: FastifyInstance, ctx: ServerContext): Prom
     { config: { auth: 'device' }, schema: { summary: 'Download a blob by hash', params: shaParams } },
     async (req, reply) => {
       const { sha256 } = req.params as { sha256: string };
-      const size = await ctx.blobs.size(sha256);
+      const size = (await ctx.blobs.locate(sha256))?.size ?? null;
       if (size === null) throw new ApiError(404, 'blob_not_found', 'no blob with that hash');
       reply.header('content-type', 'application/octet-stream');
       reply.header('content-length', String(size));
       reply.header('x-content-sha256', sha256);
       reply.header('cache-control', 'private, max-age=31536000, immutable');
-      return reply.send(size === 0 ? Buffer.alloc(0) : ctx.blobs.open(sha256));
+      if (size === 0) return reply.send(Buffer.alloc(0));
+      const stream = await ctx.blobs.open(sha256);
+      if (!stream) throw new ApiError(404, 'blob_not_found', 'no blob with that hash'); // collected just now
+      return reply.send(stream);
     },
   );
 }
