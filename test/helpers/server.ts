@@ -86,28 +86,33 @@ export async function spawnServer(
   dataDir: string,
   opts: { port?: number; databaseUrl?: string; extraArgs?: string[]; https?: boolean; env?: Record<string, string> } = {},
 ): Promise<ServerProcess> {
-  const port = opts.port ?? (await freePort());
-  const args = [CLI, 'server', '--data-dir', dataDir, '--port', String(port), '--log-level', 'warn', ...(opts.extraArgs ?? [])];
+  // Without a fixed port the server picks one and says which. Either way the health check
+  // waits for this server's own "listening on" line: a port probed free could be taken by
+  // another test's server first, and its answer would look healthy.
+  const args = [CLI, 'server', '--data-dir', dataDir, '--port', String(opts.port ?? 0), '--log-level', 'warn', ...(opts.extraArgs ?? [])];
   if (opts.databaseUrl) args.push('--database-url', opts.databaseUrl);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
-  const url = `${opts.https ? 'https' : 'http'}://127.0.0.1:${port}`;
+  let url = '';
   // Health checks only: the test itself verifies certificates properly.
   const probe = opts.https ? new (await import('undici')).Agent({ connect: { rejectUnauthorized: false } }) : undefined;
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited early (${child.exitCode}): ${out}`);
-    try {
-      const r = await request(`${url}/api/v1/health`, { dispatcher: probe });
-      await r.body.dump();
-      if (r.statusCode === 200) break;
-    } catch {
-      // not listening yet
+    url ||= /listening on (https?:\/\/\S+)/.exec(out)?.[1] ?? '';
+    if (url) {
+      try {
+        const r = await request(`${url}/api/v1/health`, { dispatcher: probe });
+        await r.body.dump();
+        if (r.statusCode === 200) break;
+      } catch {
+        // not listening yet
+      }
     }
     if (Date.now() > deadline) throw new Error(`server did not become healthy: ${out}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, url ? 50 : 10));
   }
   await probe?.close();
   return {
