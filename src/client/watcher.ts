@@ -2,11 +2,10 @@
 // something changed. Local events are debounced (an editor's write-temp-then-rename is
 // over before the cycle scans, so it is one change of the original); server pushes
 // arrive over SSE, with polling while the stream is down. Cycles never overlap.
-import path from 'node:path';
-import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
 import { STATE_DIR } from '../core/paths.js';
 import { KeyRevokedError } from './api.js';
 import { followEvents, sleep } from './events.js';
+import { watchFolder, type FolderWatcher } from './folder-watcher.js';
 import { UnreachableError } from './http.js';
 import { acquireLock } from './lock.js';
 import { FolderGuardError } from './marker.js';
@@ -31,7 +30,7 @@ export class Watcher {
   private pending = false;
   private timer: NodeJS.Timeout | null = null;
   private firstPendingAt = 0;
-  private fs: FSWatcher | null = null;
+  private fs: FolderWatcher | null = null;
   private pushConnected = false;
   private lastServerCursor = 0;
   private needFull = false;
@@ -48,22 +47,14 @@ export class Watcher {
   async start(): Promise<void> {
     this.release = acquireLock(this.device.stateDir);
     const folder = this.device.config.folder;
-    this.fs = chokidarWatch(folder, {
-      ignoreInitial: true,
-      atomic: false,
-      followSymlinks: false,
-      persistent: true,
-      ignored: (p: string) => {
-        const rel = path.relative(folder, p);
-        return rel === STATE_DIR || rel.startsWith(`${STATE_DIR}${path.sep}`);
+    this.fs = watchFolder(folder, {
+      skipTopLevel: new Set([STATE_DIR]),
+      onChange: () => this.schedule(this.opts.debounceMs ?? 30),
+      onError: (err) => {
+        this.opts.log(`watcher error (${err.message}); rescanning`);
+        this.schedule(0);
       },
     });
-    this.fs.on('all', () => this.schedule(this.opts.debounceMs ?? 30));
-    this.fs.on('error', (err) => {
-      this.opts.log(`watcher error (${(err as Error).message}); rescanning`);
-      this.schedule(0);
-    });
-    await new Promise<void>((r) => this.fs!.once('ready', () => r()));
 
     void followEvents(this.device.api, {
       signal: this.ac.signal,
@@ -160,7 +151,7 @@ export class Watcher {
     if (this.ac.signal.aborted) return this.finished;
     this.ac.abort();
     if (this.timer) clearTimeout(this.timer);
-    await this.fs?.close();
+    this.fs?.close();
     await this.running;
     this.release?.();
     this.done();
