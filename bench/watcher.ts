@@ -22,7 +22,7 @@ if (process.argv[2] === '--child') {
     const { watch } = await import('chokidar');
     const w = watch(folder, { ignoreInitial: true, atomic: false, followSymlinks: false, persistent: true });
     w.on('all', onChange);
-    await new Promise((r) => w.once('ready', r));
+    await new Promise<void>((r) => w.once('ready', () => r()));
     close = () => w.close();
   } else {
     const { watchFolder } = await import('../src/client/folder-watcher.js');

@@ -49,6 +49,30 @@ describe('POST /api/v1/blobs/batch and /blobs/fetch', () => {
     expect(got[2].body!.equals(items[7].body)).toBe(true);
   });
 
+  it('serves packed, loose, empty and missing blobs in the order asked, across read groups and packs', async () => {
+    const packA = files(300); // more than one read group of 256
+    const packB = files(20);
+    const empty = path.join(dir, 'empty');
+    fs.writeFileSync(empty, '');
+    await api.putBlobBatch([...packA, { sha256: sha(Buffer.alloc(0)), file: empty }]);
+    await api.putBlobBatch(packB);
+    const big = crypto.randomBytes(3 * 1024 * 1024); // streamed, stored loose
+    const bigFile = path.join(dir, 'big');
+    fs.writeFileSync(bigFile, big);
+    await api.putBlob(sha(big), bigFile, big.length);
+    const missing = sha(Buffer.from('not here'));
+    const want = [packB[5], ...packA.slice(0, 280).reverse(), packB[0]].map((i) => ({ sha256: i.sha256, body: i.body }));
+    want.splice(100, 0, { sha256: sha(big), body: big }, { sha256: missing, body: null as unknown as Buffer }, { sha256: sha(Buffer.alloc(0)), body: Buffer.alloc(0) });
+    const got: Array<{ sha256: string; body: Buffer | null }> = [];
+    for await (const b of api.fetchBlobs(want.map((w) => w.sha256))) got.push({ sha256: b.sha256, body: b.body && Buffer.from(b.body) });
+    expect(got.map((g) => g.sha256)).toEqual(want.map((w) => w.sha256));
+    for (const [i, w] of want.entries()) {
+      if (w.body === null) expect(got[i].body).toBeNull();
+      else expect(got[i].body!.equals(w.body), `blob ${i}`).toBe(true);
+    }
+    expect(fs.readdirSync(path.join(srv.dataDir, 'packs')).length).toBeGreaterThanOrEqual(2);
+  });
+
   it('a file that changed after hashing is left out by the client; the rest is stored', async () => {
     const items = files(5);
     fs.writeFileSync(items[2].file, 'changed meanwhile');

@@ -21,6 +21,7 @@ export const BATCH_MAX_BYTES = 64 * 1024 * 1024;
 export const BATCH_MAX_BLOBS = 10_000;
 const MISSING = 0xffffffffffffffffn;
 const STREAM_ABOVE = 1024 * 1024;
+const GROUP_BYTES = 8 * 1024 * 1024;
 
 export function parseFrames(buf: Buffer): Array<{ sha256: string; body: Buffer }> {
   const out: Array<{ sha256: string; body: Buffer }> = [];
@@ -89,11 +90,17 @@ export async function blobBatchRoutes(app: FastifyInstance, ctx: ServerContext):
       const { sha256 } = req.body as { sha256: string[] };
       const locs = await ctx.blobs.catalog.lookup(sha256);
       async function* frames(): AsyncGenerator<Buffer> {
-        // Small blobs are read a group at a time, each pack file opened once per group;
-        // anything large streams, so one request cannot pull a big file into memory.
-        const GROUP = 256;
-        for (let i = 0; i < sha256.length; i += GROUP) {
-          const group = sha256.slice(i, i + GROUP);
+        // Small blobs are read a group at a time (at most 256 or ~8 MiB, so one request
+        // cannot pull much into memory), each pack file opened once per group; anything
+        // large streams.
+        for (let i = 0; i < sha256.length; ) {
+          const group: string[] = [];
+          let groupBytes = 0;
+          while (i < sha256.length && group.length < 256 && groupBytes < GROUP_BYTES) {
+            const size = locs.get(sha256[i])?.size ?? 0;
+            if (size <= STREAM_ABOVE) groupBytes += size;
+            group.push(sha256[i++]);
+          }
           const small = await ctx.blobs.readMany(group.filter((s) => (locs.get(s)?.size ?? Infinity) <= STREAM_ABOVE));
           for (const s of group) {
             const head = Buffer.alloc(72);
