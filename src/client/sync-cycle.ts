@@ -27,7 +27,7 @@ import { loadIgnoreRules, type IgnoreRules } from './ignore-rules.js';
 import { RowView, type IndexDb, type IndexRow } from './index-db.js';
 import { checkFolder, tmpDirOf } from './marker.js';
 import { scanFolder, type LocalEntries, type LocalEntry, type Skipped } from './scanner.js';
-import { applyMeta, cleanTmp, downloadBlob, tmpName } from './transfer.js';
+import { applyMeta, cleanTmp, downloadBlob, tmpName, writeWithMeta } from './transfer.js';
 import { ServerError } from './http.js';
 import { makeDurable } from '../platform/durable-files.js';
 
@@ -458,11 +458,11 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   };
   const madeDirs = new Set<string>();
   /** A verified temp file becomes the real file, unless the local file moved on meanwhile. */
-  const land = (a: Extract<SyncAction, { action: 'download' }>, tmp: string): void => {
+  const land = (a: Extract<SyncAction, { action: 'download' }>, tmp: string, metaApplied: boolean): void => {
     const r = a.remote;
     const disk = namer.diskPathFor(a.path);
     const full = path.join(folder, disk);
-    applyMeta(tmp, r.mtime, r.mode);
+    if (!metaApplied) applyMeta(tmp, r.mtime, r.mode);
     // The plan assumed the local file was `entries.get(path)` (or absent). If it was
     // edited since, keep the edit: the next cycle turns it into a conflict.
     if (!stillSame(full, entries.get(a.path))) {
@@ -507,7 +507,7 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
         for (const a of targets) {
           if (aborted()) break;
           const tmp = tmpName(tmpDir);
-          fs.writeFileSync(tmp, blob.body, { mode: 0o600 });
+          writeWithMeta(tmp, blob.body, a.remote.mtime, a.remote.mode);
           written.push({ a, tmp });
         }
       }
@@ -516,7 +516,7 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
       await makeDurable(tmpDir, written.map((w) => w.tmp));
       for (const { a, tmp } of written) {
         try {
-          land(a, tmp);
+          land(a, tmp, true);
         } catch (err) {
           fs.rmSync(tmp, { force: true });
           result.problems.push(`${a.path}: cannot write (${(err as Error).message})`);
@@ -539,7 +539,7 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
     try {
       await downloadBlob(api, a.remote.sha256!, tmp);
       await dlProgress(a.remote.size);
-      land(a, tmp);
+      land(a, tmp, false);
     } catch (err) {
       fs.rmSync(tmp, { force: true });
       if (err instanceof ServerError && err.status !== 401) {

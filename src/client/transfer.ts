@@ -46,12 +46,38 @@ export async function downloadBlob(api: Api, sha256: string, dest: string, onByt
   return n;
 }
 
-/** Applies what the server recorded: mtime, and the executable bits (never setuid & co). */
-export function applyMeta(file: string, mtimeMs: number, remoteMode: number): void {
+/** The mode a synced file gets: rw-r--r--, plus the executable bits the server recorded (never setuid & co). */
+function localMode(remoteMode: number): number {
   const exec = remoteMode & 0o111;
-  fs.chmodSync(file, exec ? 0o755 & (0o644 | exec) : 0o644);
+  return exec ? 0o755 & (0o644 | exec) : 0o644;
+}
+
+/** Applies what the server recorded: mtime, and the executable bits. */
+export function applyMeta(file: string, mtimeMs: number, remoteMode: number): void {
+  fs.chmodSync(file, localMode(remoteMode));
   const t = new Date(mtimeMs);
   fs.utimesSync(file, t, t);
+}
+
+// Read once: process.umask() without an argument only reads it, and nothing here changes it.
+const UMASK = process.platform === 'win32' ? 0 : process.umask();
+
+/**
+ * Writes a new temp file with its bytes, mode and mtime in one open: the calls go to the
+ * descriptor, and the chmod is skipped when the umask already gives the right mode
+ * (for 10,000 small downloads, two path lookups fewer per file).
+ */
+export function writeWithMeta(file: string, body: Uint8Array, mtimeMs: number, remoteMode: number): void {
+  const mode = localMode(remoteMode);
+  const fd = fs.openSync(file, 'wx', mode);
+  try {
+    for (let off = 0; off < body.length; ) off += fs.writeSync(fd, body, off);
+    if ((mode & ~UMASK) !== mode) fs.fchmodSync(fd, mode);
+    const t = new Date(mtimeMs);
+    fs.futimesSync(fd, t, t);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Removes temp files a killed client left behind (only this folder's; one client per folder holds the lock). */

@@ -61,8 +61,8 @@ describe('POST /api/v1/blobs/batch and /blobs/fetch', () => {
     fs.writeFileSync(bigFile, big);
     await api.putBlob(sha(big), bigFile, big.length);
     const missing = sha(Buffer.from('not here'));
-    const want = [packB[5], ...packA.slice(0, 280).reverse(), packB[0]].map((i) => ({ sha256: i.sha256, body: i.body }));
-    want.splice(100, 0, { sha256: sha(big), body: big }, { sha256: missing, body: null as unknown as Buffer }, { sha256: sha(Buffer.alloc(0)), body: Buffer.alloc(0) });
+    const want: Array<{ sha256: string; body: Buffer | null }> = [packB[5], ...packA.slice(0, 280).reverse(), packB[0]].map((i) => ({ sha256: i.sha256, body: i.body }));
+    want.splice(100, 0, { sha256: sha(big), body: big }, { sha256: missing, body: null }, { sha256: sha(Buffer.alloc(0)), body: Buffer.alloc(0) });
     const got: Array<{ sha256: string; body: Buffer | null }> = [];
     for await (const b of api.fetchBlobs(want.map((w) => w.sha256))) got.push({ sha256: b.sha256, body: b.body && Buffer.from(b.body) });
     expect(got.map((g) => g.sha256)).toEqual(want.map((w) => w.sha256));

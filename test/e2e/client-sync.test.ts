@@ -56,7 +56,8 @@ describe('client sync (real processes)', () => {
     const down = await b.sync();
     expect(down.stdout).toMatch(/↓ 2 files/);
     expect(b.tree()).toEqual(a.tree());
-    expect(fs.statSync(b.file('basic/top.sh')).mode & 0o111).not.toBe(0);
+    expect(fs.statSync(b.file('basic/top.sh')).mode & 0o777).toBe(0o755);
+    expect(fs.statSync(b.file('basic/x/y/deep.txt')).mode & 0o777).toBe(0o644);
     expect(fs.statSync(b.file('basic/x/y/deep.txt')).mtime.getTime()).toBe(mtime.getTime());
     // a second sync is a no-op on both
     expect((await a.sync('--json')).stdout).toContain('"agreed":true');
