@@ -83,7 +83,9 @@ export interface Watch {
 }
 
 export async function startWatch(config: string): Promise<Watch> {
-  const child = spawn(process.execPath, [CLI, 'watch', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_WATCH_NODE_ARGS="--cpu-prof --cpu-prof-dir DIR" profiles the watch processes.
+  const nodeArgs = process.env.BENCH_WATCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'watch', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -175,6 +177,16 @@ export function sameTree(a: Map<string, string>, b: Map<string, string>): boolea
   if (a.size !== b.size) return false;
   for (const [k, v] of a) if (b.get(k) !== v) return false;
   return true;
+}
+
+/** User + system CPU time a process has used so far, in ms (Linux /proc; NaN elsewhere). */
+export function cpuMs(pid: number): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks: USER_HZ is 100 on Linux
+  } catch {
+    return NaN;
+  }
 }
 
 export const fmtMs = (n: number) => (n >= 1000 ? `${(n / 1000).toFixed(2)} s` : `${n.toFixed(0)} ms`);

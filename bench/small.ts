@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { copyReference, countFiles, digestTree, fmtMs, sameTree, sha256Speed, startBench, startWatch } from './small-harness.js';
+import { copyReference, countFiles, cpuMs, digestTree, fmtMs, sameTree, sha256Speed, startBench, startWatch } from './small-harness.js';
 
 const FILES = Number(process.env.FILES ?? 10_000);
 const DIRS = Number(process.env.DIRS ?? 100);
@@ -32,6 +32,16 @@ try {
     want.set(rel, crypto.createHash('sha256').update(buf).digest('hex'));
     total += size;
   }
+  // How fast this file system creates files right now, in the same place. On ext4 without
+  // a journal (this VM) creating a file gets up to 40x slower for minutes after many
+  // deletes (the allocator skips recently deleted inodes), e.g. right after `npm test` or a
+  // previous run's clean-up: read every result beside this line.
+  const probeDir = path.join(bench.root, 'create-probe');
+  fs.mkdirSync(probeDir);
+  const p0 = performance.now();
+  for (let i = 0; i < 1000; i++) fs.closeSync(fs.openSync(path.join(probeDir, `e${i}`), 'wx'));
+  const createProbe = performance.now() - p0;
+
   const t0 = performance.now();
   for (let d = 0; d < DIRS; d++) fs.mkdirSync(path.join(a.folder, `dir${String(d).padStart(3, '0')}`));
   for (const f of files) fs.writeFileSync(path.join(a.folder, f.rel), f.buf);
@@ -52,6 +62,8 @@ try {
     await new Promise((r) => setTimeout(r, 20));
     if (performance.now() - t0 > 300_000) throw new Error('B did not become identical within 300 s');
   }
+  // CPU each process used (the machine has two cores; all three compete with the writer).
+  const cpu = { server: cpuMs(bench.server.pid!), A: cpuMs(wa.child.pid!), B: cpuMs(wb.child.pid!) };
   await wa.stop();
   await wb.stop();
   // BENCH_VERBOSE=1 shows both devices' watch logs: the timeline of every cycle.
@@ -63,6 +75,8 @@ try {
   console.log(`  creating the files on A:            ${fmtMs(created)}`);
   console.log(`  B has every file:                   ${fmtMs(arrived)}`);
   console.log(`  B identical (confirmed by hash):    ${fmtMs(identical)}   target < 5 s  ${identical < 5000 ? 'OK' : 'MISSED'}`);
+  console.log(`  CPU used (user+system): server ${fmtMs(cpu.server)}, A ${fmtMs(cpu.A)}, B ${fmtMs(cpu.B)} (both watch processes since start-up)`);
+  console.log(`  reference, creating 1,000 empty files here before the run: ${fmtMs(createProbe)} (~20 ms on a rested disk)`);
   console.log(`  reference, ${ref.tool} of the tree (local disk → disk): ${fmtMs(ref.ms)}`);
   console.log(`  reference, SHA-256 (1 MiB updates):  ${(sha / 1e9).toFixed(2)} GB/s → ${fmtMs((total / sha) * 1000)} for the tree`);
   console.log(`  for scale: Syncthing on this machine, 14–17 s (issue 3)`);
