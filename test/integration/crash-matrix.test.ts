@@ -52,6 +52,14 @@ function frames(blobs: Buffer[]): Buffer {
   );
 }
 
+/** Restarts the server armed at `point`, runs GC into the kill, and restarts it healthy. */
+async function gcKilledAt(point: string, dir: string, admin: string, databaseUrl?: string): Promise<ServerProcess> {
+  const armed = await spawnServer(dir, { databaseUrl, extraArgs: GC_NOW, env: { SYNMAC_FAULT: point } });
+  await expect(call(armed, 'POST', '/api/v1/admin/gc', admin)).rejects.toThrow();
+  expect(await waitForDeath(armed)).toBe('SIGKILL');
+  return spawnServer(dir, { databaseUrl, extraArgs: GC_NOW });
+}
+
 describe.each(ENGINES)('server crash matrix on %s', (engine) => {
   const cleanups: Array<() => Promise<void>> = [];
   afterAll(async () => {
@@ -139,11 +147,7 @@ describe.each(ENGINES)('server crash matrix on %s', (engine) => {
     await del.body.dump();
     await srv.kill();
 
-    srv = await spawnServer(dir, { databaseUrl, extraArgs: GC_NOW, env: { SYNMAC_FAULT: point } });
-    await expect(call(srv, 'POST', '/api/v1/admin/gc', admin)).rejects.toThrow();
-    expect(await waitForDeath(srv)).toBe('SIGKILL');
-
-    srv = await spawnServer(dir, { databaseUrl, extraArgs: GC_NOW });
+    srv = await gcKilledAt(point, dir, admin, databaseUrl);
     try {
       await assertStorageConsistent(dir, databaseUrl);
       const report = (await call(srv, 'POST', '/api/v1/admin/gc', admin)).json();
@@ -181,11 +185,7 @@ describe.each(ENGINES)('server crash matrix on %s', (engine) => {
     await srv.kill();
     expect(await fs.readdir(`${dir}/packs`)).toHaveLength(2);
 
-    srv = await spawnServer(dir, { databaseUrl, extraArgs: GC_NOW, env: { SYNMAC_FAULT: point } });
-    await expect(call(srv, 'POST', '/api/v1/admin/gc', admin)).rejects.toThrow();
-    expect(await waitForDeath(srv)).toBe('SIGKILL');
-
-    srv = await spawnServer(dir, { databaseUrl, extraArgs: GC_NOW });
+    srv = await gcKilledAt(point, dir, admin, databaseUrl);
     try {
       await assertStorageConsistent(dir, databaseUrl);
       for (const [i, b] of current.entries()) expect(sha((await call(srv, 'GET', `/api/v1/files/f${i}.bin`, key)).buf)).toBe(sha(b));
