@@ -114,6 +114,8 @@ export async function collectGarbage(db: Kysely<Schema>, blobs: BlobStore, opts:
 async function rewritePack(db: Kysely<Schema>, blobs: BlobStore, pack: string): Promise<number> {
   const rows = await db.selectFrom('blobs').select('sha256').where('pack', '=', pack).orderBy('pack_offset').execute();
   const bytes = await blobs.readMany(rows.map((r) => r.sha256));
+  const lost = rows.find((r) => !bytes.has(r.sha256));
+  if (lost) throw new Error(`pack ${pack} lacks blob ${lost.sha256}: left as it is`); // nothing written, nothing moved
   const next = `${randomUUID()}.pack`;
   const moved = await blobs.writePack(next, rows.map((r) => ({ sha256: r.sha256, body: bytes.get(r.sha256)! })), false);
   faultPoint('gc-pack-written');
