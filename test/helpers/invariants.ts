@@ -1,13 +1,13 @@
 // Storage invariants that must hold after any crash: no row points at a missing blob, every
 // blob on disk is whole (a loose file's bytes hash to its name, a packed blob's bytes at
-// its recorded offset hash to its row), no temp upload is left visible.
+// its recorded offset hash to its row), no temp upload is left visible. storageProblems
+// has no test-runner dependency, so the model-based test and the soak script use it too.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { expect } from 'vitest';
 
 async function query<T>(dataDir: string, databaseUrl: string | undefined, q: string): Promise<T[]> {
   if (databaseUrl) {
@@ -58,30 +58,43 @@ export async function blobFiles(dataDir: string): Promise<Map<string, string>> {
   return out;
 }
 
-/** Asserts the invariants; returns the number of referenced blobs checked. */
-export async function assertStorageConsistent(dataDir: string, databaseUrl?: string): Promise<number> {
+/** Every broken storage invariant, in words (empty: all hold), and how many referenced blobs were checked. */
+export async function storageProblems(dataDir: string, databaseUrl?: string): Promise<{ problems: string[]; referenced: number }> {
+  const problems: string[] = [];
   const loose = await blobFiles(dataDir);
-  for (const [name, file] of loose) expect(await hashFile(file), `blob ${name} is torn`).toBe(name);
+  for (const [name, file] of loose) if ((await hashFile(file)) !== name) problems.push(`blob ${name} is torn`);
   const rows = await blobRows(dataDir, databaseUrl);
   for (const [sha, row] of rows) {
     if (row.pack === null) {
-      expect(loose.has(sha), `blob row ${sha} has no file`).toBe(true);
+      if (!loose.has(sha)) problems.push(`blob row ${sha} has no file`);
       continue;
     }
     const fh = await fs.open(path.join(dataDir, 'packs', row.pack), 'r').catch(() => null);
-    expect(fh, `blob row ${sha} points at missing pack ${row.pack}`).not.toBeNull();
+    if (!fh) {
+      problems.push(`blob row ${sha} points at missing pack ${row.pack}`);
+      continue;
+    }
     try {
       const buf = Buffer.alloc(row.size);
-      const { bytesRead } = await fh!.read(buf, 0, row.size, row.offset);
-      expect(bytesRead, `packed blob ${sha} is cut short`).toBe(row.size);
-      expect(createHash('sha256').update(buf).digest('hex'), `packed blob ${sha} is torn`).toBe(sha);
+      const { bytesRead } = await fh.read(buf, 0, row.size, row.offset);
+      if (bytesRead !== row.size) problems.push(`packed blob ${sha} is cut short`);
+      else if (createHash('sha256').update(buf).digest('hex') !== sha) problems.push(`packed blob ${sha} is torn`);
     } finally {
-      await fh!.close();
+      await fh.close();
     }
   }
   const refs = await referencedShas(dataDir, databaseUrl);
-  for (const sha of refs) expect(rows.has(sha), `a file row points at blob ${sha}, which has no blob row`).toBe(true);
+  for (const sha of refs) if (!rows.has(sha)) problems.push(`a file row points at blob ${sha}, which has no blob row`);
   const tmp = await fs.readdir(path.join(dataDir, 'tmp')).catch(() => []);
-  expect(tmp.filter((f) => !f.startsWith('.')), 'temp uploads left visible').toEqual([]);
-  return refs.length;
+  const visible = tmp.filter((f) => !f.startsWith('.'));
+  if (visible.length) problems.push(`temp uploads left visible: ${visible.join(', ')}`);
+  return { problems, referenced: refs.length };
+}
+
+/** Asserts the invariants (in a test); returns the number of referenced blobs checked. */
+export async function assertStorageConsistent(dataDir: string, databaseUrl?: string): Promise<number> {
+  const { expect } = await import('vitest');
+  const { problems, referenced } = await storageProblems(dataDir, databaseUrl);
+  expect(problems).toEqual([]);
+  return referenced;
 }

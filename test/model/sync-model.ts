@@ -10,7 +10,9 @@
 //     server, live or in the version history (trash included);
 //  3. no spurious conflict: a path only one device ever touched never gets a conflict copy;
 //  4. no torn file: every file on any disk has bytes some device wrote;
-//  5. after any crash, once cycles complete, each device's index agrees with the server.
+//  5. after any crash, once cycles complete, each device's index agrees with the server;
+//  6. the server's storage is whole: every row's blob is there, byte for byte (loose or
+//     packed), whatever the garbage collector (run at random, no grace period) removed.
 //
 // Used by test/model/sync-model.test.ts (a bounded number of scenarios in `npm test`) and
 // by scripts/soak.ts (`npm run soak -- --runs 10000`).
@@ -26,6 +28,7 @@ import { openDevice, registerDevice, type OpenDevice } from '../../src/client/de
 import { runSyncCycle, type CrashStage } from '../../src/client/sync-cycle.js';
 import { Api } from '../../src/client/api.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
+import { storageProblems } from '../helpers/invariants.js';
 import { freePort, spawnServer, type ServerProcess } from '../helpers/server.js';
 
 export type Profile = 'in-process' | 'process';
@@ -61,6 +64,7 @@ export class World {
   touchedBy = new Map<string, Set<Dev>>(); // path → devices that changed it
   movedFrom = new Map<string, string>(); // path a file was moved to → where it came from
   private counter = 0;
+  admin = '';
   log: string[] = [];
 
   constructor(readonly profile: Profile) {
@@ -73,6 +77,7 @@ export class World {
     this.url = `http://127.0.0.1:${this.port}`;
     await this.startServer();
     const admin = fs.readFileSync(path.join(this.dataDir, 'admin-token'), 'utf8').trim();
+    this.admin = admin;
     for (const name of DEVICES) {
       const inv = await request(`${this.url}/api/v1/invites`, {
         method: 'POST',
@@ -89,10 +94,21 @@ export class World {
 
   private async startServer(): Promise<void> {
     if (this.profile === 'in-process') {
-      this.inproc = await startServer({ dataDir: this.dataDir, port: this.port, logLevel: 'silent', gcIntervalMs: 0 });
+      // GC only when a command says so, and then with no grace period: a blob uploaded by a
+      // cycle that crashed before its commit is gone at once, and the retry must cope.
+      this.inproc = await startServer({ dataDir: this.dataDir, port: this.port, logLevel: 'silent', gcIntervalMs: 0, gc: { graceMs: 0 } });
     } else {
-      this.proc = await spawnServer(this.dataDir, { port: this.port, extraArgs: ['--gc-interval', '0'] });
+      this.proc = await spawnServer(this.dataDir, { port: this.port, extraArgs: ['--gc-interval', '0', '--gc-grace', '0'] });
     }
+  }
+
+  /** Runs the server's garbage collector now; returns its report. */
+  async collectGarbage(): Promise<Record<string, number>> {
+    if (this.inproc) return { ...(await this.inproc.ctx.collectGarbage()) };
+    const r = await request(`${this.url}/api/v1/admin/gc`, { method: 'POST', headers: { authorization: `Bearer ${this.admin}` } });
+    const body = (await r.body.json()) as Record<string, number>;
+    if (r.statusCode !== 200) throw new Error(`gc answered ${r.statusCode}: ${JSON.stringify(body)}`);
+    return body;
   }
 
   async restartServer(): Promise<void> {
@@ -280,6 +296,15 @@ export async function quiesceAndCheck(w: World): Promise<void> {
   // Invariant 2: no lost write.
   const history = await w.serverHistoryShas();
   for (const [h, where] of w.held) if (!history.has(h)) throw new Error(`lost write: content seen at ${where} is nowhere on the server`);
+  // Invariant 6: the server's storage is whole, also after one more collection, which
+  // the devices must not notice.
+  await w.collectGarbage();
+  const { problems } = await storageProblems(w.dataDir);
+  if (problems.length) throw new Error(`server storage broken: ${problems.slice(0, 5).join('; ')}`);
+  for (const dev of DEVICES) {
+    const r = await runSyncCycle(w.devices.get(dev)!, {});
+    if (!r.agreed || r.changed) throw new Error(`after GC, ${dev} ${r.agreed ? 'found work to do' : `did not agree (${r.problems.join('; ')})`}`);
+  }
   // Invariant 3: no spurious conflict.
   for (const p of live.keys()) {
     // A conflict copy moved with its folder keeps its name: judge it where it was made.
@@ -409,6 +434,10 @@ export const ops = {
   },
   crash: (w: World, d: Dev, stage: CrashStage) => syncOnce(w, d, stage),
   restartServer: (w: World) => w.restartServer(),
+  async gc(w: World) {
+    const r = await w.collectGarbage();
+    return `removed ${r.blobs_removed} blob(s), ${r.orphans_removed} orphan(s), rewrote ${r.packs_rewritten} pack(s)`;
+  },
   offline(w: World, d: Dev) {
     w.offline.add(d);
   },
@@ -434,6 +463,7 @@ export const commands = [
   fc.constant(command('sync all', (w) => ops.syncAll(w))),
   fc.tuple(dev, fc.constantFrom(...STAGES)).map(([d, s]) => command(`crash ${d} at ${s}`, (w) => ops.crash(w, d, s))),
   fc.constant(command('restart server', (w) => ops.restartServer(w))),
+  fc.constant(command('gc', (w) => ops.gc(w))),
   dev.map((d) => command(`offline ${d}`, (w) => ops.offline(w, d))),
   dev.map((d) => command(`online ${d}`, (w) => ops.online(w, d))),
 ];
