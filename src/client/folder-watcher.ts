@@ -19,6 +19,11 @@ export interface FolderWatcher {
   close(): void;
   /** directories with a watch of their own (Linux); for tests and diagnostics */
   readonly watched: number;
+  /**
+   * Some directory could not be watched (the system's watch limit, e.g. Linux's
+   * fs.inotify.max_user_watches): changes there are only seen by polling.
+   */
+  readonly incomplete: boolean;
 }
 
 export interface WatchCallbacks {
@@ -26,6 +31,8 @@ export interface WatchCallbacks {
   onError(err: Error): void;
   /** names directly under the folder root that are never watched (the state dir) */
   skipTopLevel: ReadonlySet<string>;
+  /** fs.watch, replaceable so a test can play a system out of watches */
+  watch?: typeof fs.watch;
 }
 
 export function watchFolder(folder: string, cb: WatchCallbacks): FolderWatcher {
@@ -38,12 +45,13 @@ function watchRecursive(folder: string, cb: WatchCallbacks): FolderWatcher {
     if (!cb.skipTopLevel.has(top)) cb.onChange();
   });
   w.on('error', (err) => cb.onError(err));
-  return { close: () => w.close(), watched: 1 };
+  return { close: () => w.close(), watched: 1, incomplete: false };
 }
 
 class PerDirectoryWatcher implements FolderWatcher {
   private readonly watchers = new Map<string, fs.FSWatcher>();
   private closed = false;
+  incomplete = false;
 
   constructor(
     private readonly root: string,
@@ -64,10 +72,15 @@ class PerDirectoryWatcher implements FolderWatcher {
       if (this.watchers.has(d)) continue;
       let w: fs.FSWatcher;
       try {
-        w = fs.watch(d, { persistent: true }, (event, name) => this.onEvent(d, event, name === null ? null : String(name)));
+        w = (this.cb.watch ?? fs.watch)(d, { persistent: true }, (event, name) => this.onEvent(d, event, name === null ? null : String(name)));
       } catch (err) {
-        // Gone already, or unreadable: the scan reports what it cannot read.
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && (err as NodeJS.ErrnoException).code !== 'ENOTDIR') this.cb.onError(err as Error);
+        // Gone already, or unreadable: the scan reports what it cannot read. Anything else
+        // (the watch limit: ENOSPC, EMFILE) leaves this directory to polling, said once.
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'EACCES') {
+          if (!this.incomplete) this.cb.onError(new Error(`cannot watch every directory (${code}); changes there are picked up by polling`));
+          this.incomplete = true;
+        }
         continue;
       }
       w.on('error', () => {

@@ -86,7 +86,7 @@ export class Watcher {
         lastFull = Date.now();
         this.needFull = true;
         this.schedule(0);
-      } else if (!this.pushConnected) this.schedule(0);
+      } else if (!this.pushConnected || this.fs?.incomplete) this.schedule(0);
     }
   }
 

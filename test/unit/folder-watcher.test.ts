@@ -76,4 +76,21 @@ describe('folder watcher', () => {
     await start();
     if (process.platform === 'linux') expect(w!.watched).toBe(3); // root, existing, existing/deep (not .synmac)
   });
+
+  it('says once when the system runs out of watches, and marks itself incomplete so watch polls', async () => {
+    if (process.platform !== 'linux') return;
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'synmac-watch-'));
+    for (const d of ['a', 'b', 'c', 'd']) fs.mkdirSync(path.join(dir, d));
+    let calls = 0;
+    const errors: Error[] = [];
+    const limited = ((...args: Parameters<typeof fs.watch>) => {
+      if (++calls > 2) throw Object.assign(new Error('ENOSPC: System limit for number of file watchers reached'), { code: 'ENOSPC' });
+      return fs.watch(...args);
+    }) as typeof fs.watch;
+    w = watchFolder(dir, { skipTopLevel: new Set(), onChange: () => {}, onError: (e) => errors.push(e), watch: limited });
+    expect(w.watched).toBe(2);
+    expect(w.incomplete).toBe(true);
+    expect(errors).toHaveLength(1);
+    expect(errors[0].message).toMatch(/ENOSPC.*polling/);
+  });
 });
