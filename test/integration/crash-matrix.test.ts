@@ -7,6 +7,7 @@ import { request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ENGINES, createTestDatabase } from '../helpers/postgres.js';
 import { assertStorageConsistent } from '../helpers/invariants.js';
+import { blobFrames } from '../helpers/frames.js';
 import { spawnServer, tempDir, type ServerProcess } from '../helpers/server.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -39,18 +40,6 @@ async function waitForDeath(srv: ServerProcess): Promise<string | null> {
 const commitPoints = ['blob-written', 'blob-renamed', 'before-commit', 'after-commit'] as const;
 const gcPoints = ['gc-rows-deleted', 'gc-mid-unlink'] as const;
 const packPoints = ['gc-pack-written', 'gc-pack-moved'] as const;
-
-/** Frames for POST /blobs/batch: 64 hex digits of SHA-256, 8-byte big-endian size, the bytes. */
-function frames(blobs: Buffer[]): Buffer {
-  return Buffer.concat(
-    blobs.flatMap((b) => {
-      const head = Buffer.alloc(72);
-      head.write(sha(b), 0, 'latin1');
-      head.writeBigUInt64BE(BigInt(b.length), 64);
-      return [head, b];
-    }),
-  );
-}
 
 /** Restarts the server armed at `point`, runs GC into the kill, and restarts it healthy. */
 async function gcKilledAt(point: string, dir: string, admin: string, databaseUrl?: string): Promise<ServerProcess> {
@@ -114,7 +103,7 @@ describe.each(ENGINES)('server crash matrix on %s', (engine) => {
     const { key } = await enroll(srv);
     await srv.kill();
     const blobs = Array.from({ length: 50 }, () => randomBytes(100 + Math.floor(Math.random() * 4000)));
-    const body = frames(blobs);
+    const body = blobFrames(blobs);
     srv = await spawnServer(dir, { databaseUrl, env: { SYNMAC_FAULT: point } });
     await expect(call(srv, 'POST', '/api/v1/blobs/batch', key, body, { 'content-type': 'application/octet-stream' })).rejects.toThrow();
     expect(await waitForDeath(srv)).toBe('SIGKILL');
@@ -174,11 +163,11 @@ describe.each(ENGINES)('server crash matrix on %s', (engine) => {
     // 20 files whose blobs share one pack; then 15 of them change, so after pruning only
     // 5 of the first pack's 20 blobs are referenced: it is rewritten.
     const first = Array.from({ length: 20 }, (_, i) => randomBytes(1000 + i * 10));
-    expect((await call(srv, 'POST', '/api/v1/blobs/batch', key, frames(first), octets)).status).toBe(200);
+    expect((await call(srv, 'POST', '/api/v1/blobs/batch', key, blobFrames(first), octets)).status).toBe(200);
     const write = (i: number, b: Buffer, base: number | null) => ({ op: 'write', path: `f${i}.bin`, kind: 'file', sha256: sha(b), mtime: 1_700_000_000_000, mode: 0o644, base_revision: base });
     const created = (await call(srv, 'POST', '/api/v1/commit', key, JSON.stringify({ ops: first.map((b, i) => write(i, b, null)) }), json)).json();
     const second = Array.from({ length: 15 }, (_, i) => randomBytes(2000 + i * 10));
-    expect((await call(srv, 'POST', '/api/v1/blobs/batch', key, frames(second), octets)).status).toBe(200);
+    expect((await call(srv, 'POST', '/api/v1/blobs/batch', key, blobFrames(second), octets)).status).toBe(200);
     const ops = second.map((b, i) => write(i, b, created.results[i].revision));
     expect((await call(srv, 'POST', '/api/v1/commit', key, JSON.stringify({ ops }), json)).status).toBe(200);
     const current = [...second, ...first.slice(15)];
@@ -207,7 +196,7 @@ describe.each(ENGINES)('server crash matrix on %s', (engine) => {
       for (const old of first.slice(0, 15)) expect((await call(srv, 'GET', `/api/v1/blobs/${sha(old)}`, key)).status).toBe(404);
       // The last 5 change too: the rewritten pack has nothing left and goes as a whole.
       const third = Array.from({ length: 5 }, (_, i) => randomBytes(3000 + i * 10));
-      expect((await call(srv, 'POST', '/api/v1/blobs/batch', key, frames(third), octets)).status).toBe(200);
+      expect((await call(srv, 'POST', '/api/v1/blobs/batch', key, blobFrames(third), octets)).status).toBe(200);
       const lastOps = third.map((b, j) => write(15 + j, b, created.results[15 + j].revision));
       expect((await call(srv, 'POST', '/api/v1/commit', key, JSON.stringify({ ops: lastOps }), json)).status).toBe(200);
       const after = (await call(srv, 'POST', '/api/v1/admin/gc', admin)).json();

@@ -13,23 +13,13 @@ import { describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { storageProblems } from '../helpers/invariants.js';
 import { ENGINES, createTestDatabase } from '../helpers/postgres.js';
+import { blobFrames } from '../helpers/frames.js';
 import { registerDevice, tempDir } from '../helpers/server.js';
 import { Api, call } from './api.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const PATHS = ['a.bin', 'b.bin', 'c.bin', 'd/e.bin', 'd/f.bin', 'g.bin', 'h.bin', 'i.bin'];
 const KEEP_NOTHING = { graceMs: 0, retention: { keepAllMs: 0, dailyMs: 0, weeklyMs: 0 } };
-
-function frames(blobs: Buffer[]): Buffer {
-  return Buffer.concat(
-    blobs.flatMap((b) => {
-      const head = Buffer.alloc(72);
-      head.write(sha(b), 0, 'latin1');
-      head.writeBigUInt64BE(BigInt(b.length), 64);
-      return [head, b];
-    }),
-  );
-}
 
 type Op =
   | { op: 'batch'; paths: string[]; sizes: number[] }
@@ -77,7 +67,7 @@ describe.each(ENGINES)('blob store under garbage collection (%s)', (engine) => {
 
           const batch = async (paths: string[], sizes: number[]) => {
             const bodies = paths.map((_, i) => randomBytes(sizes[i]));
-            const stored = await call(`${api.url}/api/v1/blobs/batch`, { method: 'POST', key, headers: { 'content-type': 'application/octet-stream' }, body: frames(bodies) });
+            const stored = await call(`${api.url}/api/v1/blobs/batch`, { method: 'POST', key, headers: { 'content-type': 'application/octet-stream' }, body: blobFrames(bodies) });
             expect(stored.status).toBe(200);
             const ops = paths.map((p, i) => ({ op: 'write', path: p, kind: 'file', sha256: sha(bodies[i]), mtime: 1_700_000_000_000, mode: 0o644, base_revision: live.get(p)?.revision ?? null }));
             const res = await api.post('/api/v1/commit', { ops });
