@@ -154,27 +154,30 @@ export class BlobStore {
   }
 
   /**
-   * Reads whole small blobs, many per pack: each file is opened once. Absent from the
-   * answer: blobs the store does not hold.
+   * Reads whole small blobs, already located by the caller, many per pack: each file is
+   * opened once. A file the collector moved meanwhile is looked up again, once. Absent
+   * from the answer: blobs the store no longer holds.
    */
-  async readMany(shas: readonly string[]): Promise<Map<string, Buffer>> {
+  async readMany(locs: readonly BlobLocation[]): Promise<Map<string, Buffer>> {
     const out = new Map<string, Buffer>();
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const todo = shas.filter((s) => !out.has(s));
-      if (todo.length === 0) break;
-      const locs = await this.catalog.lookup(todo);
+    let todo = locs;
+    for (let attempt = 0; attempt < 2 && todo.length > 0; attempt++) {
+      const moved: string[] = [];
       const byFile = new Map<string, BlobLocation[]>();
-      for (const loc of locs.values()) {
+      for (const loc of todo) {
         const { file } = this.fileOf(loc);
-        byFile.set(file, [...(byFile.get(file) ?? []), loc]);
+        const list = byFile.get(file);
+        if (list) list.push(loc);
+        else byFile.set(file, [loc]);
       }
       for (const [file, list] of byFile) {
         let fh: fs.FileHandle;
         try {
           fh = await fs.open(file, 'r');
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // moved by the collector: looked up again
-          throw err;
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          moved.push(...list.map((l) => l.sha256)); // rewritten by the collector: look again
+          continue;
         }
         try {
           for (const loc of list) {
@@ -187,6 +190,7 @@ export class BlobStore {
           await fh.close();
         }
       }
+      todo = moved.length ? [...(await this.catalog.lookup(moved)).values()] : [];
     }
     return out;
   }

@@ -112,8 +112,8 @@ export async function collectGarbage(db: Kysely<Schema>, blobs: BlobStore, opts:
 
 /** Copies a pack's live blobs into a new pack, moves their rows, removes the old pack; returns the new size. */
 async function rewritePack(db: Kysely<Schema>, blobs: BlobStore, pack: string): Promise<number> {
-  const rows = await db.selectFrom('blobs').select('sha256').where('pack', '=', pack).orderBy('pack_offset').execute();
-  const bytes = await blobs.readMany(rows.map((r) => r.sha256));
+  const rows = await db.selectFrom('blobs').select(['sha256', 'size', 'pack_offset']).where('pack', '=', pack).orderBy('pack_offset').execute();
+  const bytes = await blobs.readMany(rows.map((r) => ({ sha256: r.sha256, size: Number(r.size), pack, offset: Number(r.pack_offset) })));
   const lost = rows.find((r) => !bytes.has(r.sha256));
   if (lost) throw new Error(`pack ${pack} lacks blob ${lost.sha256}: left as it is`); // nothing written, nothing moved
   const next = `${randomUUID()}.pack`;

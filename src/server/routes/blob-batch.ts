@@ -101,7 +101,11 @@ export async function blobBatchRoutes(app: FastifyInstance, ctx: ServerContext):
             if (size <= STREAM_ABOVE) groupBytes += size;
             group.push(sha256[i++]);
           }
-          const small = await ctx.blobs.readMany(group.filter((s) => (locs.get(s)?.size ?? Infinity) <= STREAM_ABOVE));
+          const smallLocs = group.flatMap((s) => {
+            const loc = locs.get(s);
+            return loc && loc.size <= STREAM_ABOVE ? [loc] : [];
+          });
+          const small = await ctx.blobs.readMany(smallLocs);
           for (const s of group) {
             const head = Buffer.alloc(72);
             head.write(s, 0, 'latin1');
