@@ -11,6 +11,7 @@ import { deviceRoutes } from './routes/devices.js';
 import { filesRoutes } from './routes/files.js';
 import { historyRoutes } from './routes/history.js';
 import { syncRoutes } from './routes/sync.js';
+import { consoleRoutes } from './web/console-routes.js';
 
 export interface AppOptions {
   logLevel?: string;
@@ -125,5 +126,7 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
   await app.register(async (scope) => blobRoutes(scope, ctx));
   await app.register(async (scope) => blobBatchRoutes(scope, ctx));
   await app.register(async (scope) => filesRoutes(scope, ctx));
+  // The owner's web console (the page and its assets; its data comes from the admin API).
+  await app.register(async (scope) => consoleRoutes(scope));
   return app;
 }

@@ -1,0 +1,33 @@
+// Overview: what the server holds, who is connected, and the latest changes.
+import { html } from '../lib/html.js';
+import { get } from '../lib/api.js';
+import { href } from '../lib/router.js';
+import { bytes, plural } from '../lib/format.js';
+import { useLoad, Loading, Time } from '../lib/ui.js';
+import { verb } from '../lib/events.js';
+
+export function EventRow({ e }) {
+  return html`<li class="event">
+    <${Time} at=${e.at} />
+    <span class=${'tag t-' + e.type}>${verb(e.type)}</span>
+    ${e.path ? html`<span class="path">${e.path}</span>` : null}
+    ${e.device_name ? html`<span class="muted">by ${e.device_name}</span>` : null}
+    ${e.detail ? html`<span class="muted detail">${typeof e.detail === 'string' ? e.detail : JSON.stringify(e.detail)}</span>` : null}
+  </li>`;
+}
+
+export function Overview() {
+  const state = useLoad(() => get('/api/v1/admin/overview'), []);
+  return html`<h1>Overview</h1>
+    <${Loading} state=${state}>${(o) => html`
+      <div class="stats">
+        <a class="stat" href=${href('files')}><span class="big">${o.files.count.toLocaleString()}</span> files<small>${bytes(o.files.bytes)} in ${plural(o.files.dirs, 'folder')}</small></a>
+        <a class="stat" href=${href('devices')}><span class="big">${o.devices.online} / ${o.devices.total - o.devices.revoked}</span> devices online<small>${o.devices.revoked} revoked</small></a>
+        <a class="stat" href=${href('storage')}><span class="big">${bytes(o.storage.blob_bytes + o.storage.pack_bytes + (o.storage.chunk_bytes ?? 0))}</span> stored<small>${bytes(o.storage.reclaimable_bytes)} reclaimable</small></a>
+        <div class="stat"><span class="big">${o.version}</span> server<small>${o.database === 'postgres' ? 'PostgreSQL' : 'SQLite'}</small></div>
+      </div>
+      <h2>Recent changes</h2>
+      ${o.recent_changes.length ? html`<ul class="events">${o.recent_changes.map((e) => html`<${EventRow} e=${e} key=${e.id} />`)}</ul>` : html`<p class="muted">Nothing has happened yet.</p>`}
+      <p><a href=${href('activity')}>All activity →</a></p>`}
+    <//>`;
+}
