@@ -63,12 +63,22 @@ export async function followEvents(api: Api, opts: PushOptions): Promise<void> {
   }
 }
 
+/**
+ * Waits `ms`, or less if `signal` aborts. The abort listener is removed when the timer
+ * fires: a long-lived signal (the watcher's) is waited on every few seconds for hours, and
+ * listeners left behind pile up (Node warns at 11: "Possible EventTarget memory leak").
+ */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    if (signal?.aborted) return resolve();
+    const onAbort = () => {
       clearTimeout(t);
       resolve();
-    }, { once: true });
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

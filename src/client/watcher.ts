@@ -12,6 +12,9 @@ import { FolderGuardError } from './marker.js';
 import { MassDeleteError, runSyncCycle, type CycleResult } from './sync-cycle.js';
 import type { OpenDevice } from './device.js';
 
+/** the longest wait between two attempts while the server is down or a cycle keeps failing */
+export const RETRY_CAP_MS = 60_000;
+
 export interface WatchOptions {
   /** quiet time after the last local event before a cycle starts */
   debounceMs?: number;
@@ -35,6 +38,12 @@ export class Watcher {
   private lastServerCursor = 0;
   private needFull = false;
   private release: (() => void) | null = null;
+  /** the one pending retry: a failure replaces it, never adds a second one */
+  private retryTimer: NodeJS.Timeout | null = null;
+  /** until then only the retry timer (or the push stream coming back) starts a cycle */
+  private backoffUntil = 0;
+  /** the trouble being waited out: said once when it starts, once when it is over */
+  private trouble: { key: string; since: number; failures: number } | null = null;
   fatal: Error | null = null;
   private done!: () => void;
   readonly finished = new Promise<void>((r) => (this.done = r));
@@ -61,7 +70,11 @@ export class Watcher {
       onState: (connected, why) => {
         if (connected !== this.pushConnected) this.opts.log(connected ? 'server push connected' : `server push lost (${why}); polling`);
         this.pushConnected = connected;
-        if (connected) this.schedule(0); // catch up on whatever happened while away
+        if (connected) {
+          // the server is back: no need to wait out the backoff
+          this.backoffUntil = 0;
+          this.schedule(0, true); // catch up on whatever happened while away
+        }
       },
       onCursor: (cursor) => {
         if (cursor > this.lastServerCursor) {
@@ -90,12 +103,15 @@ export class Watcher {
     }
   }
 
-  schedule(delay: number): void {
+  /** `force`: start even while backing off (the retry timer, the server coming back). */
+  schedule(delay: number, force = false): void {
     if (this.ac.signal.aborted) return;
     const now = Date.now();
     if (!this.pending) this.firstPendingAt = now;
     this.pending = true;
     if (this.running) return; // the running cycle reschedules when it ends
+    // Backing off: local events and polls only mark the work as pending; the retry picks it up.
+    if (!force && now < this.backoffUntil) return;
     if (this.timer) clearTimeout(this.timer);
     const wait = Math.max(0, Math.min(delay, this.firstPendingAt + (this.opts.maxDelayMs ?? 500) - now));
     this.timer = setTimeout(() => this.kick(), wait);
@@ -117,10 +133,10 @@ export class Watcher {
     try {
       const r = await runSyncCycle(this.device, { allowMassDelete: this.opts.allowMassDelete, signal: this.ac.signal, full });
       this.opts.onCycle?.(r);
+      if (this.trouble?.key === 'unreachable') this.settled(); // reached it, whatever the cycle found
       if (!r.agreed && !this.ac.signal.aborted) {
-        for (const p of r.problems.slice(0, 5)) this.opts.log(`  ${p}`);
-        this.retryIn(1000);
-      }
+        this.troubled(`problems:${r.problems.join('\n')}`, r.problems.slice(0, 5).map((p) => `  ${p}`), 1000);
+      } else this.settled();
     } catch (err) {
       if (err instanceof KeyRevokedError) {
         this.fatal = err;
@@ -128,22 +144,53 @@ export class Watcher {
         void this.stop();
         return;
       }
+      const msg = (err as Error).message;
       if (err instanceof MassDeleteError || err instanceof FolderGuardError) {
-        this.opts.log(`${err.message}; waiting`);
-        this.retryIn(30_000);
+        this.troubled(`guard:${msg}`, [`${msg}; waiting`], 30_000);
       } else if (err instanceof UnreachableError) {
-        this.opts.log(`${err.message}; will retry`);
-        this.retryIn(5000);
+        // one line for the whole outage (the message names the address, not the attempt)
+        this.troubled('unreachable', [`${msg}; retrying with backoff (at most every ${RETRY_CAP_MS / 1000} s), and saying so when it is back`], 1000);
       } else {
-        this.opts.log(`sync failed: ${(err as Error).message}; will retry`);
         this.needFull = true;
-        this.retryIn(5000);
+        this.troubled(`failed:${msg}`, [`sync failed: ${msg}; retrying with backoff`], 1000);
       }
     }
   }
 
+  /**
+   * A cycle could not finish. The first failure of a kind is logged; repeats are not (an
+   * outage of hours must not fill the service log). Retries back off exponentially from
+   * `firstMs` up to RETRY_CAP_MS.
+   */
+  private troubled(key: string, lines: string[], firstMs: number): void {
+    if (this.trouble?.key !== key) {
+      for (const l of lines) this.opts.log(l);
+      this.trouble = { key, since: this.trouble?.since ?? Date.now(), failures: 0 };
+    }
+    const wait = Math.min(firstMs * 2 ** this.trouble.failures, Math.max(firstMs, RETRY_CAP_MS));
+    this.trouble.failures++;
+    this.retryIn(wait);
+  }
+
+  /** A clean cycle: if something was being waited out, say it is over. */
+  private settled(): void {
+    if (!this.trouble) return;
+    const secs = Math.round((Date.now() - this.trouble.since) / 1000);
+    this.opts.log(this.trouble.key === 'unreachable' ? `the server is reachable again (after ${secs} s)` : `back in sync (after ${secs} s)`);
+    this.trouble = null;
+    this.backoffUntil = 0;
+  }
+
   private retryIn(ms: number): void {
-    setTimeout(() => this.schedule(0), ms).unref();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    // Only an unreachable server holds back local events too (each would fail at once);
+    // for other trouble a local edit may well be what fixes it.
+    this.backoffUntil = this.trouble?.key === 'unreachable' ? Date.now() + ms : 0;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.schedule(0, true);
+    }, ms);
+    this.retryTimer.unref();
   }
 
   /** Finishes the current file (the cycle stops between files), then releases everything. */
@@ -151,6 +198,7 @@ export class Watcher {
     if (this.ac.signal.aborted) return this.finished;
     this.ac.abort();
     if (this.timer) clearTimeout(this.timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.fs?.close();
     await this.running;
     this.release?.();
