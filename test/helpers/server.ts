@@ -129,15 +129,29 @@ export async function spawnServer(
   };
 }
 
+/**
+ * A port for a server that must come back on the same port after a restart. It is taken
+ * below the kernel's ephemeral range, so no other test's `listen(0)` or outgoing connection
+ * can be handed it while the server is down (under load that happened: EADDRINUSE on restart).
+ */
 export async function freePort(): Promise<number> {
   const net = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
+  const fsSync = await import('node:fs');
+  let low = 32768;
+  try {
+    low = Number(fsSync.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    // not Linux: macOS's ephemeral range starts at 49152, so 32768 stays below it
+  }
+  const floor = Math.max(1024, Math.min(20000, low - 5000));
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = floor + Math.floor(Math.random() * (low - floor));
+    const free = await new Promise<boolean>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
-    s.on('error', reject);
-  });
+    if (free) return port;
+  }
+  throw new Error(`no free port found in ${floor}-${low - 1}`);
 }
