@@ -54,7 +54,7 @@ export class Watcher {
   ) {}
 
   async start(): Promise<void> {
-    this.release = acquireLock(this.device.stateDir);
+    this.release = acquireLock(this.device.stateDir, 'watch');
     const folder = this.device.config.folder;
     this.fs = watchFolder(folder, {
       skipTopLevel: new Set([STATE_DIR]),
