@@ -15,7 +15,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { decide, type BaseState, type LocalState } from '../core/plan.js';
+import { commitOrder, decide, type BaseState, type LocalState } from '../core/plan.js';
 import { parseConflictPath } from '../core/conflict-name.js';
 import { DiskNamer } from './disk-namer.js';
 import { SMALL_BLOB, batchesOf } from './batches.js';
@@ -219,11 +219,13 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
         mode: e.mode,
         base_revision: b ? b.revision : null,
         base_sha256: b ? b.sha256 : null,
+        base_kind: b ? b.kind : null,
       });
     }
     for (const p of deletedHere) {
       const row = rows.get(p)!;
-      req.deleted!.push({ path: row.path, base_revision: row.base_revision!, base_sha256: row.base_sha256, kind: (row.base_kind ?? row.kind) as EntryKind });
+      const baseKind = (row.base_kind ?? row.kind) as EntryKind;
+      req.deleted!.push({ path: row.path, base_revision: row.base_revision!, base_sha256: row.base_sha256, kind: baseKind, base_kind: baseKind });
     }
     const res = await api.status(req);
     cursor = res.cursor;
@@ -266,22 +268,23 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   actions = adoptStoredConflicts(actions, entries, namer, folder, index, result);
 
   // ---- 1. uploads, conflict uploads and server deletes: blobs first, then one commit per 5k ops ----
-  const ops: Array<{ op: CommitOp; action: SyncAction; entry?: LocalEntry }> = [];
+  const planned: Array<{ op: CommitOp; action: SyncAction; entry?: LocalEntry }> = [];
   const blobs = new Map<string, LocalEntry>();
   for (const a of actions) {
     if (a.action === 'upload' || a.action === 'conflict') {
       const e = entries.get(a.path);
       if (!e) continue;
       if (e.kind === 'file') blobs.set(e.sha256!, e);
-      ops.push({
+      planned.push({
         action: a,
         entry: e,
         op: { op: 'write', path: a.path, kind: e.kind, sha256: e.kind === 'file' ? e.sha256 : null, size: e.size, mtime: Math.floor(e.mtime), mode: e.mode, base_revision: a.base_revision },
       });
     } else if (a.action === 'server_delete') {
-      ops.push({ action: a, op: { op: 'delete', path: a.path, base_revision: a.base_revision } });
+      planned.push({ action: a, op: { op: 'delete', path: a.path, base_revision: a.base_revision } });
     }
   }
+  const ops = commitOrder(planned, (p) => p.op);
   // Pipelined in chunks of up to 1,000 paths: each chunk uploads its missing blobs, then
   // commits, so the other devices start fetching the first files while later ones are
   // still on their way up.
@@ -301,7 +304,20 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   };
   let batchEndpoint = true;
   const sent = new Set<string>();
+  // Chunks upload two at a time, but commit one after the other in commitOrder: a later
+  // chunk may hold the file that goes where an earlier chunk deleted a directory.
+  let commitTurn: Promise<void> = Promise.resolve();
   const uploadChunk = async (chunk: typeof ops): Promise<void> => {
+    let done!: () => void;
+    const previous = commitTurn;
+    commitTurn = new Promise<void>((resolve) => (done = resolve));
+    try {
+      await uploadThenCommit(chunk, previous);
+    } finally {
+      done();
+    }
+  };
+  const uploadThenCommit = async (chunk: typeof ops, previous: Promise<void>): Promise<void> => {
     if (aborted()) return;
     const failed = new Set<string>();
     const shas = [...new Set(chunk.flatMap((c) => (c.op.op === 'write' && c.op.sha256 && !sent.has(c.op.sha256) ? [c.op.sha256] : [])))];
@@ -357,6 +373,8 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
     if (aborted()) return;
     const runnable = chunk.filter((o) => !(o.op.op === 'write' && o.op.sha256 && failed.has(o.op.sha256)));
     if (runnable.length === 0) return;
+    await previous;
+    if (aborted()) return;
     const { results } = await api.commit(runnable.map((c) => c.op));
     await hook('before-index-commit');
     index.tx(() => {
@@ -423,7 +441,46 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
     index.put({ path: p, kind: e.kind, ...statCols(e), sha256: e.sha256, base_revision: base.revision, base_sha256: base.sha256, base_kind: base.kind });
   }
 
-  // ---- 2. downloads (directories first, then files in parallel), conflict downloads ----
+  // ---- 2. local deletes: files, then directories deepest first ----
+  // Before the downloads: a directory that became a file elsewhere must be emptied (its
+  // files were deleted there) before the file can take its place. A delete only ever
+  // removes bytes equal to the base, which the server keeps in its history.
+  const localDeletes = actions.filter((a) => a.action === 'delete');
+  const fileDeletes = localDeletes.filter((a) => entries.get(a.path)?.kind !== 'dir');
+  const dirDeletes = localDeletes.filter((a) => entries.get(a.path)?.kind === 'dir').sort((x, y) => depth(y.path) - depth(x.path));
+  index.tx(() => {
+    for (const a of fileDeletes) {
+      if (aborted()) break;
+      const e = entries.get(a.path);
+      if (!e) {
+        index.remove(a.path);
+        continue;
+      }
+      const full = path.join(folder, e.diskPath);
+      if (!stillSame(full, e)) {
+        result.problems.push(`${a.path}: changed locally during the sync; not deleted`);
+        continue;
+      }
+      fs.rmSync(full, { force: true });
+      index.remove(a.path);
+      result.deletedLocal++;
+    }
+    for (const a of dirDeletes) {
+      if (aborted()) break;
+      const e = entries.get(a.path)!;
+      const full = path.join(folder, e.diskPath);
+      if (removeDirIfOnlyJunk(full, a.path, rules)) {
+        index.remove(a.path);
+      } else {
+        // Something new lives in it: keep the directory and offer it to the server again.
+        const row = rows.get(a.path);
+        if (row) index.put({ ...row, base_revision: null, base_sha256: null, base_kind: null });
+        result.problems.push(`${a.path}: deleted elsewhere but holds new files here; kept`);
+      }
+    }
+  });
+
+  // ---- 3. downloads (directories first, then files in parallel), conflict downloads ----
   const downloads = [
     ...actions.filter((a): a is Extract<SyncAction, { action: 'download' }> => a.action === 'download'),
     ...(conflictDownloads as Array<Extract<SyncAction, { action: 'download' }>>),
@@ -437,7 +494,14 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
       const disk = namer.diskPathFor(a.path);
       const full = path.join(folder, disk);
       try {
-        if (e && e.kind !== 'dir') throw new Error('a file is in the way');
+        if (e && e.kind !== 'dir') {
+          // A file here became a directory on the server. The plan only downloads over a
+          // file that still is the base (the server has those bytes in its history), and
+          // only if it is still exactly what the scan saw.
+          if (!stillSame(path.join(folder, e.diskPath), e)) throw new Error('the file here changed during the sync; kept');
+          fs.rmSync(path.join(folder, e.diskPath), { force: true });
+          entries.delete(a.path);
+        }
         fs.mkdirSync(full, { recursive: true });
         const st = fs.lstatSync(full);
         if (!st.isDirectory()) throw new Error('not a directory');
@@ -469,6 +533,18 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
       fs.rmSync(tmp, { force: true });
       result.problems.push(`${a.path}: changed locally during the sync; kept (compared again next cycle)`);
       return;
+    }
+    const here = entries.get(a.path);
+    if (here?.kind === 'dir') {
+      // A directory here became a file on the server: its files were deleted just before
+      // (or moved into a conflict copy of the directory). What is left is only junk, or
+      // something new that stays, and the file waits.
+      if (!removeDirIfOnlyJunk(full, a.path, rules)) {
+        fs.rmSync(tmp, { force: true });
+        result.problems.push(`${a.path}: became a file on the server, but the directory here still holds files; kept`);
+        return;
+      }
+      entries.delete(a.path);
     }
     // One mkdir per directory per cycle, not per file: it cost more than the rename.
     // (A directory removed meanwhile makes the rename fail; the next cycle retries.)
@@ -556,42 +632,6 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
     });
   }
   flushLanded();
-
-  // ---- 3. local deletes: files, then directories deepest first ----
-  const localDeletes = actions.filter((a) => a.action === 'delete');
-  const fileDeletes = localDeletes.filter((a) => entries.get(a.path)?.kind !== 'dir');
-  const dirDeletes = localDeletes.filter((a) => entries.get(a.path)?.kind === 'dir').sort((x, y) => depth(y.path) - depth(x.path));
-  index.tx(() => {
-    for (const a of fileDeletes) {
-      if (aborted()) break;
-      const e = entries.get(a.path);
-      if (!e) {
-        index.remove(a.path);
-        continue;
-      }
-      const full = path.join(folder, e.diskPath);
-      if (!stillSame(full, e)) {
-        result.problems.push(`${a.path}: changed locally during the sync; not deleted`);
-        continue;
-      }
-      fs.rmSync(full, { force: true });
-      index.remove(a.path);
-      result.deletedLocal++;
-    }
-    for (const a of dirDeletes) {
-      if (aborted()) break;
-      const e = entries.get(a.path)!;
-      const full = path.join(folder, e.diskPath);
-      if (removeDirIfOnlyJunk(full, a.path, rules)) {
-        index.remove(a.path);
-      } else {
-        // Something new lives in it: keep the directory and offer it to the server again.
-        const row = rows.get(a.path);
-        if (row) index.put({ ...row, base_revision: null, base_sha256: null, base_kind: null });
-        result.problems.push(`${a.path}: deleted elsewhere but holds new files here; kept`);
-      }
-    }
-  });
 
   // ---- 4. records: both sides already agree ----
   index.tx(() => {

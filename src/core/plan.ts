@@ -116,14 +116,17 @@ export function planStatus(
     seen.add(f.path);
     const kind = f.kind ?? 'file';
     const local: LocalState = { kind, sha256: kind === 'dir' ? null : (f.sha256 ?? null) };
+    // The base's own kind: a file that became a directory (or the reverse) is a change
+    // even when nothing else about it is. Clients that do not send it meant `kind`.
+    const baseKind = f.base_kind ?? kind;
     const base: BaseState | null =
-      f.base_revision == null ? null : { revision: f.base_revision, kind, sha256: f.base_sha256 ?? null };
+      f.base_revision == null ? null : { revision: f.base_revision, kind: baseKind, sha256: baseKind === 'dir' ? null : (f.base_sha256 ?? null) };
     push(decide(f.path, local, base, remotes.get(f.path) ?? null));
   }
   for (const d of request.deleted ?? []) {
     if (seen.has(d.path)) continue; // present on disk wins over a stale deletion record
     seen.add(d.path);
-    const kind = d.kind ?? 'file';
+    const kind = d.base_kind ?? d.kind ?? 'file';
     push(
       decide(d.path, null, { revision: d.base_revision, kind, sha256: d.base_sha256 ?? null }, remotes.get(d.path) ?? null),
     );
@@ -133,4 +136,23 @@ export function planStatus(
     push({ action: 'download', path, remote });
   }
   return { cursor, actions, summary };
+}
+
+const depthOf = (p: string): number => p.split('/').length;
+
+/**
+ * The order in which a device commits its writes and deletes: deletes first, deepest
+ * first, then writes, shallowest first (ties keep their order). A directory that became a
+ * file is emptied on the server before the file takes its place, and a file that became a
+ * directory is a directory before anything lands inside it. In another order the server,
+ * which keeps its namespace a tree, would have to treat the device's own later step as a
+ * clash with an earlier one and make a conflict copy of it.
+ */
+export function commitOrder<T>(items: readonly T[], opOf: (item: T) => { op: 'write' | 'delete'; path: string }): T[] {
+  const deletes = items.filter((o) => opOf(o).op === 'delete');
+  const writes = items.filter((o) => opOf(o).op !== 'delete');
+  // Array.prototype.sort is stable: equal depths keep the plan's order.
+  deletes.sort((a, b) => depthOf(opOf(b).path) - depthOf(opOf(a).path));
+  writes.sort((a, b) => depthOf(opOf(a).path) - depthOf(opOf(b).path));
+  return [...deletes, ...writes];
 }

@@ -28,6 +28,11 @@ export interface StatusFileEntry {
   mode?: number;
   base_revision?: number | null;
   base_sha256?: string | null;
+  /**
+   * The kind the base had (a file replaced by a directory has kind 'dir' and base_kind
+   * 'file'). Absent: the same as `kind`, which is what clients before it meant.
+   */
+  base_kind?: EntryKind | null;
 }
 
 /** A path in the device's base that is gone from its disk: a deletion it made. */
@@ -35,7 +40,9 @@ export interface StatusDeletedEntry {
   path: string;
   base_revision: number;
   base_sha256?: string | null;
+  /** the base's kind; absent: `kind`, or 'file' */
   kind?: EntryKind;
+  base_kind?: EntryKind | null;
 }
 
 export interface StatusRequest {

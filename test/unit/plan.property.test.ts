@@ -3,7 +3,7 @@
 // interesting cases are.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { contentKey, decide, planStatus, type BaseState, type LocalState } from '../../src/core/plan.js';
+import { commitOrder, contentKey, decide, planStatus, type BaseState, type LocalState } from '../../src/core/plan.js';
 import type { RemoteFile, SyncAction } from '../../src/core/protocol.js';
 
 const sha = fc.constantFrom('a'.repeat(64), 'b'.repeat(64), 'c'.repeat(64));
@@ -213,5 +213,66 @@ describe('planStatus', () => {
       1,
     );
     expect(res.actions).toEqual([{ action: 'upload', path: 'x', base_revision: 1 }]);
+  });
+});
+
+describe('type changes (a file that became a directory, or the reverse)', () => {
+  const entry = fc.record({ kind, base_kind: kind, sha: sha, base_sha: sha, rev: fc.integer({ min: 1, max: 5 }), remoteRev: fc.integer({ min: 1, max: 5 }) });
+
+  it('a type change is never answered by "nothing to do", on the /status path with base_kind on the wire', () => {
+    fc.assert(
+      fc.property(entry, (e) => {
+        fc.pre(e.kind !== e.base_kind);
+        // The server still holds the base: the kind changed here and nowhere else.
+        const remote: RemoteFile = { path: 'p', kind: e.base_kind, revision: e.rev, sha256: e.base_kind === 'dir' ? null : e.base_sha, size: 1, mtime: 0, mode: 420, deleted: false };
+        const res = planStatus(
+          {
+            files: [{ path: 'p', kind: e.kind, sha256: e.kind === 'dir' ? null : e.sha, base_revision: e.rev, base_sha256: e.base_kind === 'dir' ? null : e.base_sha, base_kind: e.base_kind }],
+          },
+          new Map([['p', remote]]),
+          9,
+        );
+        expect(res.actions).toEqual([{ action: 'upload', path: 'p', base_revision: e.rev }]);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('decide sees a kind change against the base as a change, whatever the remote did', () => {
+    fc.assert(
+      fc.property(situation, ([l, b, r]) => {
+        fc.pre(l !== null && b !== null && l.kind !== b.kind);
+        const a = decide('p', l, b, r);
+        expect(a).not.toBeNull();
+        // The local side's new kind is never thrown away: it goes up, or is already there.
+        expect(['upload', 'conflict', 'record']).toContain(a!.action);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('a deleted entry is judged by its base kind (old clients: its kind)', () => {
+    const remote: RemoteFile = { path: 'd', kind: 'dir', revision: 2, sha256: null, size: 0, mtime: 0, mode: 0o755, deleted: false };
+    const res = planStatus({ files: [], deleted: [{ path: 'd', base_revision: 2, base_kind: 'dir' }] }, new Map([['d', remote]]), 2);
+    expect(res.actions).toEqual([{ action: 'server_delete', path: 'd', base_revision: 2 }]);
+  });
+
+  it('commitOrder: every delete before every write, deletes deepest first, writes shallowest first, nothing lost', () => {
+    const op = fc.record({ op: fc.constantFrom<'write' | 'delete'>('write', 'delete'), path: fc.stringMatching(/^[ab](\/[ab]){0,3}$/) });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 30 }), (ops) => {
+        const out = commitOrder(ops, (o) => o);
+        const str = (xs: typeof ops) => xs.map((o) => `${o.op}:${o.path}`).sort();
+        expect(str(out)).toEqual(str(ops));
+        const firstWrite = out.findIndex((o) => o.op === 'write');
+        if (firstWrite >= 0) expect(out.slice(firstWrite).every((o) => o.op === 'write')).toBe(true);
+        const d = (p: string) => p.split('/').length;
+        for (let i = 1; i < out.length; i++) {
+          if (out[i].op !== out[i - 1].op) continue;
+          if (out[i].op === 'delete') expect(d(out[i].path)).toBeLessThanOrEqual(d(out[i - 1].path));
+          else expect(d(out[i].path)).toBeGreaterThanOrEqual(d(out[i - 1].path));
+        }
+      }),
+    );
   });
 });

@@ -11,6 +11,7 @@ import { checkedPath } from '../request-parsing.js';
 import { errorResponses, pathBodySchema, remoteFileSchema, revisionSchema, sha256Schema } from './schemas.js';
 
 const kindSchema = { type: 'string', enum: ['file', 'dir'] } as const;
+const nullableKind = { type: ['string', 'null'], enum: ['file', 'dir', null] } as const;
 // Type lists rather than anyOf: the same rules, but a 100k-entry /status validated with
 // anyOf spent ~150 ms of its time budget trying the alternatives one by one.
 const nullableRevision = { type: ['integer', 'null'], minimum: revisionSchema.minimum, maximum: revisionSchema.maximum } as const;
@@ -36,6 +37,7 @@ const statusBody = {
           mode: modeSchema,
           base_revision: nullableRevision,
           base_sha256: nullableSha,
+          base_kind: nullableKind,
         },
       },
     },
@@ -49,6 +51,7 @@ const statusBody = {
           kind: kindSchema,
           base_revision: revisionSchema,
           base_sha256: nullableSha,
+          base_kind: nullableKind,
         },
       },
     },
@@ -128,8 +131,9 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       // took ~0.6 s of a 100k-file no-op /status.
       const unknown: Array<{ base_revision?: number | null; base_sha256?: string | null }> = [];
       for (const e of [files, deleted]) {
-        for (const x of e as Array<{ path: string; kind?: string; base_revision?: number | null; base_sha256?: string | null }>) {
-          if (x.base_revision == null || x.base_sha256 !== undefined || (x.kind ?? 'file') !== 'file') continue;
+        for (const x of e as Array<{ path: string; kind?: string; base_kind?: string | null; base_revision?: number | null; base_sha256?: string | null }>) {
+          // Only a file base has a hash: a directory that became a file has none to look up.
+          if (x.base_revision == null || x.base_sha256 !== undefined || (x.base_kind ?? x.kind ?? 'file') !== 'file') continue;
           const r = remotes.get(x.path);
           if (r && r.revision === x.base_revision) x.base_sha256 = r.sha256;
           else unknown.push(x);
