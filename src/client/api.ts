@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { request, type Dispatcher } from 'undici';
 import type { ChangesResponse, DeleteResult, RemoteFile, StatusRequest, StatusResponse, WriteResult } from '../core/protocol.js';
 import { encodePathForUrl } from '../core/paths.js';
-import { ServerError, UnreachableError, jsonRequest, makeAgent, readError, type HttpOptions } from './http.js';
+import { ServerError, USER_AGENT, UnreachableError, jsonRequest, makeAgent, readError, type HttpOptions } from './http.js';
 import type { DeviceConfig } from './config.js';
 
 export class KeyRevokedError extends Error {
@@ -173,7 +173,7 @@ export class Api {
       res = await request(new URL(p, this.server), {
         method: opts.method,
         dispatcher: this.agent,
-        headers: { authorization: this.authHeader, ...(opts.headers ?? {}) },
+        headers: { authorization: this.authHeader, 'user-agent': USER_AGENT, ...(opts.headers ?? {}) },
         body: opts.body,
       });
     } catch (err) {

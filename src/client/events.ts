@@ -2,6 +2,7 @@
 // cursor N". Reconnects with backoff; while it is down the caller polls instead.
 import { request } from 'undici';
 import type { Api } from './api.js';
+import { USER_AGENT } from './http.js';
 
 export interface PushOptions {
   onCursor: (cursor: number, event: string) => void;
@@ -16,7 +17,7 @@ export async function followEvents(api: Api, opts: PushOptions): Promise<void> {
     try {
       const res = await request(new URL('/api/v1/events', api.server), {
         method: 'GET',
-        headers: { authorization: api.authHeader, accept: 'text/event-stream' },
+        headers: { authorization: api.authHeader, accept: 'text/event-stream', 'user-agent': USER_AGENT },
         signal: opts.signal,
         // no body timeout: the stream is meant to stay open (the server pings every 15 s)
         bodyTimeout: 60_000,

@@ -1,6 +1,11 @@
 // The client's HTTP plumbing: one keep-alive undici Agent per server, JSON requests, and
 // errors that carry the server's {error:{code,message}} so commands can explain them.
+import os from 'node:os';
 import { Agent, request, type Dispatcher } from 'undici';
+import { VERSION } from '../version.js';
+
+/** Sent on every request: the owner's console shows each device's client version and platform. */
+export const USER_AGENT = `synmac/${VERSION} (${process.platform} ${os.release()}; ${process.arch})`;
 
 export class ServerError extends Error {
   constructor(
@@ -60,6 +65,7 @@ export async function jsonRequest<T>(
       method,
       dispatcher: opts.dispatcher,
       headers: {
+        'user-agent': USER_AGENT,
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
         ...headers,

@@ -12,6 +12,9 @@ import { filesRoutes } from './routes/files.js';
 import { historyRoutes } from './routes/history.js';
 import { syncRoutes } from './routes/sync.js';
 import { consoleRoutes } from './web/console-routes.js';
+import { consoleApiRoutes } from './routes/console.js';
+import { consoleFileRoutes } from './routes/console-files.js';
+import { registerSessionPlugins } from './console-session.js';
 
 export interface AppOptions {
   logLevel?: string;
@@ -20,6 +23,8 @@ export interface AppOptions {
   tls?: { cert: Buffer; key: Buffer };
   /** behind a reverse proxy: take the client address from X-Forwarded-For */
   trustProxy?: boolean;
+  /** 32 bytes that encrypt the owner console's session cookies */
+  sessionKey: Buffer;
 }
 
 // Fastify's own 4xx errors, mapped to codes that say what the client did wrong.
@@ -39,7 +44,7 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
     logger: {
       level: opts.logLevel ?? 'info',
       // Keys, tokens and enrollment codes never reach a log line.
-      redact: ['req.headers.authorization', 'req.body.code', 'req.body.api_key'],
+      redact: ['req.headers.authorization', 'req.headers.cookie', 'req.body.code', 'req.body.api_key', 'req.body.token'],
     },
     // One line per request would cost more than many small-file requests themselves.
     logController: new LogController({ disableRequestLogging: true }),
@@ -107,6 +112,8 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
     reply.code(404).send(errorBody('not_found', `no such endpoint: ${req.method} ${req.url.split('?')[0]}`));
   });
 
+  ctx.activity.attachLogger(app.log);
+  await registerSessionPlugins(app, opts.sessionKey, !!opts.tls);
   installAuth(app, ctx);
 
   app.get(
@@ -126,6 +133,8 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
   await app.register(async (scope) => blobRoutes(scope, ctx));
   await app.register(async (scope) => blobBatchRoutes(scope, ctx));
   await app.register(async (scope) => filesRoutes(scope, ctx));
+  await app.register(async (scope) => consoleApiRoutes(scope, ctx, opts.version));
+  await app.register(async (scope) => consoleFileRoutes(scope, ctx));
   // The owner's web console (the page and its assets; its data comes from the admin API).
   await app.register(async (scope) => consoleRoutes(scope));
   return app;

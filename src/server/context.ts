@@ -6,6 +6,9 @@ import type { GcReport } from './gc.js';
 import type { BlobStore } from './blobs.js';
 import type { ChangeEvents } from './events.js';
 import type { FilesStore } from './files-store.js';
+import type { Activity } from './activity.js';
+import type { ConsoleSessions } from './console-session.js';
+import type { DevicePresence } from './device-presence.js';
 
 export interface ServerLimits {
   /** largest JSON request body (a /status of 100k entries is ~20 MB) */
@@ -24,6 +27,12 @@ export interface ServerContext {
   limits: ServerLimits;
   authFailures: AuthFailureLimiter;
   collectGarbage(): Promise<GcReport>;
+  /** the owner console's activity feed, browser sessions and device presence */
+  activity: Activity;
+  consoleSessions: ConsoleSessions;
+  presence: DevicePresence;
+  /** grace period of the collector (what a GC preview may count as free) */
+  gcGraceMs: number;
 }
 
 export type AuthRole = 'none' | 'device' | 'admin';

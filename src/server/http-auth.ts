@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from './errors.js';
 import type { ServerContext } from './context.js';
+import { hasSessionCookie, sessionAuthenticates } from './console-session.js';
 
 function bearer(req: FastifyRequest): string | null {
   const h = req.headers.authorization;
@@ -23,18 +24,26 @@ export function tooManyFailures(retryAfterSeconds: number): ApiError {
 }
 
 export function installAuth(app: FastifyInstance, ctx: ServerContext): void {
-  // Devices seen in the last minute are not written to again: last_seen_at is for humans,
-  // and a write per request would serialize every read behind the writer.
-  const lastTouched = new Map<string, number>();
+  const refused = (req: FastifyRequest, why: string) => {
+    ctx.authFailures.recordFailure(req.ip);
+    void ctx.activity.record({ type: 'auth_refused', detail: `${why}: ${req.method} ${req.routeOptions.url ?? ''} from ${req.ip}` });
+  };
 
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     const role = req.routeOptions.config?.auth ?? 'none';
     if (role === 'none') return;
     const wait = ctx.authFailures.retryAfter(req.ip);
     if (wait > 0) throw tooManyFailures(wait);
     const token = bearer(req);
     if (!token) {
-      ctx.authFailures.recordFailure(req.ip);
+      // The owner's browser: its session cookie stands in for the admin token.
+      if (role === 'admin' && (await sessionAuthenticates(app, ctx.consoleSessions, req))) {
+        req.isAdmin = true;
+        return;
+      }
+      // An expired session cookie is not a guess at a credential: it does not count.
+      if (hasSessionCookie(req)) throw new ApiError(401, 'unauthorized', 'the console session has expired or ended; sign in again');
+      refused(req, 'no credential');
       throw new ApiError(401, 'unauthorized', 'missing "Authorization: Bearer <key>" header');
     }
     if (await ctx.admin.matches(token)) {
@@ -44,15 +53,20 @@ export function installAuth(app: FastifyInstance, ctx: ServerContext): void {
     }
     const device = await ctx.devices.authenticate(token);
     if (!device) {
-      ctx.authFailures.recordFailure(req.ip);
+      refused(req, 'unknown or revoked key');
       throw new ApiError(401, 'unauthorized', 'unknown or revoked key');
     }
     if (role !== 'device') throw new ApiError(403, 'forbidden', 'this endpoint needs the admin token');
     req.device = device;
-    const now = Date.now();
-    if ((lastTouched.get(device.id) ?? 0) < now - 60_000) {
-      lastTouched.set(device.id, now);
-      await ctx.devices.touch(device.id);
-    }
+    await ctx.presence.touch(device.id, req.headers['user-agent']);
+    // Online = holding the event stream; it ends when the response does.
+    if (req.routeOptions.url === '/api/v1/events') reply.raw.once('close', ctx.presence.streamOpened(device.id));
+  });
+
+  // Last sync: a /status or commit the server answered.
+  app.addHook('onResponse', async (req, reply) => {
+    if (!req.device || reply.statusCode !== 200) return;
+    const url = req.routeOptions.url;
+    if (url === '/api/v1/status' || url === '/api/v1/commit') await ctx.presence.synced(req.device.id);
   });
 }

@@ -14,6 +14,9 @@ import { FilesStore } from './files-store.js';
 import { AuthFailureLimiter, type FailureLimitOptions } from './auth-failures.js';
 import { DEFAULT_GC, collectGarbage, type GcOptions } from './gc.js';
 import { VERSION } from '../version.js';
+import { Activity } from './activity.js';
+import { ConsoleSessions, DEFAULT_SESSION_LIMITS, loadSessionKey, type SessionLimits } from './console-session.js';
+import { DevicePresence } from './device-presence.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -31,6 +34,8 @@ export interface ServerOptions {
   gc?: Partial<GcOptions>;
   /** run the collector this often (0 = only on POST /api/v1/admin/gc) */
   gcIntervalMs?: number;
+  /** how long an owner's console session lasts (idle and at most) */
+  consoleSession?: Partial<SessionLimits>;
 }
 
 export interface RunningServer {
@@ -68,6 +73,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const blobs = new BlobStore(dataDir, { record: (list) => store.recordBlobs(list), lookup: (shas) => store.lookupBlobs(shas) });
   await blobs.init();
   const { token: admin, created } = await AdminToken.load(dataDir);
+  const sessionKey = await loadSessionKey(dataDir);
+  const activity = new Activity(database.db);
+  await activity.start(await store.cursor());
+  events.subscribe((cursor) => activity.onCommit(cursor));
   const ctx: ServerContext = {
     database,
     store,
@@ -78,6 +87,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
     authFailures: new AuthFailureLimiter(opts.authFailureLimit),
     collectGarbage: () => collectGarbage(database.db, blobs, gcOptions),
+    activity,
+    consoleSessions: new ConsoleSessions(database.db, { ...DEFAULT_SESSION_LIMITS, ...opts.consoleSession }),
+    presence: new DevicePresence(database.db),
+    gcGraceMs: gcOptions.graceMs,
   };
   let tls: { cert: Buffer; key: Buffer } | undefined;
   if (opts.tlsCert || opts.tlsKey) {
@@ -94,7 +107,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       throw new Error(`cannot read the TLS certificate or key: ${(err as Error).message}`);
     }
   }
-  const app = await buildApp(ctx, { logLevel: opts.logLevel, version: VERSION, tls, trustProxy: opts.trustProxy });
+  const app = await buildApp(ctx, { logLevel: opts.logLevel, version: VERSION, tls, trustProxy: opts.trustProxy, sessionKey });
   const gcEvery = opts.gcIntervalMs ?? 6 * 3600 * 1000;
   const gcTimer =
     gcEvery > 0
@@ -111,6 +124,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     closed = true;
     if (gcTimer) clearInterval(gcTimer);
     await app.close();
+    await activity.settled();
     await database.close();
     lock.release();
   };

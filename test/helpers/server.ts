@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
-import { startServer, type RunningServer } from '../../src/server/server.js';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/server/server.js';
 import { createTestDatabase } from './postgres.js';
 import type { FailureLimitOptions } from '../../src/server/auth-failures.js';
 
@@ -28,7 +28,12 @@ export interface TestServer {
 
 export async function startTestServer(
   engine: 'sqlite' | 'postgres',
-  opts: { limits?: Partial<RunningServer['ctx']['limits']>; authFailureLimit?: FailureLimitOptions } = {},
+  opts: {
+    limits?: Partial<RunningServer['ctx']['limits']>;
+    authFailureLimit?: FailureLimitOptions;
+    consoleSession?: ServerOptions['consoleSession'];
+    gc?: ServerOptions['gc'];
+  } = {},
 ): Promise<TestServer> {
   const dataDir = await tempDir();
   const pgdb = engine === 'postgres' ? await createTestDatabase() : null;
@@ -39,6 +44,8 @@ export async function startTestServer(
     logLevel: 'silent',
     limits: opts.limits,
     authFailureLimit: opts.authFailureLimit,
+    consoleSession: opts.consoleSession,
+    gc: opts.gc,
   });
   const adminToken = (await fs.readFile(path.join(dataDir, 'admin-token'), 'utf8')).trim();
   return {

@@ -1,6 +1,6 @@
 // One set of migrations for SQLite and PostgreSQL. Kysely's Migrator records what ran
 // (and takes a lock on PostgreSQL), so running them twice, or from two processes, is safe.
-import { Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresAdapter, sql, type Migration, type MigrationProvider } from 'kysely';
 
 const initial: Migration = {
   async up(db: Kysely<any>) {
@@ -93,9 +93,52 @@ const packs: Migration = {
   },
 };
 
+// The owner's console: what each device last did and runs, browser sessions (only the
+// hash of a session id is stored), the activity feed, and conflict copies the owner chose
+// to keep beside their originals.
+const ownerConsole: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('devices').addColumn('last_sync_at', 'bigint').execute();
+    await db.schema.alterTable('devices').addColumn('client_version', 'text').execute();
+    await db.schema.alterTable('devices').addColumn('platform', 'text').execute();
+
+    await db.schema
+      .createTable('console_sessions')
+      .addColumn('id_hash', 'text', (c) => c.primaryKey())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('last_used_at', 'bigint', (c) => c.notNull())
+      .addColumn('ended_at', 'bigint')
+      .execute();
+
+    const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+    await db.schema
+      .createTable('activity')
+      .addColumn('id', postgres ? 'bigserial' : 'integer', (c) => (postgres ? c.primaryKey() : c.primaryKey().autoIncrement()))
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('device_name', 'text')
+      .addColumn('path', 'text')
+      .addColumn('detail', 'text')
+      .execute();
+
+    await db.schema
+      .createTable('conflict_resolutions')
+      .addColumn('path', 'text', (c) => c.notNull())
+      .addColumn('revision', 'bigint', (c) => c.notNull())
+      .addColumn('resolved_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('conflict_resolutions_pk', ['path', 'revision'])
+      .execute();
+  },
+  async down(db: Kysely<any>) {
+    for (const t of ['conflict_resolutions', 'activity', 'console_sessions']) await db.schema.dropTable(t).ifExists().execute();
+    for (const c of ['platform', 'client_version', 'last_sync_at']) await db.schema.alterTable('devices').dropColumn(c).execute();
+  },
+};
+
 const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_packs': packs,
+  '0003_owner_console': ownerConsole,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -14,6 +14,32 @@ export interface DevicesTable {
   created_at: number;
   revoked_at: number | null;
   last_seen_at: number | null;
+  last_sync_at: number | null;
+  client_version: string | null;
+  platform: string | null;
+}
+
+export interface ConsoleSessionsTable {
+  /** SHA-256 of the random session id the browser's (encrypted) cookie holds */
+  id_hash: string;
+  created_at: number;
+  last_used_at: number;
+  ended_at: number | null;
+}
+
+export interface ActivityTable {
+  id: Generated<number>;
+  at: number;
+  type: string;
+  device_name: string | null;
+  path: string | null;
+  detail: string | null;
+}
+
+export interface ConflictResolutionsTable {
+  path: string;
+  revision: number;
+  resolved_at: number;
 }
 
 export interface EnrollmentCodesTable {
@@ -76,5 +102,8 @@ export interface Schema {
   blobs: BlobsTable;
   files: FilesTable;
   file_versions: FileVersionsTable;
+  console_sessions: ConsoleSessionsTable;
+  activity: ActivityTable;
+  conflict_resolutions: ConflictResolutionsTable;
   _unused?: { id: Generated<number> };
 }

@@ -4,6 +4,8 @@ import { normalizePath } from '../../core/paths.js';
 import type { ServerContext } from '../context.js';
 import { checkedPath, pathFromUrl } from '../request-parsing.js';
 import { errorResponses, pathBodySchema, revisionSchema } from './schemas.js';
+import { OwnerWrites } from '../store/owner-writes.js';
+import { emptyTrash, restoreFromTrash } from './console.js';
 
 const restoreBody = {
   type: 'object',
@@ -11,7 +13,14 @@ const restoreBody = {
   properties: { path: pathBodySchema, revision: revisionSchema },
 } as const;
 
+const trashRestoreBody = {
+  type: 'object',
+  required: ['path'],
+  properties: { path: pathBodySchema, revision: revisionSchema, since: { type: 'string', minLength: 1, maxLength: 64 } },
+} as const;
+
 export async function historyRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
+  const writes = new OwnerWrites(ctx.database.db, (c) => ctx.events.publish(c));
   app.get(
     '/api/v1/trash',
     { config: { auth: 'device' }, schema: { summary: 'Deleted files, newest first', response: errorResponses } },
@@ -27,9 +36,37 @@ export async function historyRoutes(app: FastifyInstance, ctx: ServerContext): P
     '/api/v1/trash/restore',
     {
       config: { auth: 'device' },
-      schema: { summary: 'Bring a deleted file back (its newest live version, or `revision`)', body: restoreBody, response: errorResponses },
+      schema: {
+        summary:
+          'Bring a deleted file back (its newest live version, or `revision`); for a folder, every file deleted with it ' +
+          '(or, with `since`, every file under it deleted since then): answers {restored, count}',
+        body: trashRestoreBody,
+        response: errorResponses,
+      },
     },
-    async (req) => restore(req.body as { path: string; revision?: number }, req.device!.id),
+    async (req) => {
+      const body = req.body as { path: string; revision?: number; since?: string };
+      if (body.revision !== undefined) return restore(body, req.device!.id);
+      const path = checkedPath(() => normalizePath(body.path));
+      const row = await ctx.store.get(path);
+      // A deleted file: as before. A folder (its own entry, or only files under it): the folder's files.
+      if (row && row.kind === 'file' && body.since === undefined) return restore(body, req.device!.id);
+      const restored = await restoreFromTrash(writes, body);
+      return { path, result: 'restored', restored, count: restored.length };
+    },
+  );
+
+  app.post(
+    '/api/v1/trash/empty',
+    {
+      config: { auth: 'device' },
+      schema: {
+        summary: 'Empty the trash (or one path and what is under it) for good; dry_run lists what would go',
+        body: { anyOf: [{ type: 'object', additionalProperties: false, properties: { path: pathBodySchema, dry_run: { type: 'boolean' } } }, { type: 'null' }] },
+        response: errorResponses,
+      },
+    },
+    async (req) => emptyTrash(ctx, writes, (req.body ?? {}) as { path?: string; dry_run?: boolean }, req.device!.name),
   );
 
   app.post(

@@ -1,0 +1,65 @@
+// What a garbage collection would free right now, without changing anything: the blobs no
+// file and no kept version refers to (past the collector's grace period), loose files
+// and whole packs, plus the dead space of packs the collector would rewrite. Versions the
+// retention policy would thin out first are not counted, so a run may free more than
+// this, never less (barring uploads in between).
+import { sql, type Kysely } from 'kysely';
+import type { BlobStore } from './blobs.js';
+import type { Schema } from './db/schema.js';
+import { PACK_REWRITE_BELOW } from './gc.js';
+
+export interface GcPreview {
+  reclaimable_bytes: number;
+  blobs: number;
+  packs: number;
+}
+
+export interface StorageFigures {
+  blob_bytes: number;
+  pack_bytes: number;
+  chunk_bytes: number;
+}
+
+export async function previewGarbage(db: Kysely<Schema>, blobs: BlobStore, graceMs: number, now = Date.now()): Promise<GcPreview> {
+  const cutoff = now - graceMs;
+  const doomed = await db
+    .selectFrom('blobs as b')
+    .select(['b.sha256', 'b.size', 'b.pack'])
+    .where('b.created_at', '<', cutoff)
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('files as f').select(sql`1`.as('one')).whereRef('f.sha256', '=', 'b.sha256'))))
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('file_versions as v').select(sql`1`.as('one')).whereRef('v.sha256', '=', 'b.sha256'))))
+    .execute();
+  let bytes = 0;
+  const doomedByPack = new Map<string, number>();
+  for (const d of doomed) {
+    if (d.pack === null) bytes += Number(d.size);
+    else doomedByPack.set(d.pack, (doomedByPack.get(d.pack) ?? 0) + Number(d.size));
+  }
+  const sums = await db
+    .selectFrom('blobs')
+    .select(['pack', (eb) => eb.fn.sum<number | string>('size').as('bytes')])
+    .where('pack', 'is not', null)
+    .groupBy('pack')
+    .execute();
+  const liveBytes = new Map(sums.map((r) => [r.pack!, Number(r.bytes) - (doomedByPack.get(r.pack!) ?? 0)]));
+  let packs = 0;
+  for (const p of await blobs.listPacks()) {
+    const live = liveBytes.get(p.pack);
+    if (live === undefined || live <= 0) {
+      if (live === undefined && p.mtimeMs >= cutoff) continue; // an upload's pack, still in its grace period
+      bytes += p.size;
+      packs++;
+    } else if (live < p.size * PACK_REWRITE_BELOW) {
+      bytes += p.size - live;
+      packs++;
+    }
+  }
+  return { reclaimable_bytes: bytes, blobs: doomed.length, packs };
+}
+
+export async function storageFigures(db: Kysely<Schema>, blobs: BlobStore): Promise<StorageFigures> {
+  const loose = await db.selectFrom('blobs').select(sql<number>`coalesce(sum(size), 0)`.as('bytes')).where('pack', 'is', null).executeTakeFirst();
+  let packBytes = 0;
+  for (const p of await blobs.listPacks()) packBytes += p.size;
+  return { blob_bytes: Number(loose?.bytes ?? 0), pack_bytes: packBytes, chunk_bytes: 0 };
+}

@@ -1,0 +1,280 @@
+// The owner's repairs: restore many deleted files at once, empty the trash, settle a
+// conflict copy. Each runs in one transaction that first takes the revision counter's row
+// lock, as every device write does (files-store.ts), so it is ordered with them; each
+// change is a new revision with a version row, so devices pick it up through /changes
+// like any other change, and nothing but "empty the trash" ever forgets a byte.
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { parentOf } from '../../core/paths.js';
+import type { FilesTable, Schema } from '../db/schema.js';
+import { ApiError } from '../errors.js';
+import { lockRevisionCounter } from '../files-store.js';
+import { underPrefix } from './console-queries.js';
+
+type Tx = Transaction<Schema>;
+const CHUNK = 500;
+
+/** Deletes further apart than this (or by another device) are a different deletion. */
+export const DELETION_GAP_MS = 60_000;
+
+function versionValues(row: FilesTable, reason: string) {
+  return {
+    revision: row.revision,
+    path: row.path,
+    kind: row.kind,
+    sha256: row.sha256,
+    size: row.size,
+    mtime: row.mtime,
+    mode: row.mode,
+    is_deleted: row.is_deleted,
+    device_id: row.device_id,
+    created_at: row.updated_at,
+    reason,
+  };
+}
+
+interface DeletedRow {
+  path: string;
+  kind: string;
+  deleted_at: number;
+  deleted_by: string | null;
+}
+
+/**
+ * Of the deleted rows under a folder (newest first), those deleted with the newest one:
+ * by the same device, each within DELETION_GAP_MS of the next newer one. A folder removed
+ * with `rm -rf` is committed by one device in a few quick batches; a file deleted under it
+ * weeks before is another deletion, and stays in the trash.
+ */
+export function deletedTogether<T extends DeletedRow>(newestFirst: T[]): T[] {
+  if (newestFirst.length === 0) return [];
+  const out = [newestFirst[0]];
+  for (let i = 1; i < newestFirst.length; i++) {
+    const r = newestFirst[i];
+    if (r.deleted_by !== newestFirst[0].deleted_by) continue;
+    if (out[out.length - 1].deleted_at - r.deleted_at > DELETION_GAP_MS) break;
+    out.push(r);
+  }
+  return out;
+}
+
+export class OwnerWrites {
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly publish: (cursor: number) => void,
+  ) {}
+
+  /**
+   * What `trash restore PATH` brings back: a deleted file; or, for a folder, every file
+   * deleted with it (or with `since`, every file under it deleted at or after that time),
+   * the folder's own entry, and deleted folders above it (so the files have a home).
+   */
+  async trashSelection(path: string, since: number | null): Promise<string[]> {
+    const own = await this.db.selectFrom('files').select(['path', 'kind', 'is_deleted']).where('path', '=', path).executeTakeFirst();
+    if (own && own.kind === 'file') {
+      if (!own.is_deleted) throw new ApiError(409, 'not_deleted', 'that file is not in the trash (it is live); see its versions to go back to an older one');
+      return [path];
+    }
+    let q = this.db
+      .selectFrom('files')
+      .select(['path', 'kind', 'deleted_at', 'deleted_by'])
+      .where('is_deleted', '=', 1)
+      .where((eb) => underPrefix(eb, 'path', path))
+      .orderBy('deleted_at', 'desc')
+      .orderBy('path');
+    if (since !== null) q = q.where('deleted_at', '>=', since);
+    const rows = (await q.execute()).map((r) => ({ ...r, deleted_at: Number(r.deleted_at) }));
+    const chosen = since !== null ? rows : deletedTogether(rows);
+    if (chosen.length === 0) {
+      throw new ApiError(404, 'version_not_found', since !== null ? 'nothing under that path was deleted since then' : 'nothing at or under that path is in the trash');
+    }
+    const ancestors: string[] = [];
+    for (let p = parentOf(path); p !== null; p = parentOf(p)) ancestors.push(p);
+    const deletedAncestors =
+      ancestors.length === 0
+        ? []
+        : await this.db.selectFrom('files').select('path').where('path', 'in', ancestors).where('is_deleted', '=', 1).where('kind', '=', 'dir').execute();
+    return [...deletedAncestors.map((a) => a.path), ...chosen.map((r) => r.path)];
+  }
+
+  /**
+   * Brings back each deleted path's newest live version as a new revision, in one
+   * transaction. A path that is live again by now is left alone (and not listed).
+   */
+  async restoreMany(paths: string[]): Promise<Array<{ path: string; revision: number }>> {
+    const restored: Array<{ path: string; revision: number }> = [];
+    await this.db.transaction().execute(async (tx) => {
+      let counter = await lockRevisionCounter(tx);
+      const start = counter;
+      const now = Date.now();
+      for (let i = 0; i < paths.length; i += CHUNK) {
+        const chunk = paths.slice(i, i + CHUNK);
+        const current = new Map((await tx.selectFrom('files').selectAll().where('path', 'in', chunk).execute()).map((r) => [r.path, r]));
+        const newest = await tx
+          .selectFrom('file_versions')
+          .select(['path', (eb) => eb.fn.max('revision').as('revision')])
+          .where('path', 'in', chunk)
+          .where('is_deleted', '=', 0)
+          .groupBy('path')
+          .execute();
+        const revs = newest.map((n) => Number(n.revision));
+        const versions = revs.length === 0 ? [] : await tx.selectFrom('file_versions').selectAll().where('revision', 'in', revs).execute();
+        const byPath = new Map(versions.map((v) => [v.path, v]));
+        const inserts: ReturnType<typeof versionValues>[] = [];
+        for (const p of chunk) {
+          const cur = current.get(p);
+          const v = byPath.get(p);
+          if (!cur || !cur.is_deleted || !v) continue;
+          const row: FilesTable = {
+            path: p,
+            kind: v.kind,
+            revision: ++counter,
+            sha256: v.sha256,
+            size: Number(v.size),
+            mtime: Number(v.mtime),
+            mode: Number(v.mode),
+            is_deleted: 0,
+            deleted_at: null,
+            deleted_by: null,
+            device_id: null,
+            updated_at: now,
+          };
+          const { path: _p, ...rest } = row;
+          await tx.updateTable('files').set(rest).where('path', '=', p).execute();
+          inserts.push(versionValues(row, 'restored'));
+          restored.push({ path: p, revision: row.revision });
+        }
+        if (inserts.length > 0) await tx.insertInto('file_versions').values(inserts).execute();
+      }
+      if (counter !== start) await tx.updateTable('counter').set({ value: counter }).where('id', '=', 1).execute();
+    });
+    if (restored.length > 0) this.publish(restored[restored.length - 1].revision);
+    return restored;
+  }
+
+  /**
+   * Emptying the trash (all of it, or one path and what is under it): the deleted rows and
+   * every version of those paths, for good. The blobs are then freed by the collector.
+   * `dryRun` answers the same without changing anything.
+   */
+  async emptyTrash(path: string | null, dryRun: boolean): Promise<{ purged: string[]; bytes: number }> {
+    const run = async (tx: Kysely<Schema> | Tx) => {
+      let q = tx.selectFrom('files').select('path').where('is_deleted', '=', 1);
+      if (path !== null) q = q.where((eb) => underPrefix(eb, 'path', path));
+      const purged = (await q.orderBy('path').execute()).map((r) => r.path);
+      const bytes = await this.bytesOnlyIn(tx, purged);
+      if (!dryRun) {
+        for (let i = 0; i < purged.length; i += CHUNK) {
+          const chunk = purged.slice(i, i + CHUNK);
+          await tx.deleteFrom('file_versions').where('path', 'in', chunk).execute();
+          await tx.deleteFrom('conflict_resolutions').where('path', 'in', chunk).execute();
+          await tx.deleteFrom('files').where('path', 'in', chunk).where('is_deleted', '=', 1).execute();
+        }
+      }
+      return { purged, bytes };
+    };
+    if (dryRun) return run(this.db);
+    return this.db.transaction().execute(async (tx) => {
+      await lockRevisionCounter(tx);
+      return run(tx);
+    });
+  }
+
+  /** Bytes of content that only these paths' versions hold (what emptying them frees). */
+  private async bytesOnlyIn(tx: Kysely<Schema> | Tx, paths: string[]): Promise<number> {
+    const inSet = new Set(paths);
+    const shas = new Set<string>();
+    for (let i = 0; i < paths.length; i += CHUNK) {
+      const rows = await tx.selectFrom('file_versions').select('sha256').distinct().where('path', 'in', paths.slice(i, i + CHUNK)).where('sha256', 'is not', null).execute();
+      for (const r of rows) shas.add(r.sha256!);
+    }
+    const list = [...shas];
+    const keep = new Set<string>();
+    for (let i = 0; i < list.length; i += CHUNK) {
+      const chunk = list.slice(i, i + CHUNK);
+      const users = await tx.selectFrom('file_versions').select(['sha256', 'path']).where('sha256', 'in', chunk).execute();
+      for (const u of users) if (!inSet.has(u.path)) keep.add(u.sha256!);
+      const live = await tx.selectFrom('files').select(['sha256', 'path']).where('sha256', 'in', chunk).execute();
+      for (const u of live) if (!inSet.has(u.path)) keep.add(u.sha256!);
+    }
+    const freed = list.filter((s) => !keep.has(s));
+    let bytes = 0;
+    for (let i = 0; i < freed.length; i += CHUNK) {
+      const row = await tx
+        .selectFrom('blobs')
+        .select(sql<number>`coalesce(sum(size), 0)`.as('bytes'))
+        .where('sha256', 'in', freed.slice(i, i + CHUNK))
+        .executeTakeFirst();
+      bytes += Number(row?.bytes ?? 0);
+    }
+    return bytes;
+  }
+
+  /**
+   * Settles a conflict copy.
+   * - original: the copy is deleted (it stays in the trash and as a past version).
+   * - copy: the copy's bytes become the original's new current version (the old bytes
+   *   stay a past version of the original), and the copy is deleted.
+   * - both: nothing moves; the copy is marked settled at its current revision, so it is no
+   *   longer listed as a conflict (an edit to it later lists it again).
+   */
+  async resolveConflict(copyPath: string, originalPath: string, keep: 'original' | 'copy' | 'both') {
+    let max = 0;
+    const result = await this.db.transaction().execute(async (tx) => {
+      let counter = await lockRevisionCounter(tx);
+      const start = counter;
+      const now = Date.now();
+      const copy = await tx.selectFrom('files').selectAll().where('path', '=', copyPath).executeTakeFirst();
+      if (!copy || copy.is_deleted || copy.kind !== 'file') throw new ApiError(404, 'conflict_not_found', 'no live conflict copy at that path');
+      const original = await tx.selectFrom('files').selectAll().where('path', '=', originalPath).executeTakeFirst();
+      const liveOriginal = original && !original.is_deleted ? original : undefined;
+      if (keep === 'both') {
+        await tx
+          .insertInto('conflict_resolutions')
+          .values({ path: copyPath, revision: copy.revision, resolved_at: now })
+          .onConflict((oc) => oc.columns(['path', 'revision']).doNothing())
+          .execute();
+        return {
+          original: liveOriginal ? { path: originalPath, revision: Number(liveOriginal.revision) } : null,
+          copy: { path: copyPath, revision: Number(copy.revision) },
+        };
+      }
+      let originalRevision = liveOriginal ? Number(liveOriginal.revision) : null;
+      if (keep === 'copy' && !(liveOriginal && liveOriginal.sha256 === copy.sha256)) {
+        const row: FilesTable = {
+          path: originalPath,
+          kind: 'file',
+          revision: ++counter,
+          sha256: copy.sha256,
+          size: Number(copy.size),
+          mtime: Number(copy.mtime),
+          mode: Number(copy.mode),
+          is_deleted: 0,
+          deleted_at: null,
+          deleted_by: null,
+          device_id: null,
+          updated_at: now,
+        };
+        if (original) {
+          const { path: _p, ...rest } = row;
+          await tx.updateTable('files').set(rest).where('path', '=', originalPath).execute();
+        } else {
+          await tx.insertInto('files').values(row).execute();
+        }
+        await tx.insertInto('file_versions').values(versionValues(row, original ? 'updated' : 'created')).execute();
+        originalRevision = row.revision;
+      }
+      if (keep === 'original' && !liveOriginal) {
+        throw new ApiError(409, 'original_missing', 'the original is gone; keep the copy (or both) instead');
+      }
+      const gone: FilesTable = { ...copy, revision: ++counter, is_deleted: 1, deleted_at: now, deleted_by: null, device_id: null, updated_at: now };
+      const { path: _p, ...rest } = gone;
+      await tx.updateTable('files').set(rest).where('path', '=', copyPath).execute();
+      await tx.insertInto('file_versions').values(versionValues(gone, 'deleted')).execute();
+      if (counter !== start) await tx.updateTable('counter').set({ value: counter }).where('id', '=', 1).execute();
+      max = counter;
+      return { original: originalRevision === null ? null : { path: originalPath, revision: originalRevision }, copy: null };
+    });
+    if (max > 0) this.publish(max);
+    return result;
+  }
+}

@@ -1,0 +1,100 @@
+// The owner console's sign-in: cookie flags, CSRF, sign-out, expiry, the rate limit and
+// the security headers, over real HTTP on both engines.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENGINES } from '../helpers/postgres.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { call, expectApiError } from './api.js';
+import { sessionCookie, signIn } from './console-helpers.js';
+
+describe.each(ENGINES)('console session (%s)', (engine) => {
+  let srv: TestServer;
+  beforeAll(async () => {
+    srv = await startTestServer(engine, { authFailureLimit: { maxFailures: 3, windowMs: 60_000, maxAddresses: 100 }, consoleSession: { idleMs: 1500 } });
+  });
+  afterAll(async () => srv?.close());
+
+  it('signs in with the admin token: an HttpOnly SameSite=Strict cookie that does not hold the token', async () => {
+    const { cookie, csrf, res } = await signIn(srv.url, srv.adminToken);
+    expect(res.body.signed_in).toBe(true);
+    expect(typeof csrf).toBe('string');
+    expect(Date.parse(res.body.expires_at)).toBeGreaterThan(Date.now());
+    const raw = ([] as string[]).concat(res.headers['set-cookie'] as any).find((c) => c.startsWith('synmac_session='))!;
+    expect(raw).toMatch(/; HttpOnly/i);
+    expect(raw).toMatch(/; SameSite=Strict/i);
+    expect(raw).toMatch(/; Path=\//i);
+    expect(raw).not.toMatch(/; Secure/i); // plain HTTP here; Secure over TLS (client-tls covers HTTPS)
+    expect(raw).not.toContain(srv.adminToken);
+    expect(res.raw.toString()).not.toContain(srv.adminToken);
+
+    const me = await call(`${srv.url}/api/v1/console/session`, { headers: { cookie } });
+    expect(me.status).toBe(200);
+    expect(me.body.signed_in).toBe(true);
+    // The cookie is the owner: the admin endpoints answer it.
+    const devices = await call(`${srv.url}/api/v1/devices`, { headers: { cookie } });
+    expect(devices.status).toBe(200);
+  });
+
+  it('refuses a state-changing request made with the cookie but without the CSRF token', async () => {
+    const { cookie, csrf } = await signIn(srv.url, srv.adminToken);
+    const bare = await call(`${srv.url}/api/v1/invites`, { method: 'POST', headers: { cookie }, json: {} });
+    expectApiError(bare, 403, 'csrf');
+    const wrong = await call(`${srv.url}/api/v1/invites`, { method: 'POST', headers: { cookie, 'x-csrf-token': 'nope' }, json: {} });
+    expectApiError(wrong, 403, 'csrf');
+    const ok = await call(`${srv.url}/api/v1/invites`, { method: 'POST', headers: { cookie, 'x-csrf-token': csrf }, json: {} });
+    expect(ok.status).toBe(201);
+    // Bearer requests carry no ambient credential: no CSRF token needed.
+    const bearer = await call(`${srv.url}/api/v1/invites`, { method: 'POST', key: srv.adminToken, json: {} });
+    expect(bearer.status).toBe(201);
+  });
+
+  it('signing out ends the session on the server: the same cookie no longer works', async () => {
+    const { cookie, csrf } = await signIn(srv.url, srv.adminToken);
+    const out = await call(`${srv.url}/api/v1/console/session`, { method: 'DELETE', headers: { cookie, 'x-csrf-token': csrf } });
+    expect(out.status).toBe(204);
+    expectApiError(await call(`${srv.url}/api/v1/console/session`, { headers: { cookie } }), 401, 'unauthorized');
+    expectApiError(await call(`${srv.url}/api/v1/devices`, { headers: { cookie } }), 401, 'unauthorized');
+  });
+
+  it('a session expires after its idle time', async () => {
+    const { cookie } = await signIn(srv.url, srv.adminToken);
+    const used = await call(`${srv.url}/api/v1/console/session`, { headers: { cookie } });
+    expect(used.status).toBe(200);
+    // Real time passes: the session's own expiry (1.5 s idle on this server) is the clock.
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(used.body.expires_at) - Date.now()) + 100));
+    expectApiError(await call(`${srv.url}/api/v1/console/session`, { headers: { cookie } }), 401, 'unauthorized');
+    expectApiError(await call(`${srv.url}/api/v1/devices`, { headers: { cookie } }), 401, 'unauthorized');
+  });
+
+  it('a cookie made up or tampered with is not a session', async () => {
+    expectApiError(await call(`${srv.url}/api/v1/devices`, { headers: { cookie: 'synmac_session=AAAA' } }), 401, 'unauthorized');
+    const { cookie } = await signIn(srv.url, srv.adminToken);
+    const flipped = cookie.slice(0, -3) + (cookie.endsWith('A') ? 'B' : 'A') + cookie.slice(-2);
+    expectApiError(await call(`${srv.url}/api/v1/devices`, { headers: { cookie: flipped } }), 401, 'unauthorized');
+  });
+
+  it('security headers on every answer: strict CSP, no framing, nosniff, no referrer', async () => {
+    const r = await call(`${srv.url}/api/v1/health`);
+    const csp = String(r.headers['content-security-policy']);
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(r.headers['x-content-type-options']).toBe('nosniff');
+    expect(r.headers['referrer-policy']).toBe('no-referrer');
+    expect(r.headers['x-frame-options']).toBe('DENY');
+  });
+
+  it('a wrong token is refused (401, one clear JSON error) and counts toward the rate limit', async () => {
+    // Last in this suite: it uses up this address's failure budget.
+    for (let i = 0; i < 3; i++) {
+      const r = await call(`${srv.url}/api/v1/console/session`, { method: 'POST', json: { token: `sma_wrong${i}` } });
+      expectApiError(r, 401, 'unauthorized', srv.dataDir);
+      expect(r.body.error.message).toBe("that is not this server's admin token");
+      expect(sessionCookie(r)).toBeNull();
+    }
+    const limited = await call(`${srv.url}/api/v1/console/session`, { method: 'POST', json: { token: srv.adminToken } });
+    expectApiError(limited, 429, 'too_many_failures');
+    expect(limited.headers['retry-after']).toBeDefined();
+    expect(sessionCookie(limited)).toBeNull();
+  });
+});

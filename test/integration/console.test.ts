@@ -1,0 +1,226 @@
+// The owner console's API over real HTTP on both engines: devices, the tree, versions and
+// content, restore, trash, conflicts, activity (list and live stream) and GC.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { ENGINES } from '../helpers/postgres.js';
+import { registerDevice, startTestServer, type TestServer } from '../helpers/server.js';
+import { Api, call, expectApiError, sha } from './api.js';
+import { signIn } from './console-helpers.js';
+
+const q = encodeURIComponent;
+
+describe.each(ENGINES)('owner console API (%s)', (engine) => {
+  let srv: TestServer;
+  let admin: Api;
+  let a: Api;
+  let b: Api;
+  let aId: string;
+  beforeAll(async () => {
+    srv = await startTestServer(engine, { gc: { graceMs: 0 } });
+    admin = new Api(srv.url, srv.adminToken);
+    const da = await registerDevice(srv, 'Mac-A');
+    aId = da.id;
+    a = new Api(srv.url, da.key);
+    b = new Api(srv.url, (await registerDevice(srv, 'Mac-B')).key);
+  });
+  afterAll(async () => srv?.close());
+
+  const put = async (api: Api, path: string, body: string, base?: number | null) => {
+    const r = await api.put(path, body, { base });
+    expect(r.status, r.raw.toString()).toBeLessThan(300);
+    return r.body as { path: string; revision: number; result: string };
+  };
+
+  it('devices: last seen and last sync to the second, client version and platform, online while holding the event stream', async () => {
+    const before = Date.now();
+    const st = await call(`${srv.url}/api/v1/status`, {
+      method: 'POST',
+      key: a.key,
+      headers: { 'user-agent': 'synmac/9.8.7 (darwin 24.1.0; arm64)' },
+      json: { files: [] },
+    });
+    expect(st.status).toBe(200);
+    let dev = (await admin.getJson('/api/v1/devices')).body.devices.find((d: any) => d.name === 'Mac-A');
+    expect(dev.last_seen_at).toBeGreaterThanOrEqual(before - 1000);
+    expect(dev.last_sync_at).toBeGreaterThanOrEqual(before - 1000);
+    expect(dev.client_version).toBe('9.8.7');
+    expect(dev.platform).toBe('darwin 24.1.0; arm64');
+    expect(dev.online).toBe(false);
+
+    // A second request a little later moves last seen on (written at most once a second).
+    await new Promise((r) => setTimeout(r, 1100));
+    await a.getJson('/api/v1/me');
+    const dev2 = (await admin.getJson('/api/v1/devices')).body.devices.find((d: any) => d.name === 'Mac-A');
+    expect(dev2.last_seen_at).toBeGreaterThan(dev.last_seen_at);
+
+    const ac = new AbortController();
+    const stream = await request(`${srv.url}/api/v1/events`, { headers: { authorization: `Bearer ${a.key}` }, signal: ac.signal });
+    expect(stream.statusCode).toBe(200);
+    dev = (await admin.getJson('/api/v1/devices')).body.devices.find((d: any) => d.name === 'Mac-A');
+    expect(dev.online).toBe(true);
+    const overview = await admin.getJson('/api/v1/admin/overview');
+    expect(overview.body.devices).toMatchObject({ total: 2, online: 1, revoked: 0 });
+    ac.abort();
+    await stream.body.dump().catch(() => {});
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      dev = (await admin.getJson('/api/v1/devices')).body.devices.find((d: any) => d.name === 'Mac-A');
+      if (!dev.online) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(dev.online).toBe(false);
+    expect(dev.id).toBe(aId);
+  });
+
+  it('invite answers the exact register line for this server', async () => {
+    const r = await admin.post('/api/v1/invites', {});
+    expect(r.status).toBe(201);
+    const host = new URL(srv.url).host;
+    expect(r.body.register_command).toBe(`npx synmac register --server http://${host} --code ${r.body.code} --name NEW-MAC --folder ~/Sync`);
+  });
+
+  it('tree: one level, implied folders with their totals, live entries only', async () => {
+    await put(a, 'tree/top.txt', 'top');
+    await put(a, 'tree/sub/one.txt', 'one!');
+    await put(a, 'tree/sub/deeper/two.txt', 'two!!');
+    const gone = await put(a, 'tree/gone.txt', 'x');
+    expect((await a.del('tree/gone.txt', gone.revision)).status).toBe(200);
+    const r = await admin.getJson(`/api/v1/admin/tree?dir=${q('tree')}`);
+    expect(r.status).toBe(200);
+    expect(r.body.dir).toBe('tree');
+    expect(r.body.entries.map((e: any) => [e.name, e.kind, e.size])).toEqual([
+      ['sub', 'dir', 9],
+      ['top.txt', 'file', 3],
+    ]);
+    const top = r.body.entries[1];
+    expect(top).toMatchObject({ path: 'tree/top.txt', device_name: 'Mac-A' });
+    expect(Date.parse(top.modified_at)).toBeGreaterThan(0);
+    const root = await admin.getJson('/api/v1/admin/tree');
+    expect(root.body.entries.map((e: any) => e.name)).toContain('tree');
+    expectApiError(await admin.getJson(`/api/v1/admin/tree?dir=${q('../etc')}`), 400, 'path_dot_segment');
+  });
+
+  it('tree of a 10,000-entry directory, quickly', async () => {
+    const body = 'same bytes';
+    const blob = await call(`${srv.url}/api/v1/blobs/${sha(body)}`, { method: 'PUT', key: a.key, headers: { 'content-type': 'application/octet-stream' }, body });
+    expect(blob.status).toBeLessThan(300);
+    const ops = Array.from({ length: 10_000 }, (_, i) => ({ op: 'write', path: `big/f${String(i).padStart(5, '0')}.txt`, kind: 'file', sha256: sha(body), size: body.length, mtime: 1, mode: 0o644, base_revision: null }));
+
+    const c = await a.post('/api/v1/commit', { ops });
+    expect(c.status).toBe(200);
+    const t0 = performance.now();
+    const r = await admin.getJson(`/api/v1/admin/tree?dir=big`);
+    const ms = performance.now() - t0;
+    expect(r.status).toBe(200);
+    expect(r.body.entries.length).toBe(10_000);
+    expect(r.body.entries[0].name).toBe('f00000.txt');
+    expect(ms).toBeLessThan(5000); // ~100 ms here, unloaded
+  });
+
+  it('versions, content of any version, download headers, preview types', async () => {
+    const v1 = await put(a, 'docs/note.txt', 'first');
+    const v2 = await put(b, 'docs/note.txt', 'second', v1.revision);
+    const versions = await admin.getJson(`/api/v1/admin/versions?path=${q('docs/note.txt')}`);
+    expect(versions.status).toBe(200);
+    expect(versions.body.versions.map((v: any) => [v.revision, v.kind, v.device_name, v.size])).toEqual([
+      [v2.revision, 'edit', 'Mac-B', 6],
+      [v1.revision, 'edit', 'Mac-A', 5],
+    ]);
+    expect(Date.parse(versions.body.versions[0].created_at)).toBeGreaterThan(0);
+
+    const cur = await call(`${srv.url}/api/v1/admin/content?path=${q('docs/note.txt')}`, { key: srv.adminToken });
+    expect(cur.status).toBe(200);
+    expect(cur.raw.toString()).toBe('second');
+    expect(cur.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(cur.headers['x-content-type-options']).toBe('nosniff');
+    expect(cur.headers['content-security-policy']).toBe("sandbox; default-src 'none'");
+    const old = await call(`${srv.url}/api/v1/admin/content?path=${q('docs/note.txt')}&revision=${v1.revision}&download=1`, { key: srv.adminToken });
+    expect(old.raw.toString()).toBe('first');
+    expect(old.headers['content-type']).toBe('application/octet-stream');
+    expect(old.headers['content-disposition']).toBe(`attachment; filename="note.txt"; filename*=UTF-8''note.txt`);
+
+    await put(a, 'docs/Résumé "final".pdf', '%PDF-1');
+    const pdf = await call(`${srv.url}/api/v1/admin/content?path=${q('docs/Résumé "final".pdf')}`, { key: srv.adminToken });
+    expectApiError(pdf, 415, 'no_preview');
+    const dl = await call(`${srv.url}/api/v1/admin/content?path=${q('docs/Résumé "final".pdf')}&download=1`, { key: srv.adminToken });
+    expect(dl.headers['content-disposition']).toBe(`attachment; filename="R_sum_ _final_.pdf"; filename*=UTF-8''R%C3%A9sum%C3%A9%20%22final%22.pdf`);
+    await put(a, 'docs/pic.PNG', '\x89PNG');
+    const png = await call(`${srv.url}/api/v1/admin/content?path=${q('docs/pic.PNG')}`, { key: srv.adminToken });
+    expect(png.headers['content-type']).toBe('image/png');
+    await put(a, 'docs/x.svg', '<svg onload="alert(1)"/>');
+    const svg = await call(`${srv.url}/api/v1/admin/content?path=${q('docs/x.svg')}`, { key: srv.adminToken });
+    expect(svg.headers['content-type']).toBe('text/plain; charset=utf-8'); // never run as an image
+
+    expectApiError(await call(`${srv.url}/api/v1/admin/content?path=${q('docs/none.txt')}`, { key: srv.adminToken }), 404, 'not_found');
+    expectApiError(await call(`${srv.url}/api/v1/admin/content?path=${q('docs/note.txt')}&revision=999999`, { key: srv.adminToken }), 404, 'version_not_found');
+    // A device key is not the owner.
+    expectApiError(await call(`${srv.url}/api/v1/admin/content?path=${q('docs/note.txt')}`, { key: a.key }), 403, 'forbidden');
+  });
+
+  it('restore a past version: a new revision devices then download', async () => {
+    const v1 = await put(a, 'restore/r.txt', 'old bytes');
+    await put(a, 'restore/r.txt', 'new bytes', v1.revision);
+    const since = await a.cursor();
+    const r = await admin.post('/api/v1/admin/restore', { path: 'restore/r.txt', revision: v1.revision });
+    expect(r.status).toBe(200);
+    expect(r.body.result).toBe('restored');
+    expect(r.body.revision).toBeGreaterThan(since);
+    const changes = await a.getJson(`/api/v1/changes?since=${since}`);
+    expect(changes.body.changes.map((c: any) => c.path)).toEqual(['restore/r.txt']);
+    expect((await a.get('restore/r.txt')).raw.toString()).toBe('old bytes');
+    expectApiError(await admin.post('/api/v1/admin/restore', { path: 'restore/r.txt', revision: 999_999 }), 404, 'version_not_found');
+  });
+
+  it('overview: versions, engine, files, storage, devices, recent changes', async () => {
+    const r = await admin.getJson('/api/v1/admin/overview');
+    expect(r.status).toBe(200);
+    expect(r.body.database).toBe(engine);
+    expect(r.body.files.count).toBeGreaterThan(10_000);
+    expect(r.body.files.bytes).toBeGreaterThan(0);
+    expect(r.body.storage.blob_bytes + r.body.storage.pack_bytes).toBeGreaterThan(0);
+    expect(typeof r.body.storage.reclaimable_bytes).toBe('number');
+    expect(r.body.recent_changes.length).toBeGreaterThan(0);
+  });
+
+  it('activity: the feed and the live stream get an upload made by a device; filters by device and path', async () => {
+    const { cookie } = await signIn(srv.url, srv.adminToken);
+    const ac = new AbortController();
+    const stream = await request(`${srv.url}/api/v1/admin/activity/stream`, { headers: { cookie }, signal: ac.signal });
+    expect(stream.statusCode).toBe(200);
+    expect(stream.headers['content-type']).toBe('text/event-stream');
+    let text = '';
+    const got = new Promise<any>((resolve, reject) => {
+      stream.body.on('data', (d: Buffer) => {
+        text += d.toString();
+        for (const block of text.split('\n\n')) {
+          const data = /^event: activity\ndata: (.*)$/m.exec(block.replace(/^id: .*\n/, ''));
+          if (data) {
+            const ev = JSON.parse(data[1]);
+            if (ev.type === 'upload' && ev.path === 'live/seen.txt') resolve(ev);
+          }
+        }
+      });
+      stream.body.on('error', reject);
+    });
+    await put(b, 'live/seen.txt', 'hello');
+    const ev = await got;
+    expect(ev).toMatchObject({ type: 'upload', device_name: 'Mac-B', path: 'live/seen.txt', detail: null });
+    expect(Date.parse(ev.at)).toBeGreaterThan(Date.now() - 60_000);
+    ac.abort();
+    await stream.body.dump().catch(() => {});
+
+    const feed = await admin.getJson('/api/v1/admin/activity?device=Mac-B&prefix=live');
+    expect(feed.status).toBe(200);
+    expect(feed.body.events[0]).toMatchObject({ type: 'upload', path: 'live/seen.txt', device_name: 'Mac-B' });
+    expect(feed.body.events.every((e: any) => e.device_name === 'Mac-B' && e.path.startsWith('live'))).toBe(true);
+    // A big commit is one event with a count, not one per file.
+    const big = (await admin.getJson('/api/v1/admin/activity?prefix=big')).body.events;
+    expect(big).toHaveLength(1);
+    expect(big[0]).toMatchObject({ type: 'upload', device_name: 'Mac-A', path: 'big', detail: '10000 files' });
+    const types = new Set((await admin.getJson('/api/v1/admin/activity?limit=1000')).body.events.map((e: any) => e.type));
+    for (const t of ['register', 'invite', 'upload', 'delete', 'restore', 'signin']) expect(types, t).toContain(t);
+    const page = await admin.getJson(`/api/v1/admin/activity?limit=2&before=${feed.body.events[0].id}`);
+    expect(page.body.events.every((e: any) => e.id < feed.body.events[0].id)).toBe(true);
+    expectApiError(await admin.getJson('/api/v1/admin/activity?limit=0'), 400, 'invalid_request');
+  });
+});
