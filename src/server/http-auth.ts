@@ -63,10 +63,13 @@ export function installAuth(app: FastifyInstance, ctx: ServerContext): void {
     if (req.routeOptions.url === '/api/v1/events') reply.raw.once('close', ctx.presence.streamOpened(device.id));
   });
 
-  // Last sync: a /status or commit the server answered.
-  app.addHook('onResponse', async (req, reply) => {
-    if (!req.device || reply.statusCode !== 200) return;
-    const url = req.routeOptions.url;
-    if (url === '/api/v1/status' || url === '/api/v1/commit') await ctx.presence.synced(req.device.id);
+  // Last sync: a /status or commit answered 200, recorded before the answer leaves (so
+  // whoever looks next sees it).
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (req.device && reply.statusCode === 200) {
+      const url = req.routeOptions.url;
+      if (url === '/api/v1/status' || url === '/api/v1/commit') await ctx.presence.synced(req.device.id);
+    }
+    return payload;
   });
 }

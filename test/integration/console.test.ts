@@ -223,4 +223,164 @@ describe.each(ENGINES)('owner console API (%s)', (engine) => {
     expect(page.body.events.every((e: any) => e.id < feed.body.events[0].id)).toBe(true);
     expectApiError(await admin.getJson('/api/v1/admin/activity?limit=0'), 400, 'invalid_request');
   });
+
+  it('trash restore of a folder brings back every file deleted with it, with its bytes, for devices to download', async () => {
+    const files = { 'Projects/Old Name/a.txt': 'AAA', 'Projects/Old Name/sub/b.txt': 'BBBB', 'Projects/Old Name/sub/deep/c.bin': 'C'.repeat(5000) };
+    const revs: Record<string, number> = {};
+    for (const [p, body] of Object.entries(files)) revs[p] = (await put(a, p, body)).revision;
+    const dir = await a.put('Projects/Old Name/empty', '', { headers: { 'x-synmac-kind': 'dir' } });
+    expect(dir.status).toBe(201);
+    revs['Projects/Old Name/empty'] = dir.body.revision;
+    const del = await a.post('/api/v1/commit', { ops: Object.entries(revs).map(([path, base]) => ({ op: 'delete', path, base_revision: base })) });
+    expect(del.body.results.every((r: any) => r.result === 'deleted')).toBe(true);
+    const trash = await admin.getJson(`/api/v1/admin/trash?prefix=${q('Projects/Old Name')}&device=Mac-A`);
+    expect(trash.body.entries.map((e: any) => e.path).sort()).toEqual(Object.keys(revs).sort());
+    expect(trash.body.entries[0]).toMatchObject({ deleted_by: 'Mac-A' });
+
+    const since = await b.cursor();
+    const r = await admin.post('/api/v1/admin/trash/restore', { path: 'Projects/Old Name' });
+    expect(r.status).toBe(200);
+    expect(r.body.count).toBe(4);
+    expect(r.body.restored.map((x: any) => x.path).sort()).toEqual(Object.keys(revs).sort());
+    // Devices see the restored files in /changes and download the very bytes.
+    const changes = await b.getJson(`/api/v1/changes?since=${since}`);
+    expect(changes.body.changes.map((c: any) => c.path).sort()).toEqual(Object.keys(revs).sort());
+    for (const [p, body] of Object.entries(files)) expect((await b.get(p)).raw.toString()).toBe(body);
+    expect((await admin.getJson(`/api/v1/admin/trash?prefix=${q('Projects/Old Name')}`)).body.entries).toEqual([]);
+    expectApiError(await admin.post('/api/v1/admin/trash/restore', { path: 'Projects/Old Name' }), 404, 'version_not_found');
+  });
+
+  it('a device restores a folder through POST /api/v1/trash/restore (what `synmac trash restore DIR` calls)', async () => {
+    const one = await put(a, 'devfolder/x/1.txt', 'one');
+    const two = await put(a, 'devfolder/x/2.txt', 'two');
+    await a.del('devfolder/x/1.txt', one.revision);
+    await a.del('devfolder/x/2.txt', two.revision);
+    const r = await b.post('/api/v1/trash/restore', { path: 'devfolder/x' });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ path: 'devfolder/x', result: 'restored', count: 2 });
+    expect((await b.get('devfolder/x/2.txt')).raw.toString()).toBe('two');
+    // A single file still answers as before.
+    const f = await put(a, 'devfolder/single.txt', 'single');
+    await a.del('devfolder/single.txt', f.revision);
+    const single = await b.post('/api/v1/trash/restore', { path: 'devfolder/single.txt' });
+    expect(single.body).toMatchObject({ path: 'devfolder/single.txt', result: 'created' });
+  });
+
+  it('restore everything deleted under a folder since a time, and only that', async () => {
+    const early = await put(a, 'since/early.txt', 'early');
+    await a.del('since/early.txt', early.revision);
+    const deletedEarly = (await admin.getJson(`/api/v1/admin/trash?prefix=since`)).body.entries[0].deleted_at;
+    // The next deletions are at least one millisecond later than the first.
+    while (new Date().toISOString() <= deletedEarly) await new Promise((r) => setTimeout(r, 1));
+    const t = new Date(Date.parse(deletedEarly) + 1).toISOString();
+    const l1 = await put(a, 'since/late/1.txt', 'late1');
+    const l2 = await put(b, 'since/2.txt', 'late2');
+    await a.del('since/late/1.txt', l1.revision);
+    await b.del('since/2.txt', l2.revision);
+    const r = await admin.post('/api/v1/admin/trash/restore', { path: 'since', since: t });
+    expect(r.status).toBe(200);
+    expect(r.body.restored.map((x: any) => x.path).sort()).toEqual(['since/2.txt', 'since/late/1.txt']);
+    expect((await admin.getJson(`/api/v1/admin/trash?prefix=since`)).body.entries.map((e: any) => e.path)).toEqual(['since/early.txt']);
+    expectApiError(await admin.post('/api/v1/admin/trash/restore', { path: 'since', since: 'yesterday' }), 400, 'invalid_time');
+  });
+
+  it('empty the trash: dry run lists what would be gone for good and changes nothing; then it is gone', async () => {
+    const one = await put(a, 'empty/one.txt', 'unique bytes one');
+    const two = await put(a, 'empty/keep/two.txt', 'unique bytes two');
+    await put(a, 'empty/shared.txt', 'shared bytes');
+    const shared = await put(a, 'empty/shared-copy.txt', 'shared bytes');
+    await a.del('empty/one.txt', one.revision);
+    await a.del('empty/keep/two.txt', two.revision);
+    await a.del('empty/shared-copy.txt', shared.revision);
+    const dry = await admin.post('/api/v1/admin/trash/empty', { path: 'empty', dry_run: true });
+    expect(dry.status).toBe(200);
+    expect(dry.body).toMatchObject({ purged: ['empty/keep/two.txt', 'empty/one.txt', 'empty/shared-copy.txt'], count: 3, dry_run: true });
+    // 'shared bytes' stay referenced by a live file: only the two unique contents are freed.
+    expect(dry.body.bytes).toBe('unique bytes one'.length + 'unique bytes two'.length);
+    expect((await admin.getJson(`/api/v1/admin/trash?prefix=empty`)).body.entries).toHaveLength(3);
+
+    const onlyOne = await admin.post('/api/v1/admin/trash/empty', { path: 'empty/one.txt' });
+    expect(onlyOne.body).toMatchObject({ purged: ['empty/one.txt'], count: 1, dry_run: false });
+    expect((await admin.getJson(`/api/v1/admin/versions?path=${q('empty/one.txt')}`)).body.versions).toEqual([]);
+    const dev = await a.post('/api/v1/trash/empty', { path: 'empty' });
+    expect(dev.body).toMatchObject({ purged: ['empty/keep/two.txt', 'empty/shared-copy.txt'], count: 2 });
+    expect((await admin.getJson(`/api/v1/admin/trash?prefix=empty`)).body.entries).toEqual([]);
+    expect((await a.get('empty/shared.txt')).raw.toString()).toBe('shared bytes');
+    const ev = (await admin.getJson('/api/v1/admin/activity?prefix=empty')).body.events.find((e: any) => e.type === 'trash_empty');
+    expect(ev).toMatchObject({ device_name: 'Mac-A', path: 'empty' });
+  });
+
+  const makeConflict = async (name: string) => {
+    const orig = await put(a, name, `original of ${name}`);
+    const c = await b.put(name, `copy of ${name}`, { base: null });
+    expect(c.body.result).toBe('conflict');
+    return { original: orig, copyPath: c.body.path as string };
+  };
+
+  it('conflicts: listed with both sides; keep the original, keep the copy, keep both; nothing is lost', async () => {
+    const k1 = await makeConflict('conf/keep-original.txt');
+    const k2 = await makeConflict('conf/keep-copy.txt');
+    const k3 = await makeConflict('conf/keep-both.txt');
+    const list = (await admin.getJson('/api/v1/admin/conflicts')).body.conflicts;
+    const entry = list.find((c: any) => c.copy.path === k1.copyPath);
+    expect(entry.copy).toMatchObject({ device_name: 'Mac-B', size: 'copy of conf/keep-original.txt'.length });
+    expect(entry.original).toMatchObject({ path: 'conf/keep-original.txt', device_name: 'Mac-A', revision: k1.original.revision });
+    expect(entry.is_text).toBe(true);
+    expect(list.map((c: any) => c.copy.path)).toEqual(expect.arrayContaining([k1.copyPath, k2.copyPath, k3.copyPath]));
+
+    const r1 = await admin.post('/api/v1/admin/conflicts/resolve', { copy_path: k1.copyPath, keep: 'original' });
+    expect(r1.status).toBe(200);
+    expect(r1.body).toMatchObject({ result: 'kept_original', original: { path: 'conf/keep-original.txt', revision: k1.original.revision }, copy: null });
+    expect((await a.get(k1.copyPath)).status).toBe(404);
+    // The copy's bytes are still a past version of the copy's path.
+    const v1 = (await admin.getJson(`/api/v1/admin/versions?path=${q(k1.copyPath)}`)).body.versions;
+    const kept = v1.find((v: any) => !v.deleted);
+    const old = await call(`${srv.url}/api/v1/admin/content?path=${q(k1.copyPath)}&revision=${kept.revision}`, { key: srv.adminToken });
+    expect(old.raw.toString()).toBe('copy of conf/keep-original.txt');
+
+    const r2 = await admin.post('/api/v1/admin/conflicts/resolve', { copy_path: k2.copyPath, keep: 'copy' });
+    expect(r2.body.result).toBe('kept_copy');
+    expect((await a.get('conf/keep-copy.txt')).raw.toString()).toBe('copy of conf/keep-copy.txt');
+    const v2 = (await admin.getJson(`/api/v1/admin/versions?path=${q('conf/keep-copy.txt')}`)).body.versions;
+    const before = v2.find((v: any) => v.revision === k2.original.revision);
+    expect(before).toBeDefined();
+    const oldOrig = await call(`${srv.url}/api/v1/admin/content?path=${q('conf/keep-copy.txt')}&revision=${before.revision}`, { key: srv.adminToken });
+    expect(oldOrig.raw.toString()).toBe('original of conf/keep-copy.txt');
+    expect((await a.get(k2.copyPath)).status).toBe(404);
+
+    const r3 = await admin.post('/api/v1/admin/conflicts/resolve', { copy_path: k3.copyPath, keep: 'both' });
+    expect(r3.body).toMatchObject({ result: 'kept_both', copy: { path: k3.copyPath } });
+    expect((await a.get(k3.copyPath)).raw.toString()).toBe('copy of conf/keep-both.txt');
+    expect((await a.get('conf/keep-both.txt')).raw.toString()).toBe('original of conf/keep-both.txt');
+
+    const after = (await admin.getJson('/api/v1/admin/conflicts')).body.conflicts.map((c: any) => c.copy.path);
+    expect(after).not.toContain(k1.copyPath);
+    expect(after).not.toContain(k2.copyPath);
+    expect(after).not.toContain(k3.copyPath);
+    expectApiError(await admin.post('/api/v1/admin/conflicts/resolve', { copy_path: 'conf/keep-both.txt', keep: 'copy' }), 400, 'not_a_conflict_copy');
+    expectApiError(await admin.post('/api/v1/admin/conflicts/resolve', { copy_path: k1.copyPath, keep: 'copy' }), 404, 'conflict_not_found');
+    expectApiError(await admin.post('/api/v1/admin/conflicts/resolve', { copy_path: k1.copyPath, keep: 'neither' }), 400, 'invalid_request');
+  });
+
+  it('GC: the preview says what a run frees, changes nothing; the run then frees it', async () => {
+    const body = 'bytes only this file holds, soon garbage';
+    const f = await put(a, 'gc/doomed.txt', body);
+    await a.del('gc/doomed.txt', f.revision);
+    await admin.post('/api/v1/admin/trash/empty', { path: 'gc/doomed.txt' });
+    const p1 = await admin.getJson('/api/v1/admin/gc/preview');
+    expect(p1.status).toBe(200);
+    expect(p1.body.reclaimable_bytes).toBeGreaterThanOrEqual(body.length);
+    expect(p1.body.blobs).toBeGreaterThanOrEqual(1);
+    const p2 = await admin.getJson('/api/v1/admin/gc/preview');
+    expect(p2.body).toEqual(p1.body);
+    const run = await admin.post('/api/v1/admin/gc', {});
+    expect(run.status).toBe(200);
+    expect(run.body.bytes_freed).toBeGreaterThanOrEqual(p1.body.reclaimable_bytes);
+    expect((await admin.getJson('/api/v1/admin/gc/preview')).body).toMatchObject({ reclaimable_bytes: 0, blobs: 0 });
+    // Everything live is still whole.
+    expect((await a.get('docs/note.txt')).raw.toString()).toBe('second');
+    expect((await a.get('Projects/Old Name/sub/deep/c.bin')).raw.toString()).toBe('C'.repeat(5000));
+    const ev = (await admin.getJson('/api/v1/admin/activity?limit=5')).body.events.map((e: any) => e.type);
+    expect(ev).toContain('gc');
+  });
 });

@@ -9,7 +9,8 @@ export async function adminRoutes(app: FastifyInstance, ctx: ServerContext): Pro
     {
       config: { auth: 'admin' },
       schema: {
-        summary: 'Run garbage collection now: prune old versions by the retention policy, remove unreferenced blobs',
+        tags: ['storage'],
+        summary: 'Run garbage collection now: prune old versions by the retention policy, remove unreferenced blobs (GET /admin/gc/preview first says what it would free)',
         response: {
           200: {
             type: 'object',
@@ -25,6 +26,10 @@ export async function adminRoutes(app: FastifyInstance, ctx: ServerContext): Pro
         },
       },
     },
-    async () => ctx.collectGarbage(),
+    async () => {
+      const r = await ctx.collectGarbage();
+      void ctx.activity.record({ type: 'gc', detail: `${r.bytes_freed} bytes freed, ${r.blobs_removed} blobs, ${r.versions_pruned} old versions pruned` });
+      return r;
+    },
   );
 }
