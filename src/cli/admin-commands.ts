@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { jsonRequest } from '../client/http.js';
 import { CliError } from './cli-error.js';
 
-function adminOpts(o: { server?: string; adminToken?: string }) {
+export function adminOpts(o: { server?: string; adminToken?: string }) {
   const baseUrl = o.server ?? process.env.SYNMAC_SERVER;
   const token = o.adminToken ?? process.env.SYNMAC_ADMIN_TOKEN;
   if (!baseUrl) throw new CliError('--server URL is required (or set SYNMAC_SERVER)');

@@ -225,12 +225,24 @@ export function registerClientCommands(program: Command): void {
     });
   trash
     .command('restore <path>')
-    .description('bring a deleted file back (then `synmac sync` fetches it)')
-    .option('--version <revision>', 'a specific past revision')
+    .description('bring a deleted file back, or a folder with every file deleted with it (then `synmac sync` fetches them)')
+    .option('--version <revision>', 'a specific past revision (of a file)')
+    .option('--since <time>', 'a folder: every file under it deleted since TIME (ISO-8601, e.g. 2026-11-25T14:00)')
     .option(...configOpt)
     .action(async (p: string, o) => {
+      let since: string | undefined;
+      if (o.since !== undefined) {
+        const t = new Date(o.since);
+        if (Number.isNaN(t.getTime())) throw new CliError('--since must be a time, e.g. 2026-11-25T14:00 (local) or 2026-11-25T13:00Z');
+        since = t.toISOString();
+      }
       await withDevice(o.config, async ({ api }) => {
-        const r = await api.restoreFromTrash(checkedArgPath(p), o.version === undefined ? undefined : Number(o.version));
+        const r = await api.restoreFromTrash(checkedArgPath(p), o.version === undefined ? undefined : Number(o.version), since);
+        if (r.restored) {
+          out(`restored ${r.count} ${r.count === 1 ? 'entry' : 'entries'} under ${r.path}; run \`synmac sync\` (or let \`watch\` fetch them)`);
+          for (const x of r.restored) out(`  ${x.path}`);
+          return;
+        }
         out(`restored ${r.path} as revision ${r.revision}; run \`synmac sync\` (or let \`watch\` fetch it)`);
       });
     });

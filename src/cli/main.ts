@@ -7,6 +7,7 @@ import { registerServerCommands } from './server-commands.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { CliError } from './cli-error.js';
 import { registerClientCommands } from './client-commands.js';
+import { registerRepairCommands } from './repair-commands.js';
 
 const program = new Command();
 program
@@ -20,6 +21,7 @@ program
 registerServerCommands(program);
 registerAdminCommands(program);
 registerClientCommands(program);
+registerRepairCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const message = err instanceof CliError || err instanceof Error ? err.message : String(err);

@@ -76,8 +76,15 @@ export class Api {
   trash() {
     return this.json<{ files: Array<RemoteFile & { deleted_at: number; deleted_by: string | null }> }>('GET', '/api/v1/trash');
   }
-  restoreFromTrash(p: string, revision?: number) {
-    return this.json<WriteResult>('POST', '/api/v1/trash/restore', revision === undefined ? { path: p } : { path: p, revision });
+  /** A file answers its write result; a folder (or `since`) answers every path it brought back. */
+  restoreFromTrash(p: string, revision?: number, since?: string) {
+    const body: Record<string, unknown> = { path: p };
+    if (revision !== undefined) body.revision = revision;
+    if (since !== undefined) body.since = since;
+    return this.json<WriteResult & { restored?: Array<{ path: string; revision: number }>; count?: number }>('POST', '/api/v1/trash/restore', body);
+  }
+  emptyTrash(p: string | undefined, dryRun: boolean) {
+    return this.json<{ purged: string[]; count: number; bytes: number; dry_run: boolean }>('POST', '/api/v1/trash/empty', p === undefined ? { dry_run: dryRun } : { path: p, dry_run: dryRun });
   }
   restore(p: string, revision: number) {
     return this.json<WriteResult>('POST', '/api/v1/restore', { path: p, revision });

@@ -46,10 +46,10 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
-export async function startFixture(): Promise<Fixture> {
+export async function startFixture(opts: { serverArgs?: string[] } = {}): Promise<Fixture> {
   const root = await tempDir('synmac-e2e-');
   const dataDir = path.join(root, 'server');
-  let server = await spawnServer(dataDir);
+  let server = await spawnServer(dataDir, { extraArgs: opts.serverArgs });
   const port = new URL(server.url).port;
   const adminToken = fs.readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim();
   const fx: Fixture = {
@@ -78,7 +78,7 @@ export async function startFixture(): Promise<Fixture> {
     },
     async restartServer() {
       await server.kill();
-      server = await spawnServer(dataDir, { port: Number(port) });
+      server = await spawnServer(dataDir, { port: Number(port), extraArgs: opts.serverArgs });
     },
     async close() {
       await server.kill();
