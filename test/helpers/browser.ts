@@ -20,7 +20,7 @@ export const SCREENSHOTS = path.join(REPO, 'test-artifacts', 'screenshots');
 export interface TestBrowser {
   browser: Browser;
   /** a fresh context (own cookies) with one page; errors on the page are collected */
-  page(opts?: { width?: number; height?: number }): Promise<{ context: BrowserContext; page: Page; errors: string[] }>;
+  page(opts?: { width?: number; height?: number; timezoneId?: string }): Promise<{ context: BrowserContext; page: Page; errors: string[] }>;
   close(): Promise<void>;
 }
 
@@ -42,7 +42,11 @@ export async function launchBrowser(): Promise<TestBrowser> {
   return {
     browser,
     async page(opts = {}) {
-      const context = await browser.newContext({ viewport: { width: opts.width ?? 1280, height: opts.height ?? 800 }, acceptDownloads: true });
+      const context = await browser.newContext({ viewport: { width: opts.width ?? 1280, height: opts.height ?? 800 },
+        acceptDownloads: true,
+        locale: 'en-US',
+        timezoneId: opts.timezoneId,
+      });
       const page = await context.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
@@ -55,7 +59,10 @@ export async function launchBrowser(): Promise<TestBrowser> {
         const u = new URL(r.url());
         if ((u.pathname === '/' || u.pathname.startsWith('/console/')) && r.status() >= 400) errors.push(`asset ${u.pathname}: ${r.status()}`);
       });
-      page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
+      // Leaving a page aborts its open requests (the activity stream): that is not a failure.
+      page.on('requestfailed', (r) => {
+        if (r.failure()?.errorText !== 'net::ERR_ABORTED') errors.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`);
+      });
       return { context, page, errors };
     },
     async close() {

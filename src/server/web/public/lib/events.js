@@ -14,6 +14,8 @@ const VERBS = {
   gc: 'garbage collection',
   trash_empty: 'emptied from trash',
   invite: 'enrollment code created',
+  signout: 'console sign-out',
+  conflict_resolved: 'resolved the conflict of',
 };
 
 export function verb(type) {

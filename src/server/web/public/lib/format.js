@@ -22,6 +22,17 @@ export function localTime(t) {
   return Number.isNaN(d.getTime()) ? '' : dateTime.format(d);
 }
 
+const shortThisYear = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
+const shortOtherYear = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
+
+/** For dense lists: "Dec 1, 9:48 PM" this year, "Dec 1, 2025" before. */
+export function shortTime(t) {
+  if (t === null || t === undefined || t === '') return '';
+  const d = new Date(t);
+  if (Number.isNaN(d.getTime())) return '';
+  return d.getFullYear() === new Date().getFullYear() ? shortThisYear.format(d) : shortOtherYear.format(d);
+}
+
 export function fullTime(t) {
   if (t === null || t === undefined || t === '') return '';
   const d = new Date(t);

@@ -90,9 +90,14 @@ export function Loading({ state, children }) {
  * nodes). Rows have one fixed height. Arrow keys, Page Up/Down, Home/End move the active row;
  * Enter activates it.
  */
-export function VirtualList({ items, rowHeight = 36, renderRow, onActivate, label, active, setActive, header }) {
+export function VirtualList({ items, rowHeight = 36, renderRow, onActivate, label, active, setActive, header, resetKey }) {
   const ref = useRef(null);
   const [view, setView] = useState({ top: 0, height: 600 });
+  // A new order or filter starts again at the top.
+  useLayoutEffect(() => {
+    if (ref.current) ref.current.scrollTop = 0;
+    setView((v) => ({ ...v, top: 0 }));
+  }, [resetKey]);
   useLayoutEffect(() => {
     const el = ref.current;
     if (!el) return;

@@ -3,7 +3,7 @@
 import { html, useState, useMemo, useEffect } from '../lib/html.js';
 import { get, post, qs, contentUrl } from '../lib/api.js';
 import { href, go } from '../lib/router.js';
-import { bytes, localTime, fullTime } from '../lib/format.js';
+import { bytes, shortTime, fullTime } from '../lib/format.js';
 import { useLoad, Loading, Time, VirtualList, confirmDialog, notify, ErrorNote } from '../lib/ui.js';
 import { Preview } from './preview.js';
 
@@ -26,7 +26,7 @@ function SortHeader({ sort, setSort }) {
   const col = (key, label, cls) => {
     const on = sort.key === key;
     return html`<span class=${'col ' + cls} role="columnheader" aria-sort=${on ? (sort.asc ? 'ascending' : 'descending') : 'none'}>
-      <button type="button" class="linkish" onClick=${() => setSort({ key, asc: on ? !sort.asc : true })}>${label}${on ? (sort.asc ? ' ▲' : ' ▼') : ''}</button>
+      <button type="button" class="linkish" onClick=${() => { setSort({ key, asc: on ? !sort.asc : true }); }}>${label}${on ? (sort.asc ? ' ▲' : ' ▼') : ''}</button>
     </span>`;
   };
   return html`<div class="vhead" role="row">${col('name', 'Name', 'name')}${col('size', 'Size', 'size')}${col('mtime', 'Modified', 'mtime')}<span class="col by" role="columnheader">By</span></div>`;
@@ -35,7 +35,7 @@ function SortHeader({ sort, setSort }) {
 function Row(e) {
   return html`<span class="col name"><span class=${'icon ' + e.kind} aria-hidden="true"></span><span class="fname">${e.name}</span></span>
     <span class="col size">${e.kind === 'dir' ? '' : bytes(e.size)}</span>
-    <span class="col mtime" title=${fullTime(e.mtime ?? e.modified_at)}>${localTime(e.mtime ?? e.modified_at)}</span>
+    <span class="col mtime" title=${fullTime(e.mtime ?? e.modified_at)}>${shortTime(e.mtime ?? e.modified_at)}</span>
     <span class="col by">${e.device_name ?? ''}</span>`;
 }
 
@@ -71,11 +71,11 @@ function FileDetails({ entry, onChanged }) {
       <dt>Path</dt><dd class="path">${entry.path}</dd>
       <dt>Size</dt><dd>${bytes(entry.size)} <span class="muted">(${Number(entry.size).toLocaleString()} bytes)</span></dd>
       <dt>Modified</dt><dd><${Time} at=${entry.mtime ?? entry.modified_at} /></dd>
-      <dt>Written by</dt><dd>${entry.device_name ?? html`<span class="muted">the console or unknown</span>`}</dd>
+      <dt>Written by</dt><dd>${entry.device_name ?? html`<span class="muted">the console (a restore) or an unknown device</span>`}</dd>
     </dl>
     <div class="actions left">
       <a class="button primary" href=${contentUrl(entry.path, undefined, true)} download data-testid="download-current">Download</a>
-      <button type="button" onClick=${() => setPreview(preview && preview.revision === undefined ? null : { revision: undefined, size: entry.size })} aria-expanded=${!!preview && preview.revision === undefined}>Preview</button>
+      <button type="button" onClick=${() => setPreview(preview && preview.revision === undefined ? null : { revision: undefined, size: entry.size })} aria-expanded=${!!preview && preview.revision === undefined} data-testid="preview-current">Preview</button>
     </div>
     <${ErrorNote} error=${error} />
     ${preview ? html`<${Preview} path=${entry.path} revision=${preview.revision} size=${preview.size} key=${String(preview.revision)} />` : null}
@@ -137,6 +137,7 @@ export function Files({ arg }) {
             setActive=${setActive}
             onActivate=${open}
             renderRow=${Row}
+            resetKey=${`${dir}\u0000${sort.key}${sort.asc}\u0000${filter}`}
             header=${html`<${SortHeader} sort=${sort} setSort=${setSort} />`}
           />`}
       ${selected ? html`<${FileDetails} entry=${selected} onChanged=${state.reload} key=${selected.path} />` : null}

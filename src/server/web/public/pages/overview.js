@@ -10,7 +10,7 @@ export function EventRow({ e }) {
   return html`<li class="event">
     <${Time} at=${e.at} />
     <span class=${'tag t-' + e.type}>${verb(e.type)}</span>
-    ${e.path ? html`<span class="path">${e.path}</span>` : null}
+    ${e.path ? html`<span class="path">${e.path}</span>` : e.path === '' ? html`<span class="muted">in the top folder</span>` : null}
     ${e.device_name ? html`<span class="muted">by ${e.device_name}</span>` : null}
     ${e.detail ? html`<span class="muted detail">${typeof e.detail === 'string' ? e.detail : JSON.stringify(e.detail)}</span>` : null}
   </li>`;

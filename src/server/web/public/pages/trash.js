@@ -31,7 +31,7 @@ export function Trash() {
   const restore = (path, sinceIso) =>
     run(async () => {
       const r = await post('/api/v1/admin/trash/restore', sinceIso ? { path, since: sinceIso } : { path });
-      notify(r.count ? `Restored ${plural(r.count, 'file')}.` : 'Nothing to restore there.', r.count ? 'ok' : 'bad');
+      notify(r.count ? `Restored ${plural(r.count, 'item')}.` : 'Nothing to restore there.', r.count ? 'ok' : 'bad');
     });
   const purge = (path) =>
     run(async () => {
