@@ -10,7 +10,8 @@ import { hasChromium, launchBrowser, screenshot, signIn, type TestBrowser } from
 import { runCli, startFixture, type Fixture, type TestDevice } from '../e2e/client-helpers.js';
 import { gradientPng } from './png.js';
 
-describe.skipIf(!hasChromium)('owner console in Chromium', () => {
+// Each step runs several real CLI syncs: on a loaded two-core machine that can take a while.
+describe.skipIf(!hasChromium)('owner console in Chromium', { timeout: 180_000 }, () => {
   let fx: Fixture;
   let b: TestBrowser;
   let context: BrowserContext;
