@@ -20,6 +20,8 @@ import { normalizePath } from '../core/paths.js';
 import { InsecureUrlError } from '../core/server-url.js';
 import { CliError } from './cli-error.js';
 import { registerWatchCommand } from './watch-commands.js';
+import { downloadRateOpt, rateFlags, uploadRateOpt } from './rate-options.js';
+import type { RateLimits } from '../client/rate-limit.js';
 import { registerServiceCommands } from './service-commands.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
@@ -36,10 +38,10 @@ export function asCliError(err: unknown): unknown {
   return err;
 }
 
-export async function withDevice<T>(configFlag: string | undefined, fn: (d: OpenDevice) => Promise<T>): Promise<T> {
+export async function withDevice<T>(configFlag: string | undefined, fn: (d: OpenDevice) => Promise<T>, limits?: () => RateLimits): Promise<T> {
   let device: OpenDevice | null = null;
   try {
-    device = openDevice(configFlag);
+    device = openDevice(configFlag, limits?.());
     return await fn(device);
   } catch (err) {
     throw asCliError(err);
@@ -97,6 +99,8 @@ export function registerClientCommands(program: Command): void {
     .option('--allow-mass-delete', 'carry out a sync that deletes more than half of the files')
     .option('--full', 'ask the server about every path (skip the incremental shortcut)')
     .option('--json', 'machine-readable summary')
+    .option(...uploadRateOpt)
+    .option(...downloadRateOpt)
     .option(...configOpt)
     .action(async (o) => {
       await withDevice(o.config, async (device) => {
@@ -125,7 +129,7 @@ export function registerClientCommands(program: Command): void {
             2,
           );
         }
-      });
+      }, () => rateFlags(o));
     });
 
   program

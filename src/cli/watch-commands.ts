@@ -5,6 +5,7 @@ import { summaryLine, addUp } from '../client/summary.js';
 import { Watcher } from '../client/watcher.js';
 import { asCliError } from './client-commands.js';
 import { CliError } from './cli-error.js';
+import { downloadRateOpt, rateFlags, uploadRateOpt } from './rate-options.js';
 
 export function registerWatchCommand(program: Command, configOpt: readonly [string, string]): void {
   program
@@ -12,11 +13,13 @@ export function registerWatchCommand(program: Command, configOpt: readonly [stri
     .description('initial sync, then continuous: local file events and server push')
     .option('--allow-mass-delete', 'carry out syncs that delete more than half of the files')
     .option('--debounce <ms>', 'quiet time after a local change before syncing', '30')
+    .option(...uploadRateOpt)
+    .option(...downloadRateOpt)
     .option(...configOpt)
     .action(async (o) => {
       let device;
       try {
-        device = openDevice(o.config);
+        device = openDevice(o.config, rateFlags(o));
       } catch (err) {
         throw asCliError(err);
       }

@@ -7,6 +7,8 @@ import type { ChangesResponse, DeleteResult, RemoteFile, StatusRequest, StatusRe
 import { encodePathForUrl } from '../core/paths.js';
 import { ServerError, USER_AGENT, UnreachableError, jsonRequest, makeAgent, readError, type HttpOptions } from './http.js';
 import type { DeviceConfig } from './config.js';
+import { Readable } from 'node:stream';
+import { bucketsFor, throttled, type Buckets, type RateLimits } from './rate-limit.js';
 
 export class KeyRevokedError extends Error {
   constructor() {
@@ -36,14 +38,30 @@ export interface VersionInfo {
 export class Api {
   readonly agent: Dispatcher;
   private readonly http: HttpOptions;
+  /** bandwidth limits: every file body up and down goes through these (null = unlimited) */
+  private readonly buckets: Buckets;
 
-  constructor(readonly server: string, apiKey: string, opts: { connections?: number; ca?: string | Buffer } = {}) {
+  constructor(readonly server: string, apiKey: string, opts: { connections?: number; ca?: string | Buffer; limits?: RateLimits } = {}) {
     this.agent = makeAgent({ connections: opts.connections ?? 16, ca: opts.ca });
     this.http = { baseUrl: server, token: apiKey, dispatcher: this.agent };
+    this.buckets = bucketsFor(opts.limits);
   }
 
-  static forConfig(cfg: DeviceConfig): Api {
-    return new Api(cfg.server, cfg.apiKey, { ca: cfg.caFile ? fs.readFileSync(cfg.caFile) : undefined });
+  static forConfig(cfg: DeviceConfig, limits?: RateLimits): Api {
+    return new Api(cfg.server, cfg.apiKey, { ca: cfg.caFile ? fs.readFileSync(cfg.caFile) : undefined, limits });
+  }
+
+  /** An upload body, held to --max-upload-rate. */
+  private upBody(body: Buffer | Readable): Buffer | Readable {
+    const b = this.buckets.upload;
+    if (!b) return body;
+    return Readable.from(throttled(Buffer.isBuffer(body) ? [body] : body, b), { objectMode: false });
+  }
+
+  /** A download body, held to --max-download-rate. */
+  downBody(body: Readable): Readable {
+    const b = this.buckets.download;
+    return b ? Readable.from(throttled(body, b), { objectMode: false }) : body;
   }
 
   get authHeader(): string {
@@ -101,7 +119,7 @@ export class Api {
     const res = await this.raw(`/api/v1/blobs/${sha256}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(size), 'x-content-sha256': sha256 },
-      body,
+      body: this.upBody(body),
     });
     await res.body.dump();
   }
@@ -133,7 +151,12 @@ export class Api {
     }
     if (parts.length === 0) return { changed };
     try {
-      const res = await this.raw('/api/v1/blobs/batch', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.concat(parts) });
+      const body = Buffer.concat(parts);
+      const res = await this.raw('/api/v1/blobs/batch', {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(body.length) },
+        body: this.upBody(body),
+      });
       await res.body.dump();
     } catch (err) {
       if (err instanceof ServerError && err.status === 404 && err.code === 'not_found') return null;
@@ -149,7 +172,8 @@ export class Api {
   async *fetchBlobs(sha256: string[]): AsyncGenerator<{ sha256: string; body: Buffer | null }> {
     const res = await this.raw('/api/v1/blobs/fetch', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sha256 }) });
     let buf: Buffer = Buffer.alloc(0);
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    for await (const piece of this.downBody(res.body)) {
+      const chunk = Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.length);
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
       for (;;) {
         if (buf.length < 72) break;

@@ -4,6 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import envPaths from 'env-paths';
+import { parseRate } from '../core/rate.js';
+import type { RateLimits } from './rate-limit.js';
 
 export interface DeviceConfig {
   server: string;
@@ -20,6 +22,9 @@ export interface DeviceConfig {
   caFile?: string;
   /** the person allowed plain http:// to a non-loopback server (register --insecure) */
   insecure?: boolean;
+  /** bandwidth limits, like "2MB" or "10Mbit" (per second; 0 or absent = unlimited); flags override them */
+  max_upload_rate?: string | number;
+  max_download_rate?: string | number;
 }
 
 export class ConfigError extends Error {}
@@ -59,6 +64,14 @@ export function loadConfig(configPath: string): DeviceConfig {
     if (typeof cfg[k] !== 'string' || cfg[k] === '') throw new ConfigError(`the device config ${configPath} lacks "${k}"; register again`);
   }
   cfg.caseInsensitive = !!cfg.caseInsensitive;
+  for (const k of ['max_upload_rate', 'max_download_rate'] as const) {
+    if (cfg[k] === undefined || cfg[k] === null) continue;
+    try {
+      parseRate(cfg[k]!);
+    } catch (err) {
+      throw new ConfigError(`the device config ${configPath} has a bad "${k}": ${(err as Error).message}`);
+    }
+  }
   return cfg;
 }
 
@@ -74,4 +87,13 @@ export function saveConfig(configPath: string, cfg: DeviceConfig): void {
 /** What may be shown to a person: everything except the key. */
 export function redactedConfig(cfg: DeviceConfig): Omit<DeviceConfig, 'apiKey'> & { apiKey: string } {
   return { ...cfg, apiKey: '(hidden)' };
+}
+
+/**
+ * The bandwidth limits in force: a flag given on the command line beats the config key
+ * (so `--max-upload-rate 0` lifts a configured limit for one run).
+ */
+export function rateLimitsOf(cfg: DeviceConfig, flags: RateLimits = {}): RateLimits {
+  const pick = (flag: number | undefined, key: string | number | undefined) => flag ?? (key === undefined || key === null ? 0 : parseRate(key));
+  return { upload: pick(flags.upload, cfg.max_upload_rate), download: pick(flags.download, cfg.max_download_rate) };
 }

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { Agent, request } from 'undici';
 import { checkServerUrl } from '../core/server-url.js';
 import { Api } from './api.js';
-import { ConfigError, loadConfig, resolveConfigPath, saveConfig, stateDirFor, type DeviceConfig } from './config.js';
+import { ConfigError, loadConfig, rateLimitsOf, resolveConfigPath, saveConfig, stateDirFor, type DeviceConfig } from './config.js';
+import type { RateLimits } from './rate-limit.js';
 import { UnreachableError, readError } from './http.js';
 import { IndexDb } from './index-db.js';
 import { newFolderId, probeCaseInsensitive, readMarker, writeMarker } from './marker.js';
@@ -20,14 +21,15 @@ export function indexPathFor(configPath: string): string {
   return path.join(stateDirFor(configPath), 'index.sqlite');
 }
 
-export function openDevice(configFlag?: string): OpenDevice {
+/** `limits`: bandwidth limits from the command line; they override the config's keys. */
+export function openDevice(configFlag?: string, limits?: RateLimits): OpenDevice {
   const configPath = resolveConfigPath(configFlag);
   const config = loadConfig(configPath);
   // Checked at every start too: a hand-edited config must not quietly send the key in clear.
   config.server = checkServerUrl(config.server, { insecure: config.insecure });
   const stateDir = stateDirFor(configPath);
   const index = new IndexDb(indexPathFor(configPath));
-  const api = Api.forConfig(config);
+  const api = Api.forConfig(config, rateLimitsOf(config, limits));
   return {
     config,
     index,

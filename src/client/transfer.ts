@@ -30,7 +30,7 @@ export async function downloadBlob(api: Api, sha256: string, dest: string, onByt
     },
   });
   try {
-    await pipeline(res.body, tap, fs.createWriteStream(dest, { mode: 0o600 }));
+    await pipeline(api.downBody(res.body), tap, fs.createWriteStream(dest, { mode: 0o600 }));
   } catch (err) {
     fs.rmSync(dest, { force: true });
     throw err;
