@@ -201,7 +201,7 @@ describe.skipIf(!hasChromium)('owner console in Chromium', { timeout: 180_000 },
     const entry = page.locator('tr[data-path="readme.txt"]');
     await entry.getByRole('button', { name: /Delete for good/ }).click();
     const dialog = page.getByRole('dialog');
-    await expect.poll(() => dialog.textContent()).toMatch(/1 file .* gone for good/);
+    await expect.poll(() => dialog.textContent()).toMatch(/1 item .* gone for good/);
     expect(await dialog.locator('ul.gone li').allTextContents()).toEqual(['readme.txt']);
     await confirm('Delete for good');
     await entry.waitFor({ state: 'detached' });
@@ -290,8 +290,8 @@ describe.skipIf(!hasChromium)('owner console in Chromium', { timeout: 180_000 },
     expect(errors).toEqual([]);
   });
 
-  it('reads well in a narrow window', async () => {
-    const narrow = await b.page({ width: 390, height: 844 });
+  it('reads well in a narrow window (and in dark mode)', async () => {
+    const narrow = await b.page({ width: 390, height: 844, colorScheme: 'dark' });
     await signIn(narrow.page, url(), fx.adminToken);
     for (const [route, heading] of [['overview', 'Overview'], ['devices', 'Devices'], ['files/Docs', 'Files'], ['activity', 'Activity']] as const) {
       await narrow.page.goto(`${url()}/#/${route}`);

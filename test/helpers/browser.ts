@@ -20,7 +20,7 @@ export const SCREENSHOTS = path.join(REPO, 'test-artifacts', 'screenshots');
 export interface TestBrowser {
   browser: Browser;
   /** a fresh context (own cookies) with one page; errors on the page are collected */
-  page(opts?: { width?: number; height?: number; timezoneId?: string }): Promise<{ context: BrowserContext; page: Page; errors: string[] }>;
+  page(opts?: { width?: number; height?: number; timezoneId?: string; colorScheme?: 'light' | 'dark' }): Promise<{ context: BrowserContext; page: Page; errors: string[] }>;
   close(): Promise<void>;
 }
 
@@ -46,6 +46,7 @@ export async function launchBrowser(): Promise<TestBrowser> {
         acceptDownloads: true,
         locale: 'en-US',
         timezoneId: opts.timezoneId,
+        colorScheme: opts.colorScheme ?? 'light',
       });
       const page = await context.newPage();
       const errors: string[] = [];

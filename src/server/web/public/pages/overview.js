@@ -2,17 +2,29 @@
 import { html } from '../lib/html.js';
 import { get } from '../lib/api.js';
 import { href } from '../lib/router.js';
-import { bytes, plural } from '../lib/format.js';
+import { bytes, plural, localTime } from '../lib/format.js';
 import { useLoad, Loading, Time } from '../lib/ui.js';
 import { verb } from '../lib/events.js';
 
+// Events about a device name it as their subject ("registered Gamma"), not as who did it.
+const DEVICE_IS_SUBJECT = new Set(['register', 'revoke']);
+const ISO_TIME = /\b\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?Z\b/g;
+
+/** The server writes instants in details as ISO UTC; the page shows them in local time. */
+function localDetail(detail) {
+  const text = typeof detail === 'string' ? detail : JSON.stringify(detail);
+  return text.replace(ISO_TIME, (iso) => localTime(iso) || iso);
+}
+
 export function EventRow({ e }) {
+  const subject = DEVICE_IS_SUBJECT.has(e.type);
   return html`<li class="event">
     <${Time} at=${e.at} />
     <span class=${'tag t-' + e.type}>${verb(e.type)}</span>
+    ${subject && e.device_name ? html`<strong>${e.device_name}</strong>` : null}
     ${e.path ? html`<span class="path">${e.path}</span>` : e.path === '' ? html`<span class="muted">in the top folder</span>` : null}
-    ${e.device_name ? html`<span class="muted">by ${e.device_name}</span>` : null}
-    ${e.detail ? html`<span class="muted detail">${typeof e.detail === 'string' ? e.detail : JSON.stringify(e.detail)}</span>` : null}
+    ${!subject && e.device_name ? html`<span class="muted">by ${e.device_name}</span>` : null}
+    ${e.detail ? html`<span class="muted detail">${localDetail(e.detail)}</span>` : null}
   </li>`;
 }
 

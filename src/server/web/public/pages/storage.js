@@ -43,7 +43,7 @@ export function Storage() {
     <${Loading} state=${preview}>${(p) => html`<p data-testid="reclaimable">A run now would free <strong>${bytes(p.reclaimable_bytes)}</strong>${p.blobs !== undefined ? html` (${plural(p.blobs, 'blob')}${p.packs !== undefined ? html`, ${plural(p.packs, 'pack')}` : ''})` : ''}.</p>`}<//>
     <button type="button" class="primary" onClick=${run} disabled=${busy}>${busy ? 'Collecting…' : 'Run garbage collection'}</button>
     <${ErrorNote} error=${error} />
-    ${result ? html`<dl class="facts wide" data-testid="gc-result">
+    ${result ? html`<h3>This run</h3><dl class="facts wide" data-testid="gc-result">
       <dt>Versions pruned</dt><dd>${result.versions_pruned}</dd>
       <dt>Blobs removed</dt><dd>${result.blobs_removed}</dd>
       <dt>Freed</dt><dd>${bytes(result.bytes_freed)}</dd>

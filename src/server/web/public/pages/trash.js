@@ -7,8 +7,8 @@ import { useLoad, Loading, Time, confirmDialog, notify, ErrorNote } from '../lib
 
 function GoneList({ preview }) {
   const shown = preview.purged.slice(0, 12);
-  return html`<p>${plural(preview.count, 'file')} (${bytes(preview.bytes)}) will be <strong>gone for good</strong>: every kept version of them is deleted, and nothing can bring them back.</p>
-    <ul class="gone">${shown.map((p) => html`<li class="path">${p}</li>`)}${preview.count > shown.length ? html`<li class="muted">…and ${plural(preview.count - shown.length, 'more file')}</li>` : null}</ul>`;
+  return html`<p>${plural(preview.count, 'item')} (${bytes(preview.bytes)}) will be <strong>gone for good</strong>: every kept version of them is deleted, and nothing can bring them back.</p>
+    <ul class="gone">${shown.map((p) => html`<li class="path">${p}</li>`)}${preview.count > shown.length ? html`<li class="muted">…and ${plural(preview.count - shown.length, 'more item')}</li>` : null}</ul>`;
 }
 
 export function Trash() {
@@ -46,7 +46,7 @@ export function Trash() {
       });
       if (!ok) return;
       const r = await post('/api/v1/admin/trash/empty', body);
-      notify(`${plural(r.count, 'file')} (${bytes(r.bytes)}) deleted for good.`);
+      notify(`${plural(r.count, 'item')} (${bytes(r.bytes)}) deleted for good.`);
     });
   const restoreFolder = async (e) => {
     e.preventDefault();
