@@ -9,6 +9,20 @@ import { CliError } from './cli-error.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerRepairCommands } from './repair-commands.js';
 
+// A reader that goes away (`synmac devices list | head -1`) is not an error: the rest of
+// the output is dropped (a closed pipe takes no more writes, and Node discards them), a
+// short command finishes with its usual exit code, and a long-running one (sync, watch)
+// stops the way it does on SIGTERM rather than working on for nobody.
+function onOutputError(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'EPIPE') {
+    process.exitCode = 1;
+    return;
+  }
+  if (process.listenerCount('SIGTERM') > 0) process.emit('SIGTERM', 'SIGTERM');
+}
+process.stdout.on('error', onOutputError);
+process.stderr.on('error', onOutputError);
+
 const program = new Command();
 program
   .name('synmac')

@@ -2,10 +2,10 @@
 // that say what to do (a 401 means the key was revoked, not "try again").
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { ChangesResponse, DeleteResult, RemoteFile, StatusRequest, StatusResponse, WriteResult } from '../core/protocol.js';
 import { encodePathForUrl } from '../core/paths.js';
-import { ServerError, USER_AGENT, UnreachableError, jsonRequest, makeAgent, readError, type HttpOptions } from './http.js';
+import { ServerError, USER_AGENT, UnreachableError, jsonRequest, makeAgent, readError, undici, type HttpOptions } from './http.js';
 import type { DeviceConfig } from './config.js';
 import { Readable } from 'node:stream';
 import { bucketsFor, throttled, type Buckets, type RateLimits } from './rate-limit.js';
@@ -201,7 +201,7 @@ export class Api {
   async raw(p: string, opts: { method: Dispatcher.HttpMethod; headers?: Record<string, string>; body?: Dispatcher.DispatchOptions['body'] }): Promise<Dispatcher.ResponseData> {
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(new URL(p, this.server), {
+      res = await undici().request(new URL(p, this.server), {
         method: opts.method,
         dispatcher: this.agent,
         headers: { authorization: this.authHeader, 'user-agent': USER_AGENT, ...(opts.headers ?? {}) },

@@ -1,12 +1,11 @@
 // Opening a registered device: its config, index and API client, in one place.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Agent, request } from 'undici';
 import { checkServerUrl } from '../core/server-url.js';
 import { Api } from './api.js';
 import { ConfigError, loadConfig, rateLimitsOf, resolveConfigPath, saveConfig, stateDirFor, type DeviceConfig } from './config.js';
 import type { RateLimits } from './rate-limit.js';
-import { UnreachableError, readError } from './http.js';
+import { UnreachableError, readError, undici } from './http.js';
 import { IndexDb } from './index-db.js';
 import { newFolderId, probeCaseInsensitive, readMarker, writeMarker } from './marker.js';
 import type { Device } from './sync-cycle.js';
@@ -71,10 +70,10 @@ export async function registerDevice(o: RegisterOptions): Promise<{ config: Devi
       throw new ConfigError(`cannot read the CA file ${caFile}: ${(err as Error).message}`);
     }
   }
-  const dispatcher = ca ? new Agent({ connect: { ca } }) : undefined;
+  const dispatcher = ca ? new (undici().Agent)({ connect: { ca } }) : undefined;
   let res;
   try {
-    res = await request(`${server}/api/v1/devices/register`, {
+    res = await undici().request(`${server}/api/v1/devices/register`, {
       method: 'POST',
       dispatcher,
       headers: { 'content-type': 'application/json' },

@@ -1,8 +1,7 @@
 // The server's push stream (GET /api/v1/events, Server-Sent Events): "changed up to
 // cursor N". Reconnects with backoff; while it is down the caller polls instead.
-import { request } from 'undici';
 import type { Api } from './api.js';
-import { USER_AGENT } from './http.js';
+import { USER_AGENT, undici } from './http.js';
 
 export interface PushOptions {
   onCursor: (cursor: number, event: string) => void;
@@ -15,7 +14,7 @@ export async function followEvents(api: Api, opts: PushOptions): Promise<void> {
   while (!opts.signal.aborted) {
     let connected = false;
     try {
-      const res = await request(new URL('/api/v1/events', api.server), {
+      const res = await undici().request(new URL('/api/v1/events', api.server), {
         method: 'GET',
         headers: { authorization: api.authHeader, accept: 'text/event-stream', 'user-agent': USER_AGENT },
         signal: opts.signal,

@@ -1,11 +1,19 @@
 // The client's HTTP plumbing: one keep-alive undici Agent per server, JSON requests, and
 // errors that carry the server's {error:{code,message}} so commands can explain them.
+import { createRequire } from 'node:module';
 import os from 'node:os';
-import { Agent, request, type Dispatcher } from 'undici';
+import type * as Undici from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { VERSION } from '../version.js';
 
 /** Sent on every request: the owner's console shows each device's client version and platform. */
 export const USER_AGENT = `synmac/${VERSION} (${process.platform} ${os.release()}; ${process.arch})`;
+
+// undici costs a fifth of a second to load: it is loaded on the first request, so that
+// `synmac --help` and commands that never talk to the server do not pay for it.
+const requireCjs = createRequire(import.meta.url);
+let undiciModule: typeof Undici | undefined;
+export const undici = (): typeof Undici => (undiciModule ??= requireCjs('undici') as typeof Undici);
 
 export class ServerError extends Error {
   constructor(
@@ -30,7 +38,7 @@ export interface HttpOptions {
 }
 
 export function makeAgent(opts: { connections?: number; ca?: string | Buffer } = {}): Agent {
-  return new Agent({
+  return new (undici().Agent)({
     connections: opts.connections ?? 16,
     keepAliveTimeout: 30_000,
     pipelining: 1,
@@ -61,7 +69,7 @@ export async function jsonRequest<T>(
   const url = new URL(path, opts.baseUrl).toString();
   let res: Dispatcher.ResponseData;
   try {
-    res = await request(url, {
+    res = await undici().request(url, {
       method,
       dispatcher: opts.dispatcher,
       headers: {

@@ -5,7 +5,8 @@
 // server confirmed.
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type Database from 'better-sqlite3';
 import type { EntryKind } from '../core/protocol.js';
 
 export interface IndexRow {
@@ -96,7 +97,9 @@ export class IndexDb {
 
   constructor(file: string) {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    this.db = new Database(file);
+    // Loaded here, not at import: commands that never open the index start faster.
+    const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+    this.db = new Sqlite(file);
     this.db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a power cut can lose the last commits but never corrupts;
     // a lost index row only costs a re-hash and a no-op /status answer.

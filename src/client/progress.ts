@@ -1,6 +1,7 @@
 // Progress bars for transfers that take longer than a second, on a terminal only: a
 // log file or a pipe gets the summary line and nothing else.
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgressTypes from 'cli-progress';
 import { formatBytes } from './summary.js';
 
 export interface ProgressSink {
@@ -10,8 +11,10 @@ export interface ProgressSink {
 
 export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): ProgressSink {
   if (!stream.isTTY) return { onProgress() {}, stop() {} };
+  // Loaded only for a terminal: a pipe or a log file never needs it.
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof cliProgressTypes;
   const started = new Map<string, number>();
-  let bar: cliProgress.SingleBar | null = null;
+  let bar: cliProgressTypes.SingleBar | null = null;
   let phase = '';
   return {
     onProgress(p) {
