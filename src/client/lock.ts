@@ -6,7 +6,8 @@
 // can block a start. Who holds it is written beside it (holder.json), for messages only.
 import fs from 'node:fs';
 import path from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
 
 export interface LockHolder {
   pid: number;
@@ -43,7 +44,9 @@ export function readLockHolder(stateDir: string): LockHolder | null {
 
 function tryLock(stateDir: string): BetterSqlite3.Database | null {
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const handle = new BetterSqlite3(path.join(stateDir, LOCK_FILE), { timeout: 0 });
+  // Loaded on first use, not at import: `synmac --help` and the like never need it.
+  const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+  const handle = new Sqlite(path.join(stateDir, LOCK_FILE), { timeout: 0 });
   try {
     handle.pragma('locking_mode = EXCLUSIVE');
     handle.exec('BEGIN EXCLUSIVE');
