@@ -10,7 +10,7 @@ describe('repair commands (real processes)', () => {
   let a: TestDevice;
   let b: TestDevice;
   beforeAll(async () => {
-    fx = await startFixture({ serverArgs: ['--gc-grace', '0'] });
+    fx = await startFixture({ serverArgs: ['--gc-grace', '0', '--log-level', 'info'] });
     a = await fx.device('Mac-A');
     b = await fx.device('Mac-B');
   });
@@ -102,5 +102,31 @@ describe('repair commands (real processes)', () => {
     const bare = await runCli(['gc']);
     expect(bare.code).toBe(1);
     expect(bare.stderr).toContain('--server');
+  });
+
+  it('the server log has one info line per activity event, and no secret', async () => {
+    const bad = await fetch(`${fx.server.url}/api/v1/console/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'sma_not-the-token' }) });
+    expect(bad.status).toBe(401);
+    // The event is written just after the answer: wait for its line.
+    const deadline = Date.now() + 10_000;
+    while (!fx.server.output().includes('activity: signin_refused') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const log = fx.server.output();
+    const lines = log.split('\n').filter((l) => l.includes('activity: '));
+    for (const t of ['register', 'upload', 'delete', 'restore', 'trash_empty', 'gc', 'signin_refused']) {
+      expect(lines.some((l) => l.includes(`activity: ${t}`)), t).toBe(true);
+    }
+    // Info level, whatever the log's format (JSON lines carry it as 30).
+    for (const l of lines) expect(l.startsWith('{') ? JSON.parse(l.slice(l.indexOf('{'))).level : /info/i.test(l) ? 30 : l).toBe(30);
+    const config = JSON.parse(fs.readFileSync(a.config, 'utf8'));
+    // The first start prints the new admin token once, on purpose; no log line holds a secret.
+    const logLines = log.split('\n').filter((l) => l.startsWith('{') || l.includes('activity: '));
+    expect(logLines.length).toBeGreaterThan(lines.length - 1);
+    for (const l of logLines) {
+      expect(l).not.toContain(fx.adminToken);
+      expect(l).not.toContain(config.apiKey);
+      expect(l).not.toContain('sma_not-the-token');
+    }
+    expect(log).not.toContain(config.apiKey);
+    expect(log).not.toContain('sma_not-the-token');
   });
 });

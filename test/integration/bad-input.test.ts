@@ -262,7 +262,7 @@ describe.each(ENGINES)('bad input (%s)', (engine) => {
   it('unknown routes are 404 JSON', async () => {
     for (const [method, route] of [
       ['GET', '/api/v1/nope'],
-      ['GET', '/'],
+      ['GET', '/api'], // GET / is the owner console's page
       ['POST', '/api/v2/status'],
       ['PATCH', '/api/v1/files/existing.txt'],
       ['GET', '/api/v1/files'],
@@ -270,6 +270,58 @@ describe.each(ENGINES)('bad input (%s)', (engine) => {
       const r = await call(`${srv.url}${route}`, { method, key: a.key });
       await refused(r, 404);
     }
+  });
+
+  it('the owner console endpoints: bad paths, types, times and values are refused and change nothing', async () => {
+    const admin = new Api(srv.url, srv.adminToken);
+    const enc = encodeURIComponent;
+    for (const [p, code] of [
+      ['a/../b', 'path_dot_segment'],
+      ['/abs', 'path_absolute'],
+      ['a//b', 'path_empty_segment'],
+      ['a\u0000b', 'path_control_char'],
+      ['.synmac/x', 'path_reserved'],
+    ] as const) {
+      await refused(await admin.getJson(`/api/v1/admin/tree?dir=${enc(p)}`), 400, code);
+      await refused(await admin.getJson(`/api/v1/admin/versions?path=${enc(p)}`), 400, code);
+      await refused(await admin.getJson(`/api/v1/admin/content?path=${enc(p)}`), 400, code);
+      await refused(await admin.getJson(`/api/v1/admin/trash?prefix=${enc(p)}`), 400, code);
+      await refused(await admin.getJson(`/api/v1/admin/activity?prefix=${enc(p)}`), 400, code);
+      await refused(await admin.post('/api/v1/admin/restore', { path: p, revision: 1 }), 400, code);
+      await refused(await admin.post('/api/v1/admin/trash/restore', { path: p }), 400, code);
+      await refused(await admin.post('/api/v1/admin/trash/empty', { path: p }), 400, code);
+      await refused(await a.post('/api/v1/trash/empty', { path: p }), 400, code);
+      await refused(await admin.post('/api/v1/admin/conflicts/resolve', { copy_path: p, keep: 'both' }), 400, code);
+    }
+    for (const [route, body] of [
+      ['/api/v1/admin/restore', { path: 'existing.txt' }],
+      ['/api/v1/admin/restore', { path: 'existing.txt', revision: '1' }],
+      ['/api/v1/admin/restore', { path: 'existing.txt', revision: -1 }],
+      ['/api/v1/admin/trash/restore', { path: 5 }],
+      ['/api/v1/admin/trash/restore', { path: 'x', extra: 1 }],
+      ['/api/v1/admin/trash/empty', { dry_run: 'yes' }],
+      ['/api/v1/admin/trash/empty', []],
+      ['/api/v1/admin/conflicts/resolve', { copy_path: 'x (conflict from A 2026-01-01).txt', keep: 'all' }],
+      ['/api/v1/admin/conflicts/resolve', { copy_path: 'x' }],
+      ['/api/v1/console/session', { token: 5 }],
+      ['/api/v1/console/session', {}],
+    ] as const) {
+      await refused(await admin.post(route, body), 400, 'invalid_request');
+    }
+    await refused(await admin.post('/api/v1/admin/trash/restore', { path: 'x', since: 'last tuesday' }), 400, 'invalid_time');
+    await refused(await a.post('/api/v1/trash/restore', { path: 'x', since: '2026-13-45T99:00' }), 400, 'invalid_time');
+    await refused(await admin.post('/api/v1/admin/trash/empty', { path: '' }), 400);
+    for (const q of ['limit=abc', 'limit=0', 'limit=5000', 'before=-1', 'bogus=1']) {
+      await refused(await admin.getJson(`/api/v1/admin/activity?${q}`), 400);
+    }
+    for (const q of ['path=existing.txt&revision=abc', 'path=existing.txt&download=yes', 'revision=1', 'path=existing.txt&x=1']) {
+      await refused(await admin.getJson(`/api/v1/admin/content?${q}`), 400);
+    }
+    await refused(await admin.getJson('/api/v1/admin/versions'), 400);
+    // A device key is not the owner, and no credential is nobody.
+    await refused(await a.getJson('/api/v1/admin/overview'), 403, 'forbidden');
+    await refused(await call(`${srv.url}/api/v1/admin/tree`), 401, 'unauthorized');
+    await refused(await call(`${srv.url}/api/v1/admin/activity/stream`), 401, 'unauthorized');
   });
 
   it('nothing of the above reached storage', async () => {
