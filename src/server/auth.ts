@@ -54,6 +54,15 @@ export class AdminToken {
     return constantTimeEqual(candidate, this.token);
   }
 
+  /**
+   * A short digest of the current token: console sessions remember the one they signed in
+   * under, so rotating the token ends every session made with the old one.
+   */
+  async fingerprint(): Promise<string> {
+    await this.refresh();
+    return createHash('sha256').update(`console-session:${this.token}`).digest('base64url').slice(0, 22);
+  }
+
   private async refresh(): Promise<void> {
     if (!this.file || Date.now() - this.checkedAt < 1000) return;
     this.checkedAt = Date.now();

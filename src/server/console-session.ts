@@ -15,6 +15,7 @@ import helmet from '@fastify/helmet';
 import type { Kysely } from 'kysely';
 import type { Schema } from './db/schema.js';
 import { ApiError } from './errors.js';
+import type { AdminToken } from './auth.js';
 
 export const SESSION_COOKIE = 'synmac_session';
 
@@ -129,10 +130,8 @@ const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  * owner. A state-changing request also needs the CSRF token in `X-CSRF-Token`.
  * Returns false when there is no valid session (the caller answers 401).
  */
-export async function sessionAuthenticates(app: FastifyInstance, sessions: ConsoleSessions, req: FastifyRequest): Promise<boolean> {
-  const sid = req.session?.get('sid') as string | undefined;
-  if (typeof sid !== 'string') return false;
-  const expiresAt = await sessions.check(sid);
+export async function sessionAuthenticates(app: FastifyInstance, sessions: ConsoleSessions, admin: AdminToken, req: FastifyRequest): Promise<boolean> {
+  const expiresAt = await validSession(sessions, admin, req);
   if (expiresAt === null) return false;
   if (UNSAFE.has(req.method)) {
     const ok = await new Promise<boolean>((resolve) => {
@@ -142,6 +141,14 @@ export async function sessionAuthenticates(app: FastifyInstance, sessions: Conso
     if (!ok) throw new ApiError(403, 'csrf', 'this request needs the X-CSRF-Token header from GET /api/v1/console/session');
   }
   return true;
+}
+
+/** The session's expiry when this request's cookie is a live session made under the current admin token. */
+export async function validSession(sessions: ConsoleSessions, admin: AdminToken, req: FastifyRequest): Promise<number | null> {
+  const sid = req.session?.get('sid');
+  if (typeof sid !== 'string') return null;
+  if (req.session.get('fp') !== (await admin.fingerprint())) return null;
+  return sessions.check(sid);
 }
 
 export function hasSessionCookie(req: FastifyRequest): boolean {
@@ -155,6 +162,8 @@ export function sessionAnswer(reply: FastifyReply, expiresAt: number) {
 declare module '@fastify/secure-session' {
   interface SessionData {
     sid: string;
+    /** AdminToken.fingerprint() at sign-in */
+    fp: string;
     _csrf: string | null;
   }
 }

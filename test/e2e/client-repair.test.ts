@@ -9,14 +9,15 @@ describe('repair commands (real processes)', () => {
   let fx: Fixture;
   let a: TestDevice;
   let b: TestDevice;
+  // Each step is a real process: slow on a loaded machine.
   beforeAll(async () => {
     fx = await startFixture({ serverArgs: ['--gc-grace', '0', '--log-level', 'info'] });
     a = await fx.device('Mac-A');
     b = await fx.device('Mac-B');
-  });
+  }, 120_000);
   afterAll(async () => fx?.close());
 
-  it('trash restore DIR: a deleted folder comes back with every file in it, on every device', async () => {
+  it('trash restore DIR: a deleted folder comes back with every file in it, on every device', { timeout: 240_000 }, async () => {
     a.write('Projects/Old Name/notes.txt', 'my notes');
     a.write('Projects/Old Name/deep/er/data.bin', 'D'.repeat(3000));
     a.write('Projects/keep.txt', 'stays');
@@ -42,7 +43,7 @@ describe('repair commands (real processes)', () => {
     expect(JSON.parse(list.stdout).filter((f: any) => f.path.startsWith('Projects/Old Name'))).toEqual([]);
   });
 
-  it('versions PATH then cat PATH --version V: the old bytes on stdout, nothing restored', async () => {
+  it('versions PATH then cat PATH --version V: the old bytes on stdout, nothing restored', { timeout: 240_000 }, async () => {
     a.write('doc.txt', 'version one');
     await a.sync();
     a.write('doc.txt', 'version two, longer');
@@ -61,7 +62,7 @@ describe('repair commands (real processes)', () => {
     expect(missing.stderr).toContain('version_not_found');
   });
 
-  it('trash empty: lists what goes for good; without a terminal it needs --yes; then the trash is empty', async () => {
+  it('trash empty: lists what goes for good; without a terminal it needs --yes; then the trash is empty', { timeout: 240_000 }, async () => {
     a.write('junk/old.log', 'log lines that nobody needs');
     await a.sync();
     fs.rmSync(a.file('junk'), { recursive: true });
@@ -81,7 +82,7 @@ describe('repair commands (real processes)', () => {
     expect((await a.run('trash', 'empty')).stdout).toContain('trash is empty');
   });
 
-  it('gc: shows what it would free first; without a terminal it needs --yes', async () => {
+  it('gc: shows what it would free first; without a terminal it needs --yes', { timeout: 240_000 }, async () => {
     const admin = ['--server', fx.server.url, '--admin-token', fx.adminToken];
     const refused = await runCli(['gc', ...admin]);
     expect(refused.code).toBe(1);
@@ -104,7 +105,7 @@ describe('repair commands (real processes)', () => {
     expect(bare.stderr).toContain('--server');
   });
 
-  it('the server log has one info line per activity event, and no secret', async () => {
+  it('the server log has one info line per activity event, and no secret', { timeout: 240_000 }, async () => {
     const bad = await fetch(`${fx.server.url}/api/v1/console/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'sma_not-the-token' }) });
     expect(bad.status).toBe(401);
     // The event is written just after the answer: wait for its line.

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/postgres.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { call, expectApiError } from './api.js';
+import { AdminToken } from '../../src/server/auth.js';
 import { sessionCookie, signIn } from './console-helpers.js';
 
 describe.each(ENGINES)('console session (%s)', (engine) => {
@@ -82,6 +83,21 @@ describe.each(ENGINES)('console session (%s)', (engine) => {
     expect(r.headers['x-content-type-options']).toBe('nosniff');
     expect(r.headers['referrer-policy']).toBe('no-referrer');
     expect(r.headers['x-frame-options']).toBe('DENY');
+  });
+
+  it('rotating the admin token ends the sessions signed in with the old one', async () => {
+    const { cookie } = await signIn(srv.url, srv.adminToken);
+    expect((await call(`${srv.url}/api/v1/devices`, { headers: { cookie } })).status).toBe(200);
+    const fresh = await AdminToken.write(srv.dataDir);
+    // The server picks the new token up within a second. (A stale cookie is no failed
+    // attempt, so asking with it does not spend this address's failure budget.)
+    const deadline = Date.now() + 10_000;
+    while ((await call(`${srv.url}/api/v1/devices`, { headers: { cookie } })).status === 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect((await call(`${srv.url}/api/v1/devices`, { key: fresh })).status).toBe(200);
+    expectApiError(await call(`${srv.url}/api/v1/devices`, { headers: { cookie } }), 401, 'unauthorized');
+    expectApiError(await call(`${srv.url}/api/v1/console/session`, { headers: { cookie } }), 401, 'unauthorized');
+    srv.adminToken = fresh;
+    expect((await call(`${srv.url}/api/v1/devices`, { headers: { cookie: (await signIn(srv.url, fresh)).cookie } })).status).toBe(200);
   });
 
   it('a wrong token is refused (401, one clear JSON error) and counts toward the rate limit', async () => {

@@ -7,7 +7,7 @@ import { parseConflictPath } from '../../core/conflict-name.js';
 import type { ServerContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { tooManyFailures } from '../http-auth.js';
-import { SESSION_COOKIE, sessionAnswer } from '../console-session.js';
+import { SESSION_COOKIE, sessionAnswer, validSession } from '../console-session.js';
 import { ConsoleQueries } from '../store/console-queries.js';
 import { OwnerWrites } from '../store/owner-writes.js';
 import { previewGarbage, storageFigures } from '../gc-preview.js';
@@ -81,6 +81,7 @@ export async function consoleApiRoutes(app: FastifyInstance, ctx: ServerContext,
       }
       const s = await ctx.consoleSessions.create();
       req.session.set('sid', s.id);
+      req.session.set('fp', await ctx.admin.fingerprint());
       req.session.set('_csrf', null); // a new session gets a new CSRF secret
       void ctx.activity.record({ type: 'signin', detail: `from ${req.ip}` });
       return sessionAnswer(reply, s.expiresAt);
@@ -94,8 +95,7 @@ export async function consoleApiRoutes(app: FastifyInstance, ctx: ServerContext,
       schema: { tags: ['console'], summary: 'Whether this browser is signed in (and its CSRF token)', security: [], response: { 200: sessionSchema, ...errorResponses } },
     },
     async (req, reply) => {
-      const sid = req.session.get('sid');
-      const expiresAt = typeof sid === 'string' ? await ctx.consoleSessions.check(sid) : null;
+      const expiresAt = await validSession(ctx.consoleSessions, ctx.admin, req);
       if (expiresAt === null) throw new ApiError(401, 'unauthorized', 'not signed in');
       return sessionAnswer(reply, expiresAt);
     },
