@@ -62,13 +62,21 @@ export function Time({ at, relative = false }) {
   return html`<time datetime=${iso} title=${fullTime(at)}>${relative ? ago(at) : localTime(at)}</time>`;
 }
 
-/** Loads data with `fn` (again when deps change or reload() is called). */
-export function useLoad(fn, deps) {
+/**
+ * Loads data with `fn` (again when deps change or reload() is called). With `fresh`, a change
+ * of deps drops the old data first (a new folder must not show the last one's rows meanwhile);
+ * otherwise the old data stays until the new arrives (filters typed into a field do not flash).
+ */
+export function useLoad(fn, deps, { fresh = false } = {}) {
   const [state, setState] = useState({ data: null, error: null, loading: true });
   const [tick, setTick] = useState(0);
+  const lastDeps = useRef(null);
   useEffect(() => {
     let live = true;
-    setState((s) => ({ ...s, loading: true }));
+    const key = JSON.stringify(deps);
+    const changed = lastDeps.current !== null && lastDeps.current !== key;
+    lastDeps.current = key;
+    setState((s) => (fresh && changed ? { data: null, error: null, loading: true } : { ...s, loading: true }));
     fn().then(
       (data) => live && setState({ data, error: null, loading: false }),
       (error) => live && setState({ data: null, error, loading: false }),
@@ -85,12 +93,15 @@ export function Loading({ state, children }) {
   return children(state.data);
 }
 
+/** Set before navigating into a folder from the list: the next list to mount takes the focus. */
+export const listFocus = { next: false };
+
 /**
  * A list that renders only the rows in view (a 10,000-entry folder is a few dozen DOM
  * nodes). Rows have one fixed height. Arrow keys, Page Up/Down, Home/End move the active row;
  * Enter activates it.
  */
-export function VirtualList({ items, rowHeight = 36, renderRow, onActivate, label, active, setActive, header, resetKey }) {
+export function VirtualList({ items, rowHeight = 36, renderRow, onActivate, onBack, label, active, setActive, header, resetKey }) {
   const ref = useRef(null);
   const [view, setView] = useState({ top: 0, height: 600 });
   // A new order or filter starts again at the top.
@@ -103,6 +114,11 @@ export function VirtualList({ items, rowHeight = 36, renderRow, onActivate, labe
     if (!el) return;
     const measure = () => setView({ top: el.scrollTop, height: el.clientHeight });
     measure();
+    if (listFocus.next) {
+      listFocus.next = false;
+      el.focus();
+      if (items.length) setActive(0);
+    }
     const ro = new ResizeObserver(measure);
     ro.observe(el);
     return () => ro.disconnect();
@@ -120,6 +136,10 @@ export function VirtualList({ items, rowHeight = 36, renderRow, onActivate, labe
     else if (y + rowHeight > el.scrollTop + el.clientHeight) el.scrollTop = y + rowHeight - el.clientHeight;
   };
   const onKey = (e) => {
+    if ((e.key === 'Backspace' || (e.altKey && e.key === 'ArrowUp')) && onBack) {
+      e.preventDefault();
+      return onBack();
+    }
     if (!items.length) return;
     const page = Math.max(1, Math.floor((ref.current?.clientHeight ?? 400) / rowHeight) - 1);
     const a = active ?? -1;
