@@ -9,7 +9,8 @@ import { ServerError, UnreachableError } from '../client/http.js';
 import { FolderGuardError, checkFolder } from '../client/marker.js';
 import { LockedError } from '../client/lock.js';
 import { MassDeleteError } from '../client/sync-cycle.js';
-import { syncUntilAgreed } from '../client/sync-runner.js';
+import { syncOrAskWatcher } from '../client/sync-runner.js';
+import { describeWatcher, probeWatcher } from '../client/watcher-probe.js';
 import { summaryLine } from '../client/summary.js';
 import { terminalProgress } from '../client/progress.js';
 import { scanFolder } from '../client/scanner.js';
@@ -111,7 +112,8 @@ export function registerClientCommands(program: Command): void {
         const progress = o.json ? null : terminalProgress();
         let totals;
         try {
-          totals = await syncUntilAgreed(device, { allowMassDelete: !!o.allowMassDelete, full: !!o.full, signal: ac.signal, onProgress: progress?.onProgress });
+          // a running watcher is asked to run it (and answers with the same result)
+          totals = await syncOrAskWatcher(device, { allowMassDelete: !!o.allowMassDelete, full: !!o.full, signal: ac.signal, onProgress: progress?.onProgress });
         } finally {
           progress?.stop();
         }
@@ -175,6 +177,7 @@ export function registerClientCommands(program: Command): void {
           const ch = await api.changes(Number(cursor), 1000);
           info.pending_server_changes = ch.changes.filter((c) => index.get(c.path)?.base_revision !== c.revision).length + (ch.has_more ? '+' : '');
         }
+        info.watcher = await probeWatcher(device.stateDir);
         const mass = index.getMeta('mass_delete_pending');
         if (mass) {
           const m = JSON.parse(mass) as { count: number; total: number };
@@ -186,6 +189,10 @@ export function registerClientCommands(program: Command): void {
         }
         for (const [k, v] of Object.entries(info)) {
           if (k === 'skipped' || k === 'conflicts') continue;
+          if (k === 'watcher') {
+            out(`watcher: ${describeWatcher(v as Awaited<ReturnType<typeof probeWatcher>>)}`);
+            continue;
+          }
           out(`${k.replace(/_/g, ' ')}: ${v ?? '-'}`);
         }
         const conflicts = (info.conflicts as string[] | undefined) ?? [];

@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import { openDevice } from '../client/device.js';
 import { summaryLine, addUp } from '../client/summary.js';
 import { Watcher } from '../client/watcher.js';
-import { asCliError } from './client-commands.js';
+import { asCliError, withDevice } from './client-commands.js';
+import { askWatcher } from '../client/control-socket.js';
+import { writePaused } from '../client/pause-state.js';
 import { CliError } from './cli-error.js';
 import { downloadRateOpt, rateFlags, uploadRateOpt } from './rate-options.js';
 
@@ -51,4 +53,31 @@ export function registerWatchCommand(program: Command, configOpt: readonly [stri
       if (watcher.fatal) throw new CliError(watcher.fatal.message, 5);
       log('stopped');
     });
+
+  for (const cmd of ['pause', 'resume'] as const) {
+    program
+      .command(cmd)
+      .description(cmd === 'pause' ? 'the watcher keeps watching but syncs nothing until `synmac resume` (lasts across restarts)' : 'the watcher syncs again (catching up at once)')
+      .option('--json', 'machine-readable output')
+      .option(...configOpt)
+      .action(async (o) => {
+        await withDevice(o.config, async (device) => {
+          const answer = await askWatcher(device.stateDir, { cmd }, { timeoutMs: 10_000 });
+          if (answer && !answer.ok) throw new CliError(answer.error.message);
+          // no watcher: remember it, the next `watch` (the background service) starts that way
+          if (!answer) writePaused(device.stateDir, cmd === 'pause');
+          const pid = answer ? (answer.status as { pid: number }).pid : null;
+          if (o.json) {
+            process.stdout.write(`${JSON.stringify({ paused: cmd === 'pause', watcher_running: answer !== null, watcher_pid: pid })}\n`);
+            return;
+          }
+          const what = cmd === 'pause' ? 'paused: it keeps watching and syncs nothing until `synmac resume`' : 'resumed: it syncs again';
+          process.stdout.write(
+            answer
+              ? `watcher (pid ${pid}) ${what}\n`
+              : `no watcher is running; ${cmd === 'pause' ? 'the next `synmac watch` starts paused (until `synmac resume`)' : 'the next `synmac watch` syncs as usual'}\n`,
+          );
+        });
+      });
+  }
 }

@@ -8,12 +8,31 @@ import { followEvents, sleep } from './events.js';
 import { watchFolder, type FolderWatcher } from './folder-watcher.js';
 import { UnreachableError } from './http.js';
 import { acquireLock } from './lock.js';
+import { ControlServer, type ControlAnswer, type ControlRequest } from './control-socket.js';
+import { readPaused, writePaused } from './pause-state.js';
+import { cyclesUntilAgreed, errorForAsker } from './sync-runner.js';
+import { addUp, summaryLine } from './summary.js';
 import { FolderGuardError } from './marker.js';
 import { MassDeleteError, runSyncCycle, type CycleResult } from './sync-cycle.js';
+import type { Totals } from './summary.js';
 import type { OpenDevice } from './device.js';
 
 /** the longest wait between two attempts while the server is down or a cycle keeps failing */
 export const RETRY_CAP_MS = 60_000;
+
+/** What `synmac status` shows about a running watcher (JSON, snake_case). */
+export interface WatcherStatus {
+  pid: number;
+  paused: boolean;
+  paused_since: string | null;
+  /** a cycle is running now */
+  syncing: boolean;
+  server_unreachable_since: string | null;
+  last_cycle_at: string | null;
+  last_cycle_agreed: boolean | null;
+  last_cycle_summary: string | null;
+  last_cycle_error: string | null;
+}
 
 export interface WatchOptions {
   /** quiet time after the last local event before a cycle starts */
@@ -44,6 +63,10 @@ export class Watcher {
   private backoffUntil = 0;
   /** the trouble being waited out: said once when it starts, once when it is over */
   private trouble: { key: string; since: number; failures: number } | null = null;
+  private control: ControlServer | null = null;
+  /** paused by `synmac pause`: keeps watching, syncs nothing until `synmac resume` */
+  private paused: { since: string } | null = null;
+  private lastCycle: { at: string; agreed: boolean; summary: string; error?: string } | null = null;
   fatal: Error | null = null;
   private done!: () => void;
   readonly finished = new Promise<void>((r) => (this.done = r));
@@ -55,6 +78,14 @@ export class Watcher {
 
   async start(): Promise<void> {
     this.release = acquireLock(this.device.stateDir, 'watch');
+    this.paused = readPaused(this.device.stateDir);
+    try {
+      this.control = await ControlServer.listen(this.device.stateDir, (req) => this.answer(req));
+    } catch (err) {
+      // syncing matters more than being steerable: go on without the channel
+      this.opts.log(`no control channel (${(err as Error).message}); \`synmac sync\`, \`pause\` and \`status\` cannot reach this watcher`);
+    }
+    if (this.paused) this.opts.log(`paused since ${this.paused.since}: watching, not syncing; \`synmac resume\` to continue`);
     const folder = this.device.config.folder;
     this.fs = watchFolder(folder, {
       skipTopLevel: new Set([STATE_DIR]),
@@ -110,6 +141,7 @@ export class Watcher {
     if (!this.pending) this.firstPendingAt = now;
     this.pending = true;
     if (this.running) return; // the running cycle reschedules when it ends
+    if (this.paused) return; // resume() picks it up
     // Backing off: local events and polls only mark the work as pending; the retry picks it up.
     if (!force && now < this.backoffUntil) return;
     if (this.timer) clearTimeout(this.timer);
@@ -132,12 +164,14 @@ export class Watcher {
     this.needFull = false;
     try {
       const r = await runSyncCycle(this.device, { allowMassDelete: this.opts.allowMassDelete, signal: this.ac.signal, full });
+      this.noteCycle(r);
       this.opts.onCycle?.(r);
       if (this.trouble?.key === 'unreachable') this.settled(); // reached it, whatever the cycle found
       if (!r.agreed && !this.ac.signal.aborted) {
         this.troubled(`problems:${r.problems.join('\n')}`, r.problems.slice(0, 5).map((p) => `  ${p}`), 1000);
       } else this.settled();
     } catch (err) {
+      this.noteFailure(err);
       if (err instanceof KeyRevokedError) {
         this.fatal = err;
         this.opts.log(err.message);
@@ -193,6 +227,106 @@ export class Watcher {
     this.retryTimer.unref();
   }
 
+  private noteCycle(r: CycleResult): void {
+    this.lastCycle = { at: new Date().toISOString(), agreed: r.agreed, summary: summaryLine(addUp([r], r.durationMs)) };
+  }
+
+  private noteFailure(err: unknown): void {
+    this.lastCycle = { at: new Date().toISOString(), agreed: false, summary: '', error: (err as Error).message };
+  }
+
+  /**
+   * `synmac sync` while this watcher runs: cycles until agreed, now, after the cycle in
+   * progress (never beside it), even when paused (the person asked for it explicitly).
+   */
+  async syncNow(o: { full?: boolean; allowMassDelete?: boolean } = {}): Promise<Totals> {
+    while (this.running) await this.running;
+    if (this.ac.signal.aborted) throw new Error('the watcher is stopping; run `synmac sync` again');
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const full = !!o.full || this.needFull;
+    this.needFull = false;
+    const run = cyclesUntilAgreed(this.device, {
+      allowMassDelete: !!o.allowMassDelete || this.opts.allowMassDelete,
+      full,
+      signal: this.ac.signal,
+      onCycle: (r) => {
+        this.noteCycle(r);
+        this.opts.onCycle?.(r);
+      },
+    });
+    this.running = run.then(
+      () => {},
+      () => {},
+    ).finally(() => {
+      this.running = null;
+      if (this.pending) this.schedule(this.opts.debounceMs ?? 30);
+    });
+    try {
+      const totals = await run;
+      if (this.trouble?.key === 'unreachable' || totals.agreed) this.settled();
+      return totals;
+    } catch (err) {
+      this.noteFailure(err);
+      // the watcher's own next cycle meets the same trouble and deals with it as usual
+      if (!(err instanceof UnreachableError)) this.needFull = true;
+      this.schedule(0);
+      throw err;
+    }
+  }
+
+  pause(): void {
+    if (this.paused) return;
+    this.paused = writePaused(this.device.stateDir, true);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.opts.log(`paused: watching, not syncing${this.running ? ' (the cycle in progress finishes)' : ''}; \`synmac resume\` to continue`);
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = null;
+    writePaused(this.device.stateDir, false);
+    this.opts.log('resumed');
+    this.backoffUntil = 0;
+    this.schedule(0, true); // whatever happened meanwhile
+  }
+
+  status(): WatcherStatus {
+    return {
+      pid: process.pid,
+      paused: this.paused !== null,
+      paused_since: this.paused?.since ?? null,
+      syncing: this.running !== null,
+      server_unreachable_since: this.trouble?.key === 'unreachable' ? new Date(this.trouble.since).toISOString() : null,
+      last_cycle_at: this.lastCycle?.at ?? null,
+      last_cycle_agreed: this.lastCycle?.agreed ?? null,
+      last_cycle_summary: this.lastCycle?.summary || null,
+      last_cycle_error: this.lastCycle?.error ?? null,
+    };
+  }
+
+  private async answer(req: ControlRequest): Promise<ControlAnswer> {
+    switch (req.cmd) {
+      case 'sync':
+        try {
+          return { ok: true, totals: await this.syncNow({ full: req.full, allowMassDelete: req.allow_mass_delete }) };
+        } catch (err) {
+          return { ok: false, error: errorForAsker(err) };
+        }
+      case 'pause':
+        this.pause();
+        return { ok: true, status: this.status() };
+      case 'resume':
+        this.resume();
+        return { ok: true, status: this.status() };
+      case 'status':
+        return { ok: true, status: this.status() };
+      default:
+        return { ok: false, error: { code: 'unknown_command', message: `unknown command ${JSON.stringify((req as { cmd?: unknown }).cmd)}` } };
+    }
+  }
+
   /** Finishes the current file (the cycle stops between files), then releases everything. */
   async stop(): Promise<void> {
     if (this.ac.signal.aborted) return this.finished;
@@ -200,6 +334,7 @@ export class Watcher {
     if (this.timer) clearTimeout(this.timer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.fs?.close();
+    await this.control?.close().catch(() => {});
     await this.running;
     this.release?.();
     this.done();
