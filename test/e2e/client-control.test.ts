@@ -14,8 +14,8 @@ beforeAll(async () => {
   a = await fx.device('ctl-A');
   b = await fx.device('ctl-B');
   w = startWatch(a);
-  await waitFor(() => w!.output().includes('watching'), 20_000, 'the watcher');
-});
+  await waitFor(() => w!.output().includes('watching'), 60_000, 'the watcher');
+}, 180_000);
 afterAll(async () => {
   await w?.stop('SIGKILL');
   await fx?.close();
@@ -28,7 +28,7 @@ const statusJson = async (d: TestDevice) => {
 };
 
 it('status says a watcher is running, with its pid and state', async () => {
-  await waitFor(() => /↑|watching/.test(w!.output()), 5_000, 'first cycle');
+  await waitFor(() => /↑|watching/.test(w!.output()), 60_000, 'first cycle');
   const r = await a.run('status');
   expect(r.code).toBe(0);
   expect(r.stdout).toMatch(new RegExp(`watcher: running \\(pid ${w!.child.pid}\\), active`));
@@ -36,13 +36,13 @@ it('status says a watcher is running, with its pid and state', async () => {
   expect(j.watcher).toMatchObject({ running: true, pid: w!.child.pid, paused: false });
   const other = await b.run('status');
   expect(other.stdout).toContain('watcher: not running');
-});
+}, 180_000);
 
 it('a paused watcher syncs nothing; `sync` meanwhile is run by the watcher and answers as a sync would', async () => {
   const p = await a.run('pause');
   expect(p.code).toBe(0);
   expect(p.stdout).toContain(`watcher (pid ${w!.child.pid}) paused`);
-  await waitFor(() => w!.output().includes('paused: watching, not syncing'), 5_000, 'the watcher to log the pause');
+  await waitFor(() => w!.output().includes('paused: watching, not syncing'), 60_000, 'the watcher to log the pause');
   expect((await statusJson(a)).watcher).toMatchObject({ running: true, paused: true });
   expect((await a.run('status')).stdout).toMatch(/watcher: running \(pid \d+\), paused since /);
 
@@ -75,7 +75,7 @@ it('a paused watcher syncs nothing; `sync` meanwhile is run by the watcher and a
   const res = await a.run('resume');
   expect(res.code).toBe(0);
   expect(res.stdout).toContain('resumed');
-  await waitFor(() => w!.output().split('↑ 1 file').length - 1 >= 2, 15_000, 'the watcher to upload after resume');
+  await waitFor(() => w!.output().split('↑ 1 file').length - 1 >= 2, 60_000, 'the watcher to upload after resume');
   expect((await statusJson(a)).watcher).toMatchObject({ running: true, paused: false });
 
   // the same failure without a watcher, for comparison
@@ -86,7 +86,7 @@ it('a paused watcher syncs nothing; `sync` meanwhile is run by the watcher and a
   expect(viaWatcher.code).toBe(direct.code);
   expect(viaWatcher.stderr).toBe(direct.stderr);
   expect(viaWatcher.stdout).toBe(direct.stdout);
-});
+}, 400_000);
 
 it('a pause lasts across a restart of the watcher until resume', async () => {
   if (w && w.child.exitCode === null) await w.stop('SIGTERM');
@@ -94,12 +94,12 @@ it('a pause lasts across a restart of the watcher until resume', async () => {
   expect(p.stdout).toContain('no watcher is running; the next `synmac watch` starts paused');
   expect((await a.run('status')).stdout).toMatch(/watcher: not running; paused since /);
   w = startWatch(a);
-  await waitFor(() => w!.output().includes('watching'), 20_000, 'the watcher');
+  await waitFor(() => w!.output().includes('watching'), 60_000, 'the watcher');
   expect(w.output()).toContain('paused since');
   expect((await statusJson(a)).watcher).toMatchObject({ running: true, paused: true });
   a.write('queued.txt', 'queued while paused');
   await a.run('resume');
-  await waitFor(() => w!.output().includes('↑ 1 file'), 15_000, 'the queued file to upload');
+  await waitFor(() => w!.output().includes('↑ 1 file'), 60_000, 'the queued file to upload');
   await w.stop('SIGTERM');
   expect((await a.run('status')).stdout).toContain('watcher: not running');
-});
+}, 300_000);

@@ -17,7 +17,7 @@ beforeAll(async () => {
   a = await fx.device('lock-A');
   a.write('one.txt', 'one');
   await a.sync();
-});
+}, 180_000);
 afterAll(async () => {
   for (const c of cleanup) c();
   await fx?.close();
@@ -41,7 +41,7 @@ it.runIf(process.platform === 'linux')('a sync right after a SIGKILL of the prev
   let out = '';
   keeper.stdout!.on('data', (b) => (out += b));
   keeper.stderr!.on('data', (b) => (out += b));
-  await waitFor(() => /pid \d+/.test(out) && out.includes('watching'), 20_000, 'the watcher under perl');
+  await waitFor(() => /pid \d+/.test(out) && out.includes('watching'), 60_000, 'the watcher under perl');
   const pid = Number(/pid (\d+)/.exec(out)![1]);
   // while it runs, the lock holds, and the refusal names it
   const second = await a.run('watch');
@@ -49,19 +49,19 @@ it.runIf(process.platform === 'linux')('a sync right after a SIGKILL of the prev
   expect(second.stderr).toContain(`pid ${pid}`);
 
   process.kill(pid, 'SIGKILL');
-  await waitFor(() => processState(pid) === 'Z', 10_000, 'the killed watcher to be a zombie');
+  await waitFor(() => processState(pid) === 'Z', 60_000, 'the killed watcher to be a zombie');
   expect(() => process.kill(pid, 0)).not.toThrow(); // its pid is still "alive"
   a.write('two.txt', 'two');
   const r = await a.run('sync');
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   expect(r.stdout).toContain('↑ 1 file');
-});
+}, 240_000);
 
 it('a lock file naming a live unrelated process does not block', async () => {
   const other = spawn('sleep', ['600'], { stdio: 'ignore' });
   cleanup.push(() => other.kill('SIGKILL'));
-  await waitFor(() => other.pid !== undefined && processState(other.pid) !== null, 5_000, 'sleep to start');
+  await waitFor(() => other.pid !== undefined && processState(other.pid) !== null, 60_000, 'sleep to start');
   const pid = other.pid!;
   // what the old client left behind after a crash (a pid file), and what this one writes
   fs.mkdirSync(stateDir(), { recursive: true });
@@ -75,6 +75,6 @@ it('a lock file naming a live unrelated process does not block', async () => {
   // and a watcher starts too (the background service's case)
   const w = startWatch(a);
   cleanup.push(() => w.child.kill('SIGKILL'));
-  await waitFor(() => w.output().includes('watching'), 15_000, 'watch to start');
+  await waitFor(() => w.output().includes('watching'), 60_000, 'watch to start');
   expect(await w.stop('SIGTERM')).toBe(0);
-});
+}, 240_000);
