@@ -24,6 +24,7 @@ import { registerWatchCommand } from './watch-commands.js';
 import { downloadRateOpt, rateFlags, uploadRateOpt } from './rate-options.js';
 import type { RateLimits } from '../client/rate-limit.js';
 import { registerServiceCommands } from './service-commands.js';
+import { registerDoctorCommand } from './doctor-command.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -290,4 +291,5 @@ export function registerClientCommands(program: Command): void {
 
   registerWatchCommand(program, configOpt);
   registerServiceCommands(program, configOpt);
+  registerDoctorCommand(program, configOpt);
 }
