@@ -176,7 +176,8 @@ describe.skipIf(!hasChromium)('owner console in Chromium', { timeout: 180_000 },
     await open('trash', 'Trash');
     await page.locator('tr[data-path="Album/raw/three.dng"]').waitFor();
     await screenshot(page, 'trash');
-    await page.getByLabel('Path starts with').fill('Album');
+    // Typed as people type folders, with a trailing slash.
+    await page.getByLabel('Path starts with').fill('Album/');
     await page.getByRole('button', { name: 'Restore everything under this folder' }).click();
     await confirm('Restore');
     await expect.poll(() => page.getByRole('status').textContent()).toMatch(/Restored \d+ items/);
@@ -273,6 +274,8 @@ describe.skipIf(!hasChromium)('owner console in Chromium', { timeout: 180_000 },
     expect(await item.first().textContent()).toContain('Beta');
     await screenshot(page, 'activity');
     // Filtering by device leaves only that device's events.
+    await page.getByLabel('Path starts with').fill('Docs/');
+    await expect.poll(() => events.locator('li', { hasText: 'Docs/live-note.txt' }).count()).toBe(1);
     await page.getByLabel('Device').selectOption('Alpha');
     await expect.poll(() => events.locator('li', { hasText: 'Docs/live-note.txt' }).count()).toBe(0);
   });

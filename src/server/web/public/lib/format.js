@@ -74,3 +74,8 @@ export function parentDir(p) {
   const i = p.lastIndexOf('/');
   return i < 0 ? '' : p.slice(0, i);
 }
+
+/** A folder as typed ("/Photos/2026/") in the form the API takes ("Photos/2026"). */
+export function folderInput(v) {
+  return v.trim().replace(/^\/+|\/+$/g, '');
+}

@@ -2,9 +2,15 @@
 import { html, useState, useEffect, useRef } from '../lib/html.js';
 import { get, qs } from '../lib/api.js';
 import { ErrorNote } from '../lib/ui.js';
+import { folderInput } from '../lib/format.js';
 import { EventRow } from './overview.js';
 
-const matches = (e, device, prefix) => (!device || e.device_name === device) && (!prefix || (e.path ?? '').startsWith(prefix));
+// The same rule as the server's filter: a folder prefix matches the folder and what is under it.
+function matches(e, device, prefix) {
+  if (device && e.device_name !== device) return false;
+  const p = folderInput(prefix);
+  return !p || e.path === p || (e.path ?? '').startsWith(p + '/');
+}
 
 export function Activity() {
   const [device, setDevice] = useState('');
@@ -23,8 +29,12 @@ export function Activity() {
   useEffect(() => {
     let stale = false;
     setEvents(null);
-    get('/api/v1/admin/activity' + qs({ device, prefix, limit: 200 })).then(
-      (r) => !stale && setEvents(r.events),
+    get('/api/v1/admin/activity' + qs({ device, prefix: folderInput(prefix), limit: 200 })).then(
+      (r) => {
+        if (stale) return;
+        setError(null);
+        setEvents(r.events);
+      },
       (err) => !stale && setError(err),
     );
     return () => (stale = true);
@@ -51,7 +61,7 @@ export function Activity() {
   const older = async () => {
     const last = events[events.length - 1];
     try {
-      const r = await get('/api/v1/admin/activity' + qs({ device, prefix, limit: 200, before: last.id }));
+      const r = await get('/api/v1/admin/activity' + qs({ device, prefix: folderInput(prefix), limit: 200, before: last.id }));
       setEvents((list) => [...list, ...r.events]);
     } catch (err) {
       setError(err);
@@ -64,7 +74,7 @@ export function Activity() {
         <option value="">all devices</option>
         ${devices.map((d) => html`<option value=${d.name}>${d.name}</option>`)}
       </select></label>
-      <label>Path starts with <input type="search" value=${prefix} onInput=${(e) => setPrefix(e.currentTarget.value)} placeholder="Documents/" /></label>
+      <label>Path starts with <input type="search" value=${prefix} onInput=${(e) => setPrefix(e.currentTarget.value)} placeholder="Documents" /></label>
     </div>
     <${ErrorNote} error=${error} />
     ${events === null

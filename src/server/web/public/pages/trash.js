@@ -2,7 +2,7 @@
 // deleted since a time; delete for good (after a dry run that lists what will be gone).
 import { html, useState } from '../lib/html.js';
 import { get, post, qs } from '../lib/api.js';
-import { bytes, plural, localInputToIso, localTime } from '../lib/format.js';
+import { bytes, plural, localInputToIso, localTime, folderInput } from '../lib/format.js';
 import { useLoad, Loading, Time, confirmDialog, notify, ErrorNote } from '../lib/ui.js';
 
 function GoneList({ preview }) {
@@ -16,7 +16,7 @@ export function Trash() {
   const [device, setDevice] = useState('');
   const [since, setSince] = useState('');
   const [error, setError] = useState(null);
-  const state = useLoad(() => get('/api/v1/admin/trash' + qs({ prefix, device })), [prefix, device]);
+  const state = useLoad(() => get('/api/v1/admin/trash' + qs({ prefix: folderInput(prefix), device })), [prefix, device]);
   const devices = useLoad(() => get('/api/v1/devices'), []);
 
   const run = async (fn) => {
@@ -50,7 +50,7 @@ export function Trash() {
     });
   const restoreFolder = async (e) => {
     e.preventDefault();
-    const folder = prefix.trim().replace(/\/+$/, '');
+    const folder = folderInput(prefix);
     if (!folder) return setError(new Error('Type the folder to restore in “Path starts with” first.'));
     const sinceIso = localInputToIso(since);
     const ok = await confirmDialog({
