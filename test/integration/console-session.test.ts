@@ -1,6 +1,12 @@
 // The owner console's sign-in: cookie flags, CSRF, sign-out, expiry, the rate limit and
 // the security headers, over real HTTP on both engines.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../src/server/server.js';
+import { tempDir } from '../helpers/server.js';
 import { ENGINES } from '../helpers/postgres.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { call, expectApiError } from './api.js';
@@ -112,5 +118,63 @@ describe.each(ENGINES)('console session (%s)', (engine) => {
     expectApiError(limited, 429, 'too_many_failures');
     expect(limited.headers['retry-after']).toBeDefined();
     expect(sessionCookie(limited)).toBeNull();
+  });
+});
+
+describe('console session over HTTPS', () => {
+  let root: string;
+  let server: RunningServer;
+  let agent: Agent;
+  beforeAll(async () => {
+    root = await tempDir();
+    const key = path.join(root, 'key.pem');
+    const cert = path.join(root, 'cert.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+    server = await startServer({ dataDir: path.join(root, 'data'), port: 0, logLevel: 'silent', tlsCert: cert, tlsKey: key });
+    agent = new Agent({ connect: { ca: fs.readFileSync(cert) } });
+  });
+  afterAll(async () => {
+    await agent?.close();
+    await server?.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it('the cookie is Secure when the console is served over TLS', async () => {
+    const token = fs.readFileSync(path.join(root, 'data', 'admin-token'), 'utf8').trim();
+    const r = await request(`${server.url}/api/v1/console/session`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+    expect(r.statusCode).toBe(200);
+    await r.body.dump();
+    const cookie = ([] as string[]).concat(r.headers['set-cookie'] as any).find((c) => c.startsWith('synmac_session='))!;
+    expect(cookie).toMatch(/; Secure/i);
+    expect(cookie).toMatch(/; HttpOnly/i);
+    expect(cookie).toMatch(/; SameSite=Strict/i);
+    expect(String(r.headers['strict-transport-security'])).toContain('max-age=');
+  });
+
+  it('every console endpoint is in the OpenAPI document, with a tag', async () => {
+    const r = await request(`${server.url}/api/v1/openapi.json`, { dispatcher: agent });
+    const doc = (await r.body.json()) as { paths: Record<string, Record<string, { tags?: string[] }>> };
+    const want: Array<[string, string, string]> = [
+      ['/api/v1/console/session', 'post', 'console'],
+      ['/api/v1/console/session', 'get', 'console'],
+      ['/api/v1/console/session', 'delete', 'console'],
+      ['/api/v1/admin/overview', 'get', 'console'],
+      ['/api/v1/devices', 'get', 'devices'],
+      ['/api/v1/invites', 'post', 'devices'],
+      ['/api/v1/admin/tree', 'get', 'files'],
+      ['/api/v1/admin/versions', 'get', 'files'],
+      ['/api/v1/admin/content', 'get', 'files'],
+      ['/api/v1/admin/restore', 'post', 'files'],
+      ['/api/v1/admin/trash', 'get', 'trash'],
+      ['/api/v1/admin/trash/restore', 'post', 'trash'],
+      ['/api/v1/admin/trash/empty', 'post', 'trash'],
+      ['/api/v1/admin/conflicts', 'get', 'conflicts'],
+      ['/api/v1/admin/conflicts/resolve', 'post', 'conflicts'],
+      ['/api/v1/admin/activity', 'get', 'activity'],
+      ['/api/v1/admin/activity/stream', 'get', 'activity'],
+      ['/api/v1/admin/gc/preview', 'get', 'storage'],
+      ['/api/v1/admin/gc', 'post', 'storage'],
+    ];
+    for (const [p, method, tag] of want) expect(doc.paths[p]?.[method]?.tags, `${method} ${p}`).toContain(tag);
   });
 });
