@@ -85,4 +85,25 @@ export function registerServerCommands(program: Command): void {
       const token = await AdminToken.write(o.dataDir);
       process.stdout.write(`New admin token (the old one no longer works):\n${token}\n`);
     });
+
+  server
+    .command('set-console-password')
+    .description('set (or change) a password for signing in to the web console instead of the admin token; read from stdin')
+    .option('--data-dir <dir>', 'the server data dir', process.env.SYNMAC_DATA_DIR ?? './data')
+    .action(async (o) => {
+      const fs = await import('node:fs');
+      if (!fs.existsSync(`${o.dataDir}/admin-token`)) {
+        throw new CliError(`no synmac data dir at ${o.dataDir} (it has no admin-token); pass the server's --data-dir`);
+      }
+      const { readSecretLine } = await import('./secret-input.js');
+      const password = await readSecretLine('New console password: ');
+      if (process.stdin.isTTY && (await readSecretLine('Again: ')) !== password) throw new CliError('the two passwords differ; nothing was changed');
+      const { writeConsolePassword } = await import('../server/console-password.js');
+      try {
+        await writeConsolePassword(o.dataDir, password);
+      } catch (err) {
+        throw new CliError(`${(err as Error).message}; nothing was changed`);
+      }
+      process.stdout.write('console password set; sessions signed in before it have ended\n');
+    });
 }

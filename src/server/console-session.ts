@@ -16,6 +16,7 @@ import type { Kysely } from 'kysely';
 import type { Schema } from './db/schema.js';
 import { ApiError } from './errors.js';
 import type { AdminToken } from './auth.js';
+import type { ConsolePassword } from './console-password.js';
 
 export const SESSION_COOKIE = 'synmac_session';
 
@@ -130,8 +131,19 @@ const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  * owner. A state-changing request also needs the CSRF token in `X-CSRF-Token`.
  * Returns false when there is no valid session (the caller answers 401).
  */
-export async function sessionAuthenticates(app: FastifyInstance, sessions: ConsoleSessions, admin: AdminToken, req: FastifyRequest): Promise<boolean> {
-  const expiresAt = await validSession(sessions, admin, req);
+/** What a session is bound to: the admin token and the console password in force at sign-in. */
+export interface SessionCredentials {
+  admin: AdminToken;
+  consolePassword: ConsolePassword;
+}
+
+/** Changes when the admin token is rotated or the console password set or changed. */
+export async function credentialFingerprint(c: SessionCredentials): Promise<string> {
+  return `${await c.admin.fingerprint()}.${await c.consolePassword.fingerprint()}`;
+}
+
+export async function sessionAuthenticates(app: FastifyInstance, sessions: ConsoleSessions, creds: SessionCredentials, req: FastifyRequest): Promise<boolean> {
+  const expiresAt = await validSession(sessions, creds, req);
   if (expiresAt === null) return false;
   if (UNSAFE.has(req.method)) {
     const ok = await new Promise<boolean>((resolve) => {
@@ -143,11 +155,11 @@ export async function sessionAuthenticates(app: FastifyInstance, sessions: Conso
   return true;
 }
 
-/** The session's expiry when this request's cookie is a live session made under the current admin token. */
-export async function validSession(sessions: ConsoleSessions, admin: AdminToken, req: FastifyRequest): Promise<number | null> {
+/** The session's expiry when this request's cookie is a live session made under the current credentials. */
+export async function validSession(sessions: ConsoleSessions, creds: SessionCredentials, req: FastifyRequest): Promise<number | null> {
   const sid = req.session?.get('sid');
   if (typeof sid !== 'string') return null;
-  if (req.session.get('fp') !== (await admin.fingerprint())) return null;
+  if (req.session.get('fp') !== (await credentialFingerprint(creds))) return null;
   return sessions.check(sid);
 }
 
@@ -162,7 +174,7 @@ export function sessionAnswer(reply: FastifyReply, expiresAt: number) {
 declare module '@fastify/secure-session' {
   interface SessionData {
     sid: string;
-    /** AdminToken.fingerprint() at sign-in */
+    /** credentialFingerprint() at sign-in */
     fp: string;
     _csrf: string | null;
   }

@@ -9,6 +9,7 @@ import type { FilesStore } from './files-store.js';
 import type { Activity } from './activity.js';
 import type { ConsoleSessions } from './console-session.js';
 import type { DevicePresence } from './device-presence.js';
+import type { ConsolePassword } from './console-password.js';
 
 export interface ServerLimits {
   /** largest JSON request body (a /status of 100k entries is ~20 MB) */
@@ -30,6 +31,7 @@ export interface ServerContext {
   /** the owner console's activity feed, browser sessions and device presence */
   activity: Activity;
   consoleSessions: ConsoleSessions;
+  consolePassword: ConsolePassword;
   presence: DevicePresence;
   /** grace period of the collector (what a GC preview may count as free) */
   gcGraceMs: number;

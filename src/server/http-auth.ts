@@ -37,7 +37,7 @@ export function installAuth(app: FastifyInstance, ctx: ServerContext): void {
     const token = bearer(req);
     if (!token) {
       // The owner's browser: its session cookie stands in for the admin token.
-      if (role === 'admin' && (await sessionAuthenticates(app, ctx.consoleSessions, ctx.admin, req))) {
+      if (role === 'admin' && (await sessionAuthenticates(app, ctx.consoleSessions, ctx, req))) {
         req.isAdmin = true;
         return;
       }

@@ -17,6 +17,7 @@ import { VERSION } from '../version.js';
 import { Activity } from './activity.js';
 import { ConsoleSessions, DEFAULT_SESSION_LIMITS, loadSessionKey, type SessionLimits } from './console-session.js';
 import { DevicePresence } from './device-presence.js';
+import { ConsolePassword } from './console-password.js';
 
 export interface ServerOptions {
   dataDir: string;
@@ -90,6 +91,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     activity,
     consoleSessions: new ConsoleSessions(database.db, { ...DEFAULT_SESSION_LIMITS, ...opts.consoleSession }),
     presence: new DevicePresence(database.db),
+    consolePassword: new ConsolePassword(path.join(dataDir, 'console-password')),
     gcGraceMs: gcOptions.graceMs,
   };
   let tls: { cert: Buffer; key: Buffer } | undefined;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/server/server.js';
-import { tempDir } from '../helpers/server.js';
+import { CLI, tempDir } from '../helpers/server.js';
 import { ENGINES } from '../helpers/postgres.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { call, expectApiError } from './api.js';
@@ -176,5 +176,53 @@ describe('console session over HTTPS', () => {
       ['/api/v1/admin/gc', 'post', 'storage'],
     ];
     for (const [p, method, tag] of want) expect(doc.paths[p]?.[method]?.tags, `${method} ${p}`).toContain(tag);
+  });
+
+  it('a console password set from the CLI signs in too; setting it again ends the sessions made before', async () => {
+    const post = (body: unknown, cookie?: string) =>
+      request(`${server.url}/api/v1/console/session`, {
+        method: 'POST',
+        dispatcher: agent,
+        headers: { 'content-type': 'application/json', ...(cookie ? { cookie } : {}) },
+        body: JSON.stringify(body),
+      });
+    const none = await post({ password: 'nothing set yet, surely' });
+    expect(none.statusCode).toBe(401);
+    await none.body.dump();
+    const dataDir = path.join(root, 'data');
+    const short = (() => {
+      try {
+        execFileSync(process.execPath, [CLI, 'server', 'set-console-password', '--data-dir', dataDir], { input: 'short\n', stdio: 'pipe' });
+        return 0;
+      } catch (err) {
+        return (err as { status: number }).status;
+      }
+    })();
+    expect(short).toBe(1);
+    expect(fs.existsSync(path.join(dataDir, 'console-password'))).toBe(false);
+    execFileSync(process.execPath, [CLI, 'server', 'set-console-password', '--data-dir', dataDir], { input: 'correct horse battery staple\n', stdio: 'pipe' });
+    const stored = fs.readFileSync(path.join(dataDir, 'console-password'), 'utf8');
+    expect(stored).toMatch(/^scrypt\$/);
+    expect(stored).not.toContain('horse');
+    expect(fs.statSync(path.join(dataDir, 'console-password')).mode & 0o777).toBe(0o600);
+
+    const ok = await post({ password: 'correct horse battery staple' });
+    expect(ok.statusCode).toBe(200);
+    await ok.body.dump();
+    const cookie = ([] as string[]).concat(ok.headers['set-cookie'] as any).find((c) => c.startsWith('synmac_session='))!.split(';')[0];
+    const me = await request(`${server.url}/api/v1/console/session`, { dispatcher: agent, headers: { cookie } });
+    expect(me.statusCode).toBe(200);
+    await me.body.dump();
+    const wrong = await post({ password: 'correct horse battery stapler' });
+    expect(wrong.statusCode).toBe(401);
+    expect(((await wrong.body.json()) as any).error.code).toBe('unauthorized');
+    const both = await post({ password: 'x', token: 'y' });
+    expect(both.statusCode).toBe(400);
+    await both.body.dump();
+
+    execFileSync(process.execPath, [CLI, 'server', 'set-console-password', '--data-dir', dataDir], { input: 'another long passphrase\n', stdio: 'pipe' });
+    const after = await request(`${server.url}/api/v1/console/session`, { dispatcher: agent, headers: { cookie } });
+    expect(after.statusCode).toBe(401);
+    await after.body.dump();
   });
 });

@@ -7,7 +7,7 @@ import { parseConflictPath } from '../../core/conflict-name.js';
 import type { ServerContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { tooManyFailures } from '../http-auth.js';
-import { SESSION_COOKIE, sessionAnswer, validSession } from '../console-session.js';
+import { SESSION_COOKIE, credentialFingerprint, sessionAnswer, validSession } from '../console-session.js';
 import { ConsoleQueries } from '../store/console-queries.js';
 import { OwnerWrites } from '../store/owner-writes.js';
 import { previewGarbage, storageFigures } from '../gc-preview.js';
@@ -64,26 +64,37 @@ export async function consoleApiRoutes(app: FastifyInstance, ctx: ServerContext,
       config: { auth: 'none' },
       schema: {
         tags: ['console'],
-        summary: 'Sign in to the console with the admin token: sets the HttpOnly session cookie, answers the CSRF token',
+        summary: 'Sign in to the console with the admin token (or the console password): sets the HttpOnly session cookie, answers the CSRF token',
         security: [],
-        body: { type: 'object', required: ['token'], properties: { token: { type: 'string', minLength: 1, maxLength: 512 } } },
+        body: {
+          type: 'object',
+          minProperties: 1,
+          maxProperties: 1,
+          additionalProperties: false,
+          properties: { token: { type: 'string', minLength: 1, maxLength: 512 }, password: { type: 'string', minLength: 1, maxLength: 1024 } },
+        },
         response: { 200: sessionSchema, ...errorResponses },
       },
     },
     async (req, reply) => {
       const wait = ctx.authFailures.retryAfter(req.ip);
       if (wait > 0) throw tooManyFailures(wait);
-      const { token } = req.body as { token: string };
-      if (!(await ctx.admin.matches(token))) {
+      const { token, password } = req.body as { token?: string; password?: string };
+      const ok = token !== undefined ? await ctx.admin.matches(token) : await ctx.consolePassword.matches(password!);
+      if (!ok) {
         ctx.authFailures.recordFailure(req.ip);
-        void ctx.activity.record({ type: 'signin_refused', detail: `from ${req.ip}` });
-        throw new ApiError(401, 'unauthorized', "that is not this server's admin token");
+        void ctx.activity.record({ type: 'signin_refused', detail: `${token !== undefined ? 'admin token' : 'password'} refused, from ${req.ip}` });
+        throw new ApiError(
+          401,
+          'unauthorized',
+          token !== undefined ? "that is not this server's admin token" : 'that is not the console password (or none is set: `synmac server set-console-password`)',
+        );
       }
       const s = await ctx.consoleSessions.create();
       req.session.set('sid', s.id);
-      req.session.set('fp', await ctx.admin.fingerprint());
+      req.session.set('fp', await credentialFingerprint(ctx));
       req.session.set('_csrf', null); // a new session gets a new CSRF secret
-      void ctx.activity.record({ type: 'signin', detail: `from ${req.ip}` });
+      void ctx.activity.record({ type: 'signin', detail: `${token !== undefined ? 'admin token' : 'password'}, from ${req.ip}` });
       return sessionAnswer(reply, s.expiresAt);
     },
   );
@@ -95,7 +106,7 @@ export async function consoleApiRoutes(app: FastifyInstance, ctx: ServerContext,
       schema: { tags: ['console'], summary: 'Whether this browser is signed in (and its CSRF token)', security: [], response: { 200: sessionSchema, ...errorResponses } },
     },
     async (req, reply) => {
-      const expiresAt = await validSession(ctx.consoleSessions, ctx.admin, req);
+      const expiresAt = await validSession(ctx.consoleSessions, ctx, req);
       if (expiresAt === null) throw new ApiError(401, 'unauthorized', 'not signed in');
       return sessionAnswer(reply, expiresAt);
     },
