@@ -19,6 +19,8 @@ describe.skipIf(!hasChromium)('console at scale', () => {
     const ops = Array.from({ length: N - 1 }, (_, i) => ({ op: 'write', path: `Big/file-${String(i).padStart(5, '0')}.txt`, kind: 'file', sha256: sha(content) }));
     const r = await api.post('/api/v1/commit', { ops });
     expect(r.status).toBe(200);
+    // A folder whose name needs escaping in a URL fragment.
+    expect((await api.put('Odd #1 % ü/inside.txt', 'odd\n')).status).toBeLessThan(300);
   });
   afterAll(async () => {
     await b?.close();
@@ -99,6 +101,20 @@ describe.skipIf(!hasChromium)('console at scale', () => {
     await page.keyboard.press('Backspace');
     await page.waitForURL(/#\/files$/);
     await page.locator('.vrow', { hasText: 'Big' }).waitFor();
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('opens a folder whose name has #, % and spaces, and keeps it across a reload', async () => {
+    const { page, errors, context } = await b.page();
+    await signIn(page, srv.url, srv.adminToken);
+    await page.goto(srv.url + '/#/files');
+    await page.locator('.vrow', { hasText: 'Odd #1 % ü' }).click();
+    await page.locator('.vrow', { hasText: 'inside.txt' }).waitFor();
+    expect(page.url()).toContain('#/files/Odd%20%231%20%25%20%C3%BC');
+    await page.reload();
+    await page.locator('.vrow', { hasText: 'inside.txt' }).waitFor();
+    expect(await page.getByRole('navigation', { name: 'Folder' }).textContent()).toContain('Odd #1 % ü');
     expect(errors).toEqual([]);
     await context.close();
   });
