@@ -4,11 +4,13 @@
 // a reader could see revision 6 before 5 commits and skip 5 forever).
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { conflictPath } from '../core/conflict-name.js';
+import { ancestorsOf, canHoldSubtree, placeInTree, rebasePath, type LiveKind } from '../core/tree.js';
 import type { DeleteResult, EntryKind, RemoteFile, WriteResult } from '../core/protocol.js';
 import { ApiError } from './errors.js';
 import { faultPoint } from './faults.js';
 import type { BlobLocation } from './blobs.js';
 import type { FilesTable, Schema } from './db/schema.js';
+import type { Engine } from './db/connection.js';
 
 type Tx = Transaction<Schema>;
 
@@ -30,6 +32,15 @@ interface BatchState {
   counterAtStart: number;
   /** version rows not inserted yet */
   versions: Array<{ row: FilesTable; reason: string }>;
+  /**
+   * Paths (file writes of the batch) that had a live path below them when the batch
+   * began. Only trusted for paths with no write or delete below them in this batch yet:
+   * `touched` holds every ancestor of what the batch changed, asked again when needed.
+   */
+  liveBelow: Set<string>;
+  /** the paths `liveBelow` answers for */
+  checked: Set<string>;
+  touched: Set<string>;
 }
 
 const CHUNK = 500;
@@ -112,7 +123,61 @@ export class FilesStore {
   constructor(
     private readonly db: Kysely<Schema>,
     private readonly onCommit: (cursor: number) => void = () => {},
+    private readonly engine: Engine = 'sqlite',
   ) {}
+
+  /**
+   * "Some live path lies strictly below p", as a condition on files.path. A range, so the
+   * path index answers it: every path that starts with "p/" sorts between "p/" and "p0"
+   * ('0' follows '/') in byte order. PostgreSQL's ordinary comparison follows the
+   * database's collation, so there the byte-order operators are used (with the
+   * text_pattern_ops index of migration 0003).
+   */
+  private below(column: any, p: any) {
+    return this.engine === 'postgres'
+      ? sql`(${column} ~>~ (${p} || '/') and ${column} ~<~ (${p} || '0'))`
+      : sql`(${column} > (${p} || '/') and ${column} < (${p} || '0'))`;
+  }
+
+  private async hasLiveBelow(tx: Tx, p: string): Promise<boolean> {
+    const r = await sql<{ one: number }>`select 1 as one from files where is_deleted = 0 and ${this.below(sql.ref('path'), p)} limit 1`.execute(tx);
+    return r.rows.length > 0;
+  }
+
+  /** Which of `paths` have a live path below them: one query per 500. */
+  private async withLiveBelow(tx: Tx, paths: string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (let i = 0; i < paths.length; i += CHUNK) {
+      const chunk = paths.slice(i, i + CHUNK);
+      const cond = this.below(sql.ref('f.path'), sql.ref('c.p'));
+      const q =
+        this.engine === 'postgres'
+          ? sql<{ p: string }>`select c.p from unnest(${chunk}::text[]) as c(p) where exists (select 1 from files f where f.is_deleted = 0 and ${cond})`
+          : sql<{ p: string }>`with c(p) as (values ${sql.join(chunk.map((x) => sql`(${x})`))}) select c.p from c where exists (select 1 from files f where f.is_deleted = 0 and ${cond})`;
+      for (const r of (await q.execute(tx)).rows) out.add(r.p);
+    }
+    return out;
+  }
+
+  /** Rows of paths not in the batch state yet (conflict targets, their ancestors). */
+  private async loadRows(tx: Tx, st: BatchState, paths: string[]): Promise<void> {
+    const missing = [...new Set(paths)].filter((p) => !st.rows.has(p));
+    for (const p of missing) st.rows.set(p, null);
+    for (let i = 0; i < missing.length; i += CHUNK) {
+      const rows = await tx.selectFrom('files').selectAll().where('path', 'in', missing.slice(i, i + CHUNK)).execute();
+      for (const r of rows) st.rows.set(r.path, r);
+    }
+  }
+
+  private liveKind(st: BatchState, p: string): LiveKind {
+    const r = st.rows.get(p);
+    return r && !r.is_deleted ? r.kind : null;
+  }
+
+  private async liveBelowNow(tx: Tx, st: BatchState, p: string): Promise<boolean> {
+    if (st.touched.has(p) || !st.checked.has(p)) return this.hasLiveBelow(tx, p);
+    return st.liveBelow.has(p);
+  }
 
   async cursor(): Promise<number> {
     const row = await this.db.selectFrom('counter').select('value').where('id', '=', 1).executeTakeFirstOrThrow();
@@ -292,7 +357,8 @@ export class FilesStore {
     }
   }
 
-  private async freeConflictPath(tx: Tx, path: string, deviceName: string, now: Date): Promise<string> {
+  /** A conflict copy's name: nothing live there, and for a file nothing live below it either. */
+  private async freeConflictPath(tx: Tx, path: string, kind: EntryKind, deviceName: string, now: Date): Promise<string> {
     for (let n = 1; ; n++) {
       const candidate = conflictPath(path, deviceName, now, n);
       const taken = await tx
@@ -301,7 +367,7 @@ export class FilesStore {
         .where('path', '=', candidate)
         .where('is_deleted', '=', 0)
         .executeTakeFirst();
-      if (!taken) return candidate;
+      if (!taken && (kind === 'dir' || !(await this.hasLiveBelow(tx, candidate)))) return candidate;
     }
   }
 
@@ -334,13 +400,19 @@ export class FilesStore {
   async batch(ops: BatchOp[]): Promise<Array<WriteResult | DeleteResult | { error: ApiError }>> {
     const results = await this.db.transaction().execute(async (tx) => {
       const counter = await lockRevisionCounter(tx);
-      const st: BatchState = { rows: new Map(), blobs: new Map(), counter, counterAtStart: counter, versions: [] };
+      const st: BatchState = { rows: new Map(), blobs: new Map(), counter, counterAtStart: counter, versions: [], liveBelow: new Set(), checked: new Set(), touched: new Set() };
       const paths = [...new Set(ops.map((op) => (op.op === 'write' ? op.input.path : op.path)))];
       for (const p of paths) st.rows.set(p, null);
       for (let i = 0; i < paths.length; i += CHUNK) {
         const rows = await tx.selectFrom('files').selectAll().where('path', 'in', paths.slice(i, i + CHUNK)).execute();
         for (const r of rows) st.rows.set(r.path, r);
       }
+      // The tree check's inputs, read up front like the rows: every ancestor's row, and
+      // which file writes land where live paths lie below (a directory, explicit or not).
+      await this.loadRows(tx, st, paths.flatMap(ancestorsOf));
+      const candidates = [...new Set(ops.flatMap((op) => (op.op === 'write' && op.input.kind === 'file' && this.liveKind(st, op.input.path) !== 'file' ? [op.input.path] : [])))];
+      st.liveBelow = await this.withLiveBelow(tx, candidates);
+      st.checked = new Set(candidates);
       const shas = [...new Set(ops.flatMap((op) => (op.op === 'write' && op.input.kind === 'file' && op.input.sha256 ? [op.input.sha256] : [])))];
       for (let i = 0; i < shas.length; i += CHUNK) {
         const rows = await tx.selectFrom('blobs').select(['sha256', 'size']).where('sha256', 'in', shas.slice(i, i + CHUNK)).execute();
@@ -377,21 +449,19 @@ export class FilesStore {
   }
 
   private async writeInTx(tx: Tx, st: BatchState, input: WriteInput): Promise<WriteResult> {
-    const current = st.rows.get(input.path) ?? undefined;
     const now = Date.now();
+    // The namespace stays a tree: a write under a live file, or a file where live paths
+    // lie below, is the later of two writes that clash, and goes to a conflict copy.
+    const placed = await this.placeWrite(tx, st, input, now);
+    if (placed) return placed;
+
+    const current = st.rows.get(input.path) ?? undefined;
     const live = current && !current.is_deleted ? current : undefined;
 
     if (live && live.kind === input.kind && (input.kind === 'dir' || live.sha256 === input.sha256)) {
       return { path: input.path, revision: Number(live.revision), sha256: live.sha256, result: 'unchanged' };
     }
-    if (input.kind === 'file' && input.sha256) {
-      // Checked under the counter lock, which the collector's sweep also takes: a blob it
-      // removed is refused here, never committed as a dangling reference.
-      const stored = st.blobs.get(input.sha256);
-      if (stored === undefined) throw new ApiError(409, 'blob_missing', 'the content is not on the server (any more); upload it again');
-      // The size is the stored blob's, whatever the request said.
-      input = { ...input, size: stored };
-    }
+    input = this.withStoredSize(st, input);
 
     let target = input.path;
     let outcome: WriteResult['result'] = live ? 'updated' : 'created';
@@ -399,12 +469,83 @@ export class FilesStore {
     let exists = !!current;
     if (live && input.baseRevision !== Number(live.revision) && (await this.someoneElseWroteSince(tx, st, input))) {
       // Someone else wrote first: they keep the name, these bytes get a copy beside it.
-      target = await this.freeConflictPath(tx, input.path, input.device.name, new Date(now));
+      target = await this.freeConflictPath(tx, input.path, input.kind, input.device.name, new Date(now));
       outcome = 'conflict';
       conflictOf = { path: input.path, revision: Number(live.revision) };
       exists = !!(await tx.selectFrom('files').select('path').where('path', '=', target).executeTakeFirst());
     }
+    return this.putRow(tx, st, input, target, exists, outcome, conflictOf, now);
+  }
 
+  /** The blob must be stored (checked under the lock the collector takes too); its size is the stored one. */
+  private withStoredSize(st: BatchState, input: WriteInput): WriteInput {
+    if (input.kind !== 'file' || !input.sha256) return input;
+    const stored = st.blobs.get(input.sha256);
+    if (stored === undefined) throw new ApiError(409, 'blob_missing', 'the content is not on the server (any more); upload it again');
+    return { ...input, size: stored };
+  }
+
+  /**
+   * A write that would break the tree, placed by the conflict rule; null when it can go
+   * where it was sent. Under a live file F it moves into `F (conflict from DEVICE DATE)`,
+   * the copy of the subtree the writer had (the same name for every path of that subtree,
+   * so they stay together); a file where live paths lie below becomes a conflict copy of
+   * itself beside them.
+   */
+  private async placeWrite(tx: Tx, st: BatchState, input: WriteInput, now: number): Promise<WriteResult | null> {
+    let target = input.path;
+    let conflictOf: WriteResult['conflict_of'] | undefined;
+    // Each step moves the target to a name that did not clash; a few steps at most (a
+    // conflict copy inside a conflict copy), bounded to be safe.
+    for (let step = 0; step < 16; step++) {
+      await this.loadRows(tx, st, [...ancestorsOf(target), target]);
+      const placement = placeInTree(target, input.kind, (p) => this.liveKind(st, p), () => false);
+      let next: string | null = null;
+      if (placement.place === 'under_file') {
+        const file = st.rows.get(placement.file)!;
+        conflictOf ??= { path: placement.file, revision: Number(file.revision) };
+        next = rebasePath(target, placement.file, await this.subtreeCopyName(tx, st, placement.file, input.device.name, new Date(now)));
+      } else if (input.kind === 'file' && this.liveKind(st, target) !== 'file' && (await this.liveBelowNow(tx, st, target))) {
+        const row = st.rows.get(target);
+        conflictOf ??= { path: target, revision: row && !row.is_deleted ? Number(row.revision) : 0 };
+        next = await this.freeConflictPath(tx, target, 'file', input.device.name, new Date(now));
+      } else if (conflictOf && target !== input.path) {
+        // Moved into a copy: whatever lives at the new name already is met like a new file.
+        const there = st.rows.get(target);
+        if (there && !there.is_deleted) {
+          if (there.kind === input.kind && (input.kind === 'dir' || there.sha256 === input.sha256)) {
+            return { path: target, revision: Number(there.revision), sha256: there.sha256, result: 'conflict', conflict_of: conflictOf };
+          }
+          next = await this.freeConflictPath(tx, target, input.kind, input.device.name, new Date(now));
+        }
+      }
+      if (next === null) break;
+      target = next;
+    }
+    if (!conflictOf) return null;
+    const checked = this.withStoredSize(st, input);
+    return this.putRow(tx, st, checked, target, !!st.rows.get(target), 'conflict', conflictOf, now);
+  }
+
+  /** The first `F (conflict from DEVICE DATE[ n])` that is not a live file. */
+  private async subtreeCopyName(tx: Tx, st: BatchState, file: string, deviceName: string, now: Date): Promise<string> {
+    for (let n = 1; ; n++) {
+      const candidate = conflictPath(file, deviceName, now, n);
+      await this.loadRows(tx, st, [candidate]);
+      if (canHoldSubtree(this.liveKind(st, candidate))) return candidate;
+    }
+  }
+
+  private async putRow(
+    tx: Tx,
+    st: BatchState,
+    input: WriteInput,
+    target: string,
+    exists: boolean,
+    outcome: WriteResult['result'],
+    conflictOf: WriteResult['conflict_of'] | undefined,
+    now: number,
+  ): Promise<WriteResult> {
     const revision = ++st.counter;
     const row: FilesTable = {
       path: target,
@@ -422,6 +563,7 @@ export class FilesStore {
     };
     await this.upsert(tx, row, exists);
     st.rows.set(target, row);
+    for (const a of ancestorsOf(target)) st.touched.add(a);
     st.versions.push({ row, reason: outcome });
     const res: WriteResult = { path: target, revision, sha256: row.sha256, result: outcome };
     if (conflictOf) res.conflict_of = conflictOf;
@@ -472,6 +614,7 @@ export class FilesStore {
     };
     await this.upsert(tx, row, true);
     st.rows.set(path, row);
+    for (const a of ancestorsOf(path)) st.touched.add(a);
     st.versions.push({ row, reason: 'deleted' });
     return { path, revision, result: 'deleted' };
   }
