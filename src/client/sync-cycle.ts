@@ -415,15 +415,21 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
     const from = path.join(folder, e.diskPath);
     const to = path.join(folder, target);
     try {
-      if (!stillSame(from, e)) throw new Error('changed meanwhile');
-      if (fs.existsSync(to)) throw new Error('name taken');
-      fs.mkdirSync(path.dirname(to), { recursive: true });
-      fs.renameSync(from, to);
+      // A conflict copy of a subtree (a directory that met a file on the server) moves as
+      // one: its files, committed after it, are found already at their new names.
+      const movedWithParent = e.kind === 'file' && !fs.existsSync(from) && stillSame(to, e);
+      if (!movedWithParent) {
+        if (!stillSame(from, e)) throw new Error('changed meanwhile');
+        if (fs.existsSync(to)) throw new Error('name taken');
+        fs.mkdirSync(path.dirname(to), { recursive: true });
+        fs.renameSync(from, to);
+      }
       const st = fs.lstatSync(to);
-      index.put(rowFrom(w.path, target === w.path ? null : target, st, e.sha256, { revision: w.revision, sha256: w.sha256, kind: 'file' }));
-      const old = rows.get(p);
-      // The original name is now empty here: its base stays, so the next step (or cycle) downloads theirs.
-      if (old) index.put({ ...old, sha256: null, size: -1 });
+      index.put(rowFrom(w.path, target === w.path ? null : target, st, e.sha256, { revision: w.revision, sha256: w.sha256, kind: e.kind }));
+      // The original name is now empty here and its base is forgotten: the next step (or
+      // cycle) downloads whatever the server holds there, and never takes the empty name
+      // for a deletion made here.
+      if (rows.get(p)) index.remove(p);
       entries.delete(p);
       namer.forget(p);
       if (c.action.action === 'conflict') conflictDownloads.push({ action: 'download', path: p, remote: c.action.remote });

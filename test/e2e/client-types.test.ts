@@ -65,3 +65,49 @@ describe('type changes (file ↔ directory) propagate and converge', () => {
     expect(c.tree()).toEqual(b.tree());
   });
 });
+
+describe('a type change racing an edit inside the old directory loses nothing', () => {
+  const day = () => new Date().toISOString().slice(0, 10);
+  for (const first of ['A', 'B'] as const) {
+    it(`A replaces D/ by a file while B edits D/f.txt (${first} syncs first); a device registered later converges too`, { timeout: 300_000 }, async () => {
+      const tag = `t2${first}`;
+      const a = await fx.device(`${tag}-A`);
+      const b = await fx.device(`${tag}-B`);
+      a.write(`${tag}/D/f.txt`, 'the original');
+      a.write(`${tag}/D/other.txt`, 'untouched');
+      await a.sync();
+      await b.sync();
+      fs.rmSync(a.file(`${tag}/D`), { recursive: true });
+      a.write(`${tag}/D`, 'D is a file now');
+      b.write(`${tag}/D/f.txt`, 'edited by B');
+      b.write(`${tag}/D/new/deeper.txt`, 'new on B, at depth');
+      for (const d of first === 'A' ? [a, b] : [b, a]) {
+        const r = await d.run('sync');
+        // The second one meets the other's change: a conflict copy, then agreement.
+        expect(r.code, `${d.name}: ${r.stderr}${r.stdout}`).toBe(0);
+      }
+      await a.sync();
+      await b.sync();
+      const c = await fx.device(`${tag}-C`);
+      await c.sync();
+      expect(b.tree()).toEqual(a.tree());
+      expect(c.tree()).toEqual(a.tree());
+      // Every byte is somewhere: B's edit and B's new file, and A's file.
+      const contents = Object.values(a.tree());
+      expect(contents).toContain('edited by B');
+      expect(contents).toContain('new on B, at depth');
+      expect(contents).toContain('D is a file now');
+      if (first === 'A') {
+        // A kept the name D (a file); B's edits went to a copy of the directory.
+        expect(a.read(`${tag}/D`)).toBe('D is a file now');
+        expect(a.read(`${tag}/D (conflict from ${tag}-B ${day()})/f.txt`)).toBe('edited by B');
+        expect(a.read(`${tag}/D (conflict from ${tag}-B ${day()})/new/deeper.txt`)).toBe('new on B, at depth');
+      } else {
+        // B's edit kept D a directory; A's file is the conflict copy.
+        expect(a.read(`${tag}/D/f.txt`)).toBe('edited by B');
+        expect(a.read(`${tag}/D (conflict from ${tag}-A ${day()})`)).toBe('D is a file now');
+      }
+      for (const d of [a, b, c]) expect((await d.run('sync', '--full')).code).toBe(0);
+    });
+  }
+});

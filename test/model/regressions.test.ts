@@ -65,4 +65,43 @@ describe('model-based test regressions', () => {
       await ops.sync(w, 'A');
       ops.moveDir(w, 'A', 'd', 'k');
     }));
+
+  // Issue 8, items 1 and 2: a path that is a file at one moment and a directory at
+  // another. Before the fix the other devices stayed on the old type forever, and a type
+  // change racing an edit inside left the server with a live file above a live path.
+  it('a file replaced by a directory with content converges everywhere', () =>
+    scenario(async (w) => {
+      ops.write(w, 'A', 'a.txt');
+      await ops.syncAll(w);
+      ops.fileToDir(w, 'A', 'a.txt');
+      await ops.syncAll(w);
+    }));
+
+  it('a directory replaced by a file while another device writes inside it: nothing lost, both orders', () =>
+    scenario(async (w) => {
+      ops.write(w, 'A', 'd/c.txt');
+      ops.write(w, 'A', 'd/e/f.txt');
+      await ops.syncAll(w);
+      ops.dirToFile(w, 'A', 'd');
+      ops.write(w, 'B', 'd/c.txt');
+      ops.write(w, 'C', 'd/e/f.txt');
+      await ops.sync(w, 'A');
+      await ops.sync(w, 'B');
+      await ops.sync(w, 'C');
+      ops.dirToFile(w, 'B', 'd');
+      ops.write(w, 'A', 'd');
+      await ops.sync(w, 'B');
+      await ops.sync(w, 'A');
+    }));
+
+  it('a file replaced by a directory while another device edits the file, with a crash after the commit', () =>
+    scenario(async (w) => {
+      ops.write(w, 'A', 'b.txt');
+      await ops.syncAll(w);
+      ops.write(w, 'B', 'b.txt');
+      ops.fileToDir(w, 'A', 'b.txt');
+      await ops.crash(w, 'A', 'before-index-commit');
+      await ops.sync(w, 'B');
+      await ops.sync(w, 'A');
+    }));
 });

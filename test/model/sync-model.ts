@@ -310,10 +310,18 @@ export async function quiesceAndCheck(w: World): Promise<void> {
     // A conflict copy moved with its folder keeps its name: judge it where it was made.
     let origin = p;
     for (let hops = 0; w.movedFrom.has(origin) && hops < 100; hops++) origin = w.movedFrom.get(origin)!;
-    const c = parseConflictPath(origin);
-    if (!c) continue;
-    const who = w.touchedBy.get(c.originalPath);
-    if (!who || who.size < 2) throw new Error(`spurious conflict: ${p}, but only ${[...(who ?? [])].join(',') || 'nobody'} touched ${c.originalPath}`);
+    // A conflict copy is a file's own name, or a directory above it (a copy of a subtree
+    // that met a file on the server): judge each.
+    const segments = origin.split('/');
+    for (let i = 1; i <= segments.length; i++) {
+      const c = parseConflictPath(segments.slice(0, i).join('/'));
+      if (!c) continue;
+      // A copy of a subtree met a file: whoever touched the path or anything under it
+      // (at some moment it was a directory) took part.
+      const who = new Set(w.touchedBy.get(c.originalPath) ?? []);
+      for (const [q, devs] of w.touchedBy) if (q.startsWith(`${c.originalPath}/`)) for (const d of devs) who.add(d);
+      if (who.size < 2) throw new Error(`spurious conflict: ${p}, but only ${[...who].join(',') || 'nobody'} touched ${c.originalPath}`);
+    }
   }
 }
 
@@ -426,6 +434,24 @@ export const ops = {
     fs.renameSync(from, to);
     w.touchTree(b, d);
   },
+  /** A file replaced by a directory of the same name, with content inside. */
+  fileToDir(w: World, d: Dev, f: string) {
+    const full = path.join(w.folder(d), f);
+    if (!isFile(full)) return 'skip';
+    fs.rmSync(full);
+    fs.mkdirSync(full);
+    fs.writeFileSync(path.join(full, 'inner.txt'), w.content(d));
+    w.touch(f, d);
+    w.touch(`${f}/inner.txt`, d);
+  },
+  /** A directory (and everything in it) replaced by a file of the same name. */
+  dirToFile(w: World, d: Dev, x: string) {
+    const full = path.join(w.folder(d), x);
+    if (!exists(full) || isFile(full)) return 'skip';
+    w.touchTree(x, d);
+    fs.rmSync(full, { recursive: true, force: true });
+    fs.writeFileSync(full, w.content(d));
+  },
   sync: (w: World, d: Dev) => syncOnce(w, d),
   async syncAll(w: World) {
     const notes: string[] = [];
@@ -448,6 +474,11 @@ export const ops = {
 
 const writeCmd = fc.tuple(dev, file).map(([d, f]) => command(`write ${d} ${f}`, (w) => ops.write(w, d, f)));
 
+const typeCmd = fc.oneof(
+  fc.tuple(dev, file).map(([d, f]) => command(`file→dir ${d} ${f}`, (w) => ops.fileToDir(w, d, f))),
+  fc.tuple(dev, fc.constantFrom('d', 'd/e', 'a.txt', 'b.txt')).map(([d, x]) => command(`dir→file ${d} ${x}`, (w) => ops.dirToFile(w, d, x))),
+);
+
 // Writes and syncs are listed more than once: fast-check picks uniformly among entries.
 export const commands = [
   writeCmd,
@@ -458,6 +489,10 @@ export const commands = [
   fc.tuple(dev, dir).map(([d, x]) => command(`mkdir ${d} ${x}`, (w) => ops.mkdir(w, d, x))),
   fc.tuple(dev, dir).map(([d, x]) => command(`rm -rf ${d} ${x}`, (w) => ops.rmTree(w, d, x))),
   fc.tuple(dev, dir, dir).map(([d, a, b]) => command(`mv dir ${d} ${a} → ${b}`, (w) => ops.moveDir(w, d, a, b))),
+  // Paths that are a file at one moment and a directory at another, at depth, with content.
+  // Listed twice: their preconditions (a file, or a directory, there now) often fail.
+  typeCmd,
+  typeCmd,
   dev.map((d) => command(`sync ${d}`, (w) => ops.sync(w, d))),
   dev.map((d) => command(`sync ${d}`, (w) => ops.sync(w, d))),
   fc.constant(command('sync all', (w) => ops.syncAll(w))),

@@ -135,10 +135,26 @@ const ownerConsole: Migration = {
   },
 };
 
+// The tree check asks "is anything live below this path?" as a byte-order range on
+// files.path. SQLite compares TEXT bytewise and its primary-key index answers that;
+// PostgreSQL compares by the database's collation, so the check uses the byte-order
+// operators (~>~, ~<~), which only a text_pattern_ops index serves.
+const filesPathBytes: Migration = {
+  async up(db: Kysely<any>) {
+    if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return;
+    await sql`create index if not exists files_path_bytes on files (path text_pattern_ops)`.execute(db);
+  },
+  async down(db: Kysely<any>) {
+    if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return;
+    await sql`drop index if exists files_path_bytes`.execute(db);
+  },
+};
+
 const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_packs': packs,
   '0003_owner_console': ownerConsole,
+  '0004_files_path_bytes': filesPathBytes,
 };
 
 class StaticProvider implements MigrationProvider {

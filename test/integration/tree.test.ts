@@ -1,0 +1,139 @@
+// The server's namespace is always a tree (never a live file above another live path),
+// whatever order devices commit in, and every byte written survives at some live path.
+// Several devices at once, on SQLite and PostgreSQL.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { treeProblems } from '../../src/core/tree.js';
+import { parseConflictPath } from '../../src/core/conflict-name.js';
+import type { EntryKind, RemoteFile } from '../../src/core/protocol.js';
+import { ENGINES } from '../helpers/postgres.js';
+import { registerDevice, startTestServer, type TestServer } from '../helpers/server.js';
+import { Api, sha } from './api.js';
+
+async function liveRows(api: Api): Promise<Map<string, RemoteFile>> {
+  const out = new Map<string, RemoteFile>();
+  let since = 0;
+  for (;;) {
+    const r = await api.getJson(`/api/v1/changes?since=${since}&limit=10000`);
+    expect(r.status).toBe(200);
+    for (const c of r.body.changes as RemoteFile[]) out.set(c.path, c);
+    since = r.body.cursor;
+    if (!r.body.has_more) break;
+  }
+  for (const [p, c] of out) if (c.deleted) out.delete(p);
+  return out;
+}
+
+function kinds(live: Map<string, RemoteFile>): Map<string, EntryKind> {
+  return new Map([...live].map(([p, r]) => [p, r.kind]));
+}
+
+describe.each(ENGINES)('the namespace is a tree (%s)', (engine) => {
+  let srv: TestServer;
+  const dev: Api[] = [];
+  const names: string[] = [];
+  beforeAll(async () => {
+    srv = await startTestServer(engine);
+    for (let i = 1; i <= 6; i++) {
+      names.push(`tree-${i}`);
+      dev.push(new Api(srv.url, (await registerDevice(srv, `tree-${i}`)).key));
+    }
+  });
+  afterAll(async () => srv?.close());
+
+  const day = () => new Date().toISOString().slice(0, 10);
+  const putBlob = async (api: Api, content: string) => {
+    const r = await fetch(`${srv.url}/api/v1/blobs/${sha(content)}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${api.key}`, 'content-type': 'application/octet-stream' },
+      body: content,
+    });
+    expect(r.status).toBeLessThan(300);
+  };
+  const write = (path: string, content: string, base: number | null) => ({ op: 'write', path, kind: 'file', sha256: sha(content), mtime: 1, mode: 0o644, base_revision: base });
+  const mkdir = (path: string, base: number | null) => ({ op: 'write', path, kind: 'dir', mtime: 1, mode: 0o755, base_revision: base });
+  const del = (path: string, base: number) => ({ op: 'delete', path, base_revision: base });
+
+  async function setup(top: string) {
+    await putBlob(dev[0], `${top} original`);
+    const r = await dev[0].post('/api/v1/commit', { ops: [mkdir(top, null), write(`${top}/f.txt`, `${top} original`, null)] });
+    expect(r.status).toBe(200);
+    return { dirRev: r.body.results[0].revision as number, fileRev: r.body.results[1].revision as number };
+  }
+
+  it('a directory replaced by a file, then an edit inside it from its old base: the edit goes to a copy of the subtree', async () => {
+    const { dirRev, fileRev } = await setup('D1');
+    const [a, b] = dev;
+    await putBlob(a, 'D1 is a file now');
+    const ra = await a.post('/api/v1/commit', { ops: [del('D1/f.txt', fileRev), write('D1', 'D1 is a file now', dirRev)] });
+    expect(ra.body.results.map((x: any) => x.result)).toEqual(['deleted', 'updated']);
+    await putBlob(b, 'D1 edited by B');
+    const rb = await b.post('/api/v1/commit', { ops: [write('D1/f.txt', 'D1 edited by B', fileRev)] });
+    expect(rb.body.results[0]).toMatchObject({ result: 'conflict', path: `D1 (conflict from tree-2 ${day()})/f.txt`, conflict_of: { path: 'D1' } });
+    const live = await liveRows(a);
+    expect(treeProblems(kinds(live))).toEqual([]);
+    expect(live.get('D1')?.kind).toBe('file');
+    expect(live.get(`D1 (conflict from tree-2 ${day()})/f.txt`)?.sha256).toBe(sha('D1 edited by B'));
+  });
+
+  it('the other order: the edit lands first, the file that replaces the directory becomes a conflict copy', async () => {
+    const { dirRev, fileRev } = await setup('D2');
+    const [a, b] = dev;
+    await putBlob(b, 'D2 edited by B');
+    expect((await b.post('/api/v1/commit', { ops: [write('D2/f.txt', 'D2 edited by B', fileRev)] })).body.results[0].result).toBe('updated');
+    await putBlob(a, 'D2 is a file now');
+    const ra = await a.post('/api/v1/commit', { ops: [del('D2/f.txt', fileRev), write('D2', 'D2 is a file now', dirRev)] });
+    expect(ra.body.results[0].error.code).toBe('edit_wins');
+    expect(ra.body.results[1]).toMatchObject({ result: 'conflict', path: `D2 (conflict from tree-1 ${day()})`, conflict_of: { path: 'D2' } });
+    const live = await liveRows(a);
+    expect(treeProblems(kinds(live))).toEqual([]);
+    expect(live.get('D2')?.kind).toBe('dir');
+    expect(live.get('D2/f.txt')?.sha256).toBe(sha('D2 edited by B'));
+  });
+
+  it('the single-file API too: a PUT under a live file, and a file PUT onto a directory that has no row of its own', async () => {
+    const [a, b] = dev;
+    expect((await a.put('P1', 'P1 is a file')).status).toBe(201);
+    const under = await b.put('P1/deep/x.txt', 'under a file');
+    expect(under.body).toMatchObject({ result: 'conflict', path: `P1 (conflict from tree-2 ${day()})/deep/x.txt` });
+    expect((await a.put('P2/deep/y.txt', 'a dir by implication')).status).toBe(201);
+    const onto = await b.put('P2', 'onto a dir');
+    expect(onto.body).toMatchObject({ result: 'conflict', path: `P2 (conflict from tree-2 ${day()})` });
+    expect(treeProblems(kinds(await liveRows(a)))).toEqual([]);
+  });
+
+  it('six devices at once, in every order, replace directories by files and write inside them: still a tree, every byte live', { timeout: 120_000 }, async () => {
+    const written = new Set<string>();
+    for (let round = 0; round < 4; round++) {
+      const top = `R${round}`;
+      const { dirRev, fileRev } = await setup(top);
+      written.delete(sha(`${top} original`)); // an unchanged original may be replaced by its own device
+      await Promise.all(
+        dev.map(async (d, i) => {
+          const content = `${top} by ${names[i]}`;
+          written.add(sha(content));
+          await putBlob(d, content);
+          // Even devices replace the directory by a file, odd ones edit inside it or add
+          // a deeper file; all from the same bases, all at once.
+          const ops =
+            i % 2 === 0
+              ? [del(`${top}/f.txt`, fileRev), write(top, content, dirRev)]
+              : i % 4 === 1
+                ? [write(`${top}/f.txt`, content, fileRev)]
+                : [mkdir(`${top}/sub`, null), write(`${top}/sub/new.txt`, content, null)];
+          const r = await d.post('/api/v1/commit', { ops });
+          expect(r.status).toBe(200);
+        }),
+      );
+    }
+    const live = await liveRows(dev[0]);
+    expect(treeProblems(kinds(live))).toEqual([]);
+    const liveShas = new Set([...live.values()].map((r) => r.sha256));
+    for (const h of written) expect(liveShas.has(h), `content ${h} is live somewhere`).toBe(true);
+    // Every copy made by the tree rule names a device that really wrote there.
+    for (const p of live.keys()) {
+      const top = p.split('/')[0];
+      const c = parseConflictPath(top);
+      if (c) expect(names).toContain(c.device);
+    }
+  });
+});
