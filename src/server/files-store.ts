@@ -140,11 +140,24 @@ export class FilesStore {
   }
 
   private async hasLiveBelow(tx: Tx, p: string): Promise<boolean> {
-    const r = await sql<{ one: number }>`select 1 as one from files where is_deleted = 0 and ${this.below(sql.ref('path'), p)} limit 1`.execute(tx);
+    const r = await sql<{ one: number }>`select 1 as one from files where ${this.isLive(sql.ref('is_deleted'))} and ${this.below(sql.ref('path'), p)} limit 1`.execute(tx);
     return r.rows.length > 0;
   }
 
-  /** Which of `paths` have a live path below them: one query per 500. */
+  /**
+   * "Not deleted", written so that the path range is what the planner uses. SQLite built
+   * an automatic index on is_deleted once the table held rows and scanned every live row
+   * per path (40 s for a 10k-file commit): `+is_deleted` keeps it off that.
+   */
+  private isLive(column: any) {
+    return this.engine === 'postgres' ? sql`${column} = 0` : sql`+${column} = 0`;
+  }
+
+  /**
+   * Which of `paths` have a live path below them: one query per 500, one index probe per
+   * path. On PostgreSQL a LATERAL ... LIMIT 1: as a semi join over a table not analyzed
+   * yet it chose a nested loop over a sequential scan (5 s per 500 paths of a 10k table).
+   */
   private async withLiveBelow(tx: Tx, paths: string[]): Promise<Set<string>> {
     const out = new Set<string>();
     for (let i = 0; i < paths.length; i += CHUNK) {
@@ -152,8 +165,8 @@ export class FilesStore {
       const cond = this.below(sql.ref('f.path'), sql.ref('c.p'));
       const q =
         this.engine === 'postgres'
-          ? sql<{ p: string }>`select c.p from unnest(${chunk}::text[]) as c(p) where exists (select 1 from files f where f.is_deleted = 0 and ${cond})`
-          : sql<{ p: string }>`with c(p) as (values ${sql.join(chunk.map((x) => sql`(${x})`))}) select c.p from c where exists (select 1 from files f where f.is_deleted = 0 and ${cond})`;
+          ? sql<{ p: string }>`select c.p from unnest(${chunk}::text[]) as c(p) cross join lateral (select 1 from files f where ${cond} and ${this.isLive(sql.ref('f.is_deleted'))} limit 1) x`
+          : sql<{ p: string }>`with c(p) as (values ${sql.join(chunk.map((x) => sql`(${x})`))}) select c.p from c where exists (select 1 from files f where ${this.isLive(sql.ref('f.is_deleted'))} and ${cond})`;
       for (const r of (await q.execute(tx)).rows) out.add(r.p);
     }
     return out;
