@@ -6,7 +6,8 @@
 // File changes are not reported by the code that writes them: after every commit the
 // recorder reads the version rows past the last revision it saw, so every writer (device
 // commits, uploads, restores, the owner's repairs, moves) is covered by one reader, and
-// a batch of 10,000 uploads becomes one event with a count rather than 10,000 lines.
+// a batch of 10,000 uploads (or a burst of single uploads) becomes one event with a count
+// rather than 10,000 lines.
 import { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
 import type { Schema } from './db/schema.js';
@@ -49,6 +50,9 @@ interface Logger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
 }
+
+/** Commits this close together are read (and reported) together. */
+const COMMIT_COALESCE_MS = 50;
 
 /** Rows kept; older ones are dropped as new ones come. */
 export const ACTIVITY_KEEP = 10_000;
@@ -110,14 +114,31 @@ export class Activity {
     });
   }
 
-  /** Called after each commit with the newest revision: turns the new version rows into events. */
+  /**
+   * Called after each commit with the newest revision: turns the new version rows into
+   * events. Commits that come in a burst (one PUT per file) are read together a moment
+   * later: one query and one event per device and kind of change, instead of a read and a
+   * write for every file.
+   */
   onCommit(cursor: number): void {
+    this.pendingCursor = Math.max(this.pendingCursor, cursor);
+    this.readTimer ??= setTimeout(() => this.flushCommits(), COMMIT_COALESCE_MS);
+  }
+
+  private pendingCursor = 0;
+  private readTimer: NodeJS.Timeout | null = null;
+
+  private flushCommits(): void {
+    if (this.readTimer) clearTimeout(this.readTimer);
+    this.readTimer = null;
+    const cursor = this.pendingCursor;
     const run = this.chain.then(() => this.readCommits(cursor));
     this.chain = run.catch((err) => this.log?.warn({ err: (err as Error).message }, 'activity: could not read commits'));
   }
 
   /** Resolves when every event recorded so far is stored and published (tests, shutdown). */
   async settled(): Promise<void> {
+    if (this.readTimer) this.flushCommits();
     await this.chain;
   }
 
