@@ -2,7 +2,8 @@
 // Measured in the same run, interleaved round by round (the machine is shared, so only
 // ratios taken side by side mean much), over a buffer in memory and a file on disk:
 //   sha256            the whole content's SHA-256, 1 MiB updates (what the client does today)
-//   cut points        the FastCDC scanner alone
+//   cut points (TS loop)  the FastCDC scanner with the TypeScript gear loop
+//   cut points        the FastCDC scanner alone (the WebAssembly gear loop, the default)
 //   cut + chunk sha   cut points and every chunk's SHA-256 ("chunking + hashing")
 //   cut + chunk + file sha   the above plus the whole content's SHA-256 (chunkStream: all a
 //                     chunked upload needs, in one read)
@@ -12,7 +13,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chunkStream, Cutter, type ChunkParams } from '../src/core/chunker.js';
+import { chunkStream, Cutter, type ChunkParams, type CutterEngine } from '../src/core/chunker.js';
 import { chunkParamsFor } from '../src/core/chunk-params.js';
 
 const MiB = 1 << 20;
@@ -28,8 +29,8 @@ async function shaOnly(src: Source): Promise<void> {
   h.digest();
 }
 
-async function cutOnly(src: Source, p: ChunkParams): Promise<void> {
-  const c = new Cutter(p);
+async function cutOnly(src: Source, p: ChunkParams, engine: CutterEngine = 'wasm'): Promise<void> {
+  const c = new Cutter(p, engine);
   for await (const b of src()) c.push(b);
   c.finish();
 }
@@ -51,7 +52,8 @@ async function cutAndChunkSha(src: Source, p: ChunkParams): Promise<void> {
 
 const cases: Array<[string, (src: Source, p: ChunkParams) => Promise<unknown>]> = [
   ['sha256', (s) => shaOnly(s)],
-  ['cut points', cutOnly],
+  ['cut points (TS loop)', (s, p) => cutOnly(s, p, 'js')],
+  ['cut points', (s, p) => cutOnly(s, p)],
   ['cut + chunk sha', cutAndChunkSha],
   ['cut + chunk + file sha', (s, p) => chunkStream(s(), p)],
 ];
@@ -79,7 +81,7 @@ async function measure(label: string, bytes: number, src: Source, p: ChunkParams
   }
 }
 
-console.log(`bench:chunker on ${os.cpus().length} CPU(s), load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, Node ${process.version}`);
+console.log(`bench:chunker (cut points and chunk sha use the WebAssembly gear loop) on ${os.cpus().length} CPU(s), load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, Node ${process.version}`);
 
 if (MEM_MIB > 0) {
   const data = crypto.randomBytes(MEM_MIB * MiB);

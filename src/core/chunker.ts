@@ -12,6 +12,10 @@
 // Pure: no I/O. The byte scanner is a small state machine (bytes into the current chunk,
 // the hash so far), so a stream cuts exactly like one whole buffer, whatever its splits.
 import crypto from 'node:crypto';
+import { GEAR } from './gear-table.js';
+import { gearWasm, WASM_BASE, WASM_WINDOW, type GearWasm } from './gear-wasm.js';
+
+export { GEAR };
 
 /** Sizes of one chunking run. A manifest records them, so a reader knows how it was cut. */
 export interface ChunkParams {
@@ -24,22 +28,6 @@ export interface ChunkParams {
   readonly maskS: number;
   readonly maskL: number;
 }
-
-/**
- * The gear table: 256 fixed pseudo-random 32-bit values, made from the byte value alone
- * (a splitmix32-style finalizer over i·golden-ratio plus a fixed seed), so it needs no
- * stored table and is the same on every machine.
- */
-export const GEAR: Int32Array = (() => {
-  const g = new Int32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let z = (Math.imul(i + 1, 0x9e3779b9) + 0x5eed5eed) | 0;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    g[i] = z ^ (z >>> 16);
-  }
-  return g;
-})();
 
 /**
  * A mask of `ones` bits set at the top of the 31 low bits (bits 30 down). The hash is
@@ -72,12 +60,24 @@ export function makeChunkParams(min: number, avg: number, max: number): ChunkPar
  * buffer just given, chunks ended. Nothing is copied or kept: the state between buffers
  * is two numbers.
  */
+export type CutterEngine = 'wasm' | 'js';
+
 export class Cutter {
   /** bytes of the current chunk seen so far */
   private pos = 0;
   private fp = 0;
+  private readonly wasm: GearWasm | null;
 
-  constructor(readonly params: ChunkParams) {}
+  /**
+   * `engine`: the WebAssembly gear loop (default, where available) or the TypeScript one.
+   * Both cut identically (tested); the choice is only speed.
+   */
+  constructor(
+    readonly params: ChunkParams,
+    engine: CutterEngine = 'wasm',
+  ) {
+    this.wasm = engine === 'wasm' ? gearWasm() : null;
+  }
 
   /** Offsets in `buf` (exclusive ends, ascending, each > 0) where a chunk ended. */
   push(buf: Uint8Array): number[] {
@@ -105,9 +105,27 @@ export class Cutter {
       const mask = strict ? maskS : maskL;
       const end = j + Math.min((strict ? avg : max) - pos, n - j);
       let k = j;
-      for (; k < end; k++) {
-        fp = ((fp << 1) + G[buf[k]]) | 0;
-        if ((fp & mask) === 0) break;
+      if (this.wasm) {
+        // Copy a window into the module's memory and let it scan; k ends on the matching
+        // byte (as the loop below leaves it) or at `end`.
+        const w = this.wasm;
+        for (;;) {
+          if (k >= end) break;
+          const len = Math.min(end - k, WASM_WINDOW);
+          w.mem.set(buf.subarray(k, k + len), WASM_BASE);
+          const stop = w.find(WASM_BASE, WASM_BASE + len, fp, mask) - WASM_BASE;
+          fp = w.fp();
+          if ((fp & mask) === 0) {
+            k += stop - 1;
+            break;
+          }
+          k += len;
+        }
+      } else {
+        for (; k < end; k++) {
+          fp = ((fp << 1) + G[buf[k]]) | 0;
+          if ((fp & mask) === 0) break;
+        }
       }
       if (k < end) {
         j = k + 1;

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { chunkBuffer, Cutter, cutPoints, makeChunkParams, type ChunkParams } from '../../src/core/chunker.js';
+import { chunkBuffer, Cutter, cutPoints, makeChunkParams, type ChunkParams, type CutterEngine } from '../../src/core/chunker.js';
+import { gearWasm } from '../../src/core/gear-wasm.js';
 import { prngBytes } from '../helpers/prng.js';
 
 // Small sizes so that a few KiB of input has many chunks and every code path (skip,
@@ -11,8 +12,8 @@ const params = fc
 const content = fc.record({ seed: fc.integer({ min: 1, max: 0x7fffffff }), length: fc.integer({ min: 0, max: 40_000 }) }).map(({ seed, length }) => prngBytes(seed, length));
 
 /** Cuts of `data` fed to one Cutter in pieces of the given sizes (cycled). */
-function streamedCuts(data: Uint8Array, p: ChunkParams, pieces: number[]): number[] {
-  const c = new Cutter(p);
+function streamedCuts(data: Uint8Array, p: ChunkParams, pieces: number[], engine: CutterEngine = 'wasm'): number[] {
+  const c = new Cutter(p, engine);
   const cuts: number[] = [];
   let off = 0;
   for (let i = 0; off < data.length; i++) {
@@ -30,6 +31,16 @@ describe('chunker properties', () => {
     fc.assert(
       fc.property(content, params, fc.array(fc.integer({ min: 1, max: 5000 }), { minLength: 1, maxLength: 20 }), (data, p, pieces) => {
         expect(streamedCuts(data, p, pieces)).toEqual(cutPoints(data, p));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('the WebAssembly and the TypeScript gear loops cut identically, however the input is split', () => {
+    expect(gearWasm()).not.toBeNull(); // Node 20 has WebAssembly: the fast loop is really under test
+    fc.assert(
+      fc.property(content, params, fc.array(fc.integer({ min: 1, max: 5000 }), { minLength: 1, maxLength: 20 }), (data, p, pieces) => {
+        expect(streamedCuts(data, p, pieces, 'wasm')).toEqual(streamedCuts(data, p, pieces, 'js'));
       }),
       { numRuns: 300 },
     );
