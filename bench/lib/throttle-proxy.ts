@@ -60,43 +60,58 @@ export async function startThrottleProxy(target: { host?: string; port: number }
   let links = { up: new Link(opts.upBytesPerSec ?? 0, delay), down: new Link(opts.downBytesPerSec ?? 0, delay) };
   const sockets = new Set<net.Socket>();
 
-  // Moves bytes from `from` to `to` through `link`, in order, pausing `from` while too much waits.
+  // Moves bytes from `from` to `to` through the link, strictly in order (one FIFO and one
+  // timer per connection direction: separate timers per piece can fire out of order and
+  // would corrupt the stream), pausing `from` while too much waits or `to` pushes back.
   const relay = (from: net.Socket, to: net.Socket, dir: Direction) => {
+    const queue: Array<{ at: number; piece: Buffer; link: Link }> = [];
     let queued = 0;
     let lastAt = 0;
     let blocked = false;
+    let timer: NodeJS.Timeout | null = null;
+    let ended = false;
+    const pump = () => {
+      timer = null;
+      while (queue.length && !blocked) {
+        const head = queue[0];
+        const wait = head.at - performance.now();
+        if (wait > 0.5) {
+          timer = setTimeout(pump, wait);
+          return;
+        }
+        queue.shift();
+        queued -= head.piece.length;
+        head.link.delivered(head.piece.length);
+        if (to.destroyed) continue;
+        // The receiver's backpressure holds the sender too, as on a real link: without
+        // it the proxy would swallow a whole download and count it as delivered.
+        if (!to.write(head.piece)) {
+          blocked = true;
+          from.pause();
+          to.once('drain', () => {
+            blocked = false;
+            pump();
+          });
+        }
+      }
+      if (!blocked && queued < HIGH_WATER / 2 && from.isPaused()) from.resume();
+      if (ended && queue.length === 0) to.end();
+    };
     from.on('data', (buf: Buffer) => {
       for (let off = 0; off < buf.length; off += PIECE) {
         const piece = buf.subarray(off, Math.min(buf.length, off + PIECE));
         const link = links[dir];
-        // Never earlier than the piece before it on this connection: TCP keeps order.
         const at = Math.max(link.schedule(piece.length), lastAt);
         lastAt = at;
         queued += piece.length;
-        const deliver = () => {
-          queued -= piece.length;
-          link.delivered(piece.length);
-          // The receiver's backpressure holds the sender too, as on a real link: without
-          // it the proxy would swallow a whole download and count it as delivered.
-          if (!to.destroyed && !to.write(piece)) {
-            blocked = true;
-            from.pause();
-            to.once('drain', () => {
-              blocked = false;
-              if (queued < HIGH_WATER / 2) from.resume();
-            });
-          }
-          if (!blocked && queued < HIGH_WATER / 2 && from.isPaused()) from.resume();
-        };
-        const wait = at - performance.now();
-        if (wait <= 0.5) deliver();
-        else setTimeout(deliver, wait);
+        queue.push({ at, piece, link });
       }
       if (queued > HIGH_WATER) from.pause();
+      if (!timer && !blocked) pump();
     });
     from.on('end', () => {
-      const wait = Math.max(0, lastAt - performance.now());
-      setTimeout(() => to.end(), wait + 1);
+      ended = true;
+      if (!timer && !blocked) pump();
     });
   };
 
