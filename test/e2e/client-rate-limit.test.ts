@@ -26,7 +26,7 @@ beforeAll(async () => {
   b = await fx.device('B');
   setConfig(a, { server: proxy.url });
   setConfig(b, { server: proxy.url });
-});
+}, 180_000); // a server and two registrations: slow on a loaded machine
 afterAll(async () => {
   await proxy?.close();
   await fx?.close();
