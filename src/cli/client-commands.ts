@@ -11,7 +11,7 @@ import { LockedError } from '../client/lock.js';
 import { MassDeleteError } from '../client/sync-cycle.js';
 import { syncOrAskWatcher } from '../client/sync-runner.js';
 import { describeWatcher, probeWatcher } from '../client/watcher-probe.js';
-import { summaryLine } from '../client/summary.js';
+import { conflictLines, summaryLine } from '../client/summary.js';
 import { terminalProgress } from '../client/progress.js';
 import { scanFolder } from '../client/scanner.js';
 import { loadIgnoreRules } from '../client/ignore-rules.js';
@@ -122,7 +122,7 @@ export function registerClientCommands(program: Command): void {
         process.off('SIGTERM', stop);
         if (o.json) out(JSON.stringify(totals));
         else {
-          for (const c of totals.conflicts) out(`conflict: ${c}`);
+          for (const line of conflictLines(totals)) out(line);
           for (const r of totals.renamedForCase) out(`case collision: "${r.path}" is stored here as "${r.diskPath}"`);
           out(summaryLine(totals));
         }

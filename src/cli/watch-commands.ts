@@ -1,7 +1,7 @@
 // `synmac watch`: keep the folder in sync until SIGINT/SIGTERM.
 import type { Command } from 'commander';
 import { openDevice } from '../client/device.js';
-import { summaryLine, addUp } from '../client/summary.js';
+import { summaryLine, addUp, conflictLines } from '../client/summary.js';
 import { Watcher } from '../client/watcher.js';
 import { asCliError, withDevice } from './client-commands.js';
 import { askWatcher } from '../client/control-socket.js';
@@ -32,7 +32,7 @@ export function registerWatchCommand(program: Command, configOpt: readonly [stri
         log,
         onCycle: (r) => {
           if (r.changed || r.conflicts.length) log(summaryLine(addUp([r], r.durationMs)));
-          for (const c of r.conflicts) log(`conflict: ${c}`);
+          for (const line of conflictLines(r)) log(line);
         },
       });
       try {

@@ -19,7 +19,17 @@ const files = (n: number) => `${n} file${n === 1 ? '' : 's'}`;
 export interface Totals
   extends Pick<
     CycleResult,
-    'uploaded' | 'downloaded' | 'deletedLocal' | 'deletedRemote' | 'conflicts' | 'renamedForCase' | 'problems' | 'skipped' | 'agreed' | 'durationMs'
+    | 'uploaded'
+    | 'downloaded'
+    | 'deletedLocal'
+    | 'deletedRemote'
+    | 'conflicts'
+    | 'receivedConflicts'
+    | 'renamedForCase'
+    | 'problems'
+    | 'skipped'
+    | 'agreed'
+    | 'durationMs'
   > {
   cycles: number;
 }
@@ -32,6 +42,7 @@ export function addUp(results: CycleResult[], durationMs: number): Totals {
     deletedLocal: 0,
     deletedRemote: 0,
     conflicts: [],
+    receivedConflicts: [],
     renamedForCase: [],
     problems: last?.problems ?? [],
     skipped: last?.skipped ?? [],
@@ -47,6 +58,7 @@ export function addUp(results: CycleResult[], durationMs: number): Totals {
     t.deletedLocal += r.deletedLocal;
     t.deletedRemote += r.deletedRemote;
     for (const c of r.conflicts) if (!t.conflicts.includes(c)) t.conflicts.push(c);
+    for (const c of r.receivedConflicts) if (!t.receivedConflicts.includes(c)) t.receivedConflicts.push(c);
     t.renamedForCase.push(...r.renamedForCase);
   }
   return t;
@@ -59,4 +71,18 @@ export function summaryLine(t: Totals): string {
   if (t.skipped.length) parts.push(`${t.skipped.length} skipped`);
   parts.push(`${(t.durationMs / 1000).toFixed(1)} s`);
   return parts.join(' · ');
+}
+
+/**
+ * The lines about conflicts after a sync. This device's own conflicts (its upload lost a
+ * race in this sync) are named one by one: the user has two versions to look at. Copies
+ * another device made, fetched here (all of them on a new device's first sync), are one
+ * line: they are news about the folder, not something this device did.
+ */
+export function conflictLines(t: Pick<Totals, 'conflicts' | 'receivedConflicts'>): string[] {
+  const lines = t.conflicts.map((c) => `conflict: ${c}`);
+  // `?? []`: totals can come from a running watcher over its control socket, maybe an older one.
+  const n = (t.receivedConflicts ?? []).length;
+  if (n > 0) lines.push(`downloaded ${n} conflict ${n === 1 ? 'copy' : 'copies'} made by other devices (see \`synmac conflicts\`)`);
+  return lines;
 }

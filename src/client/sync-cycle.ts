@@ -56,8 +56,13 @@ export interface CycleResult {
   downloaded: { files: number; bytes: number };
   deletedLocal: number;
   deletedRemote: number;
-  /** conflict copies this cycle created or received */
+  /** conflict copies this device's own writes became in this cycle (its upload lost a race) */
   conflicts: string[];
+  /**
+   * conflict copies another device's write became, downloaded in this cycle: a new device's
+   * first sync fetches every old one. Reported apart, so they never read as this device's own.
+   */
+  receivedConflicts: string[];
   /** server paths written under another local name (case collisions) */
   renamedForCase: Array<{ path: string; diskPath: string }>;
   skipped: Skipped[];
@@ -139,6 +144,7 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
     deletedLocal: 0,
     deletedRemote: 0,
     conflicts: [],
+    receivedConflicts: [],
     renamedForCase: [],
     skipped: scan.skipped,
     unstable: scan.unstable,
@@ -564,6 +570,9 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
     landed.push(rowFrom(a.path, disk === a.path ? null : disk, st, r.sha256, { revision: r.revision, sha256: r.sha256, kind: 'file' }));
     result.downloaded.files++;
     result.downloaded.bytes += r.size;
+    // A conflict copy that arrives was made by another device's write (this device's own
+    // copies are renamed into place, never downloaded): its own kind of news.
+    if (parseConflictPath(a.path)) result.receivedConflicts.push(a.path);
     if (landed.length >= 500) flushLanded();
   };
   const smallDl = fileDownloads.filter((a) => a.remote.size <= SMALL_BLOB);
@@ -653,7 +662,6 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   });
 
   for (const [p, disk] of namer.suffixed) result.renamedForCase.push({ path: p, diskPath: disk });
-  for (const a of downloads) if (parseConflictPath(a.path)) result.conflicts.push(a.path);
 
   result.agreed = result.problems.length === 0 && !aborted();
   // This cycle's own commits come after `cursor`: skip past them now, so the next cycle
