@@ -3,8 +3,9 @@
 // SYNMAC_CONFIG) so several devices can share one machine; the API key is never printed.
 import type { Command } from 'commander';
 import { registerDevice, openDevice, type OpenDevice } from '../client/device.js';
+import { revokeCommand } from '../client/registration.js';
 import { KeyRevokedError } from '../client/api.js';
-import { ConfigError } from '../client/config.js';
+import { ConfigError, configArgFor } from '../client/config.js';
 import { ServerError, UnreachableError } from '../client/http.js';
 import { FolderGuardError, checkFolder } from '../client/marker.js';
 import { LockedError } from '../client/lock.js';
@@ -69,14 +70,15 @@ export function registerClientCommands(program: Command): void {
     .requiredOption('--server <url>', 'server URL, e.g. https://sync.example.com')
     .requiredOption('--code <code>', 'one-time enrollment code from `synmac invite`')
     .requiredOption('--name <name>', 'this device\'s name (shown in conflict copies)')
-    .requiredOption('--folder <dir>', 'the folder to keep in sync')
+    .requiredOption('--folder <dir>', 'the folder to keep in sync (created if missing)')
     .option('--case-insensitive', 'treat the folder as case-insensitive (default: probed)')
     .option('--insecure', 'allow plain http:// to a server that is not on this machine')
     .option('--ca <file>', 'PEM certificate of the CA that signed the server\'s certificate (private or self-signed)')
+    .option('--force', 'replace the device this config already holds, or take over a folder another device config syncs')
     .option(...configOpt)
     .action(async (o) => {
       try {
-        const { config, configPath } = await registerDevice({
+        const { config, configPath, orphaned } = await registerDevice({
           caFile: o.ca,
           server: o.server,
           code: o.code,
@@ -85,11 +87,17 @@ export function registerClientCommands(program: Command): void {
           configFlag: o.config,
           caseInsensitive: o.caseInsensitive ? true : undefined,
           insecure: !!o.insecure,
+          force: !!o.force,
         });
         out(`registered "${config.deviceName}" (${config.deviceId}) with ${config.server}`);
         out(`folder: ${config.folder}${config.caseInsensitive ? ' (case-insensitive)' : ''}`);
         out(`config: ${configPath} (mode 0600; holds the device key)`);
-        out('next: `synmac sync` once, or `synmac watch` to keep it in sync');
+        for (const d of orphaned) {
+          const what = d.why === 'config replaced' ? 'this config held before' : 'synced this folder until now';
+          process.stderr.write(`synmac: the device "${d.deviceName}" that ${what} is still registered on ${d.server}; revoke it: ${revokeCommand(d.deviceName, d.server)}\n`);
+        }
+        const arg = configArgFor(configPath);
+        out(`next: \`synmac sync${arg}\` once, or \`synmac watch${arg}\` to keep it in sync`);
       } catch (err) {
         throw asCliError(err);
       }

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import envPaths from 'env-paths';
 import { parseRate } from '../core/rate.js';
+import { shellQuote } from '../core/shell-quote.js';
 import type { RateLimits } from './rate-limit.js';
 
 export interface DeviceConfig {
@@ -36,6 +37,14 @@ export function defaultConfigPath(): string {
 /** --config beats SYNMAC_CONFIG beats the OS default. */
 export function resolveConfigPath(flag?: string): string {
   return path.resolve(flag ?? process.env.SYNMAC_CONFIG ?? defaultConfigPath());
+}
+
+/**
+ * What a suggested command needs to reach this config: nothing for the default, else
+ * ` --config FILE` (also when it came from SYNMAC_CONFIG: the next shell may not have it).
+ */
+export function configArgFor(configPath: string): string {
+  return path.resolve(configPath) === path.resolve(defaultConfigPath()) ? '' : ` --config ${shellQuote(configPath)}`;
 }
 
 /** The per-device state dir (index database, logs): next to the config, never in the folder. */

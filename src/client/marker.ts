@@ -4,6 +4,7 @@
 // the client refuses to sync instead of propagating a mass deletion.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { STATE_DIR } from '../core/paths.js';
 
@@ -29,6 +30,43 @@ export function writeMarker(folder: string, folderId: string): void {
 export function readMarker(folder: string): string | null {
   try {
     return fs.readFileSync(path.join(folder, STATE_DIR, 'folder-id'), 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Who syncs this folder: written beside the marker at register (and relink), so that
+ * registering another device onto the same folder can name the device and config that
+ * already hold it. Not a secret (no key), never synced (it lives in `.synmac/`).
+ */
+export interface FolderOwner {
+  device_id: string;
+  device_name: string;
+  server: string;
+  /** absolute path of the device config */
+  config: string;
+  /** os.hostname() of the machine that wrote it: a config path means something only there */
+  host: string;
+}
+
+const OWNER_FILE = 'device.json';
+/** The files in `.synmac/` that say whose folder this is. */
+export const MARKER_FILES = ['folder-id', OWNER_FILE] as const;
+
+export function writeFolderOwner(folder: string, owner: Omit<FolderOwner, 'host'>): void {
+  const file = path.join(folder, STATE_DIR, OWNER_FILE);
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify({ ...owner, host: os.hostname() }, null, 2)}\n`);
+  fs.renameSync(tmp, file);
+}
+
+/** The recorded owner, or null (no record: a marker written before owners were recorded, or unreadable). */
+export function readFolderOwner(folder: string): FolderOwner | null {
+  try {
+    const o = JSON.parse(fs.readFileSync(path.join(folder, STATE_DIR, OWNER_FILE), 'utf8')) as Partial<FolderOwner>;
+    for (const k of ['device_id', 'device_name', 'server', 'config', 'host'] as const) if (typeof o[k] !== 'string') return null;
+    return o as FolderOwner;
   } catch {
     return null;
   }
