@@ -1,9 +1,10 @@
-// Device-side commands: register, sync, status, conflicts, trash, versions, restore.
+// Device-side commands: register, relink, sync, status, conflicts, trash, versions, restore.
 // `watch` and `service` live in their own files. Every command takes --config FILE (or
 // SYNMAC_CONFIG) so several devices can share one machine; the API key is never printed.
 import type { Command } from 'commander';
 import { registerDevice, openDevice, type OpenDevice } from '../client/device.js';
 import { revokeCommand } from '../client/registration.js';
+import { relinkFolder, relinkReport } from '../client/relink.js';
 import { KeyRevokedError } from '../client/api.js';
 import { ConfigError, configArgFor } from '../client/config.js';
 import { ServerError, UnreachableError } from '../client/http.js';
@@ -101,6 +102,19 @@ export function registerClientCommands(program: Command): void {
       } catch (err) {
         throw asCliError(err);
       }
+    });
+
+  program
+    .command('relink')
+    .description('put back a lost folder marker, after checking the folder against this device\'s index')
+    .option('--force', 'relink even if the folder does not look like this device\'s (dangerous: see docs/client.md)')
+    .option(...configOpt)
+    .action(async (o) => {
+      await withDevice(o.config, async (device) => {
+        const r = await relinkFolder(device, { force: !!o.force });
+        for (const line of relinkReport(r)) out(line);
+        out(`next: \`synmac sync${configArgFor(device.configPath)}\``);
+      });
     });
 
   program

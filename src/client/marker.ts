@@ -86,7 +86,7 @@ export function checkFolder(folder: string, folderId: string): void {
   const id = readMarker(folder);
   if (id === null) {
     throw new FolderGuardError(
-      `the folder marker ${path.join(folder, STATE_DIR, 'folder-id')} is missing: the folder may have been emptied or replaced; nothing was synced or deleted. If this is intended, run \`synmac register\` again`,
+      `the folder marker ${path.join(folder, STATE_DIR, 'folder-id')} is missing: the folder may have been emptied or replaced (an unmounted disk?); nothing was synced or deleted. If this is this device's folder, \`synmac relink\` (with the same --config) checks it against the device's index and puts the marker back`,
     );
   }
   if (id !== folderId) {

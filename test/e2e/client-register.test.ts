@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeDevice, runCli, startFixture, type Fixture } from './client-helpers.js';
+import { makeDevice, runCli, startFixture, type Fixture, type TestDevice } from './client-helpers.js';
 
 let fx: Fixture;
 beforeAll(async () => {
@@ -168,5 +168,75 @@ describe("a new device's first sync", slow, () => {
     expect(first.stdout).toMatch(/0 conflicts/);
     const json = JSON.parse((await c.sync('--json')).stdout);
     expect(json.conflicts).toEqual([]);
+  }));
+});
+
+describe('relink after a lost marker', slow, () => {
+  function fill(d: TestDevice, n: number) {
+    for (let i = 0; i < n; i++) d.write(`rl/f${i}.txt`, `file ${i}`);
+  }
+
+  it('puts the marker back after checking the folder; the next sync deletes nothing', () => ownFixture(async (fx) => {
+    const a = await fx.device('rl-A');
+    const b = await fx.device('rl-B');
+    fill(a, 20);
+    await a.sync();
+    await b.sync();
+    fs.rmSync(a.file('.synmac'), { recursive: true });
+    const refused = await a.run('sync');
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toMatch(/synmac relink/);
+
+    a.write('rl/f0.txt', 'edited while the marker was gone');
+    const r = await a.run('relink');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/20 file\(s\) this device last synced: 19 unchanged, 1 changed, 0 missing/);
+    expect(r.stdout).toContain(`synmac sync --config ${a.config}`);
+    expect(fs.readFileSync(a.file('.synmac/folder-id'), 'utf8').trim()).toBe(JSON.parse(fs.readFileSync(a.config, 'utf8')).folderId);
+
+    const s = await a.sync('--json');
+    const t = JSON.parse(s.stdout);
+    expect(t.deletedLocal + t.deletedRemote).toBe(0);
+    expect(t.conflicts).toEqual([]);
+    await b.sync();
+    expect(b.tree()).toEqual(a.tree());
+    expect(Object.keys(b.tree()).filter((p) => p.startsWith('rl/f'))).toHaveLength(20);
+    expect(b.read('rl/f0.txt')).toBe('edited while the marker was gone');
+    // Run twice: nothing to do.
+    const again = await a.run('relink');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/nothing to do/);
+  }));
+
+  it('refuses an empty folder (the unmounted-disk case) and one that mostly differs', () => ownFixture(async (fx) => {
+    const a = await fx.device('rle-A');
+    const b = await fx.device('rle-B');
+    fill(a, 10);
+    await a.sync();
+    await b.sync();
+    fs.renameSync(a.folder, `${a.folder}.unmounted`);
+    fs.mkdirSync(a.folder); // the empty mount point
+    const empty = await a.run('relink');
+    expect(empty.code).toBe(4);
+    expect(empty.stderr).toMatch(/is empty/);
+    expect(fs.existsSync(a.file('.synmac'))).toBe(false);
+
+    // Another tree with the same names but other bytes.
+    for (let i = 0; i < 10; i++) a.write(`rl/f${i}.txt`, i < 3 ? `file ${i}` : `other ${i}`);
+    const differs = await a.run('relink');
+    expect(differs.code).toBe(4);
+    expect(differs.stderr).toMatch(/3 are here unchanged, 7 differ and 0 are missing/);
+    expect(differs.stderr).toMatch(/--force/);
+    expect(fs.existsSync(a.file('.synmac/folder-id'))).toBe(false);
+    expect((await a.run('sync')).code).toBe(4);
+
+    // The real disk comes back: relink accepts it.
+    fs.rmSync(a.folder, { recursive: true });
+    fs.renameSync(`${a.folder}.unmounted`, a.folder);
+    fs.rmSync(a.file('.synmac'), { recursive: true });
+    expect((await a.run('relink')).code).toBe(0);
+    await a.sync();
+    await b.sync();
+    expect(Object.keys(b.tree()).filter((p) => p.startsWith('rl/f'))).toHaveLength(10);
   }));
 });
