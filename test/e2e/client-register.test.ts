@@ -206,6 +206,14 @@ describe('relink after a lost marker', slow, () => {
     const again = await a.run('relink');
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/nothing to do/);
+
+    // A device whose key was revoked is not relinked: its syncs would be refused anyway.
+    fs.rmSync(a.file('.synmac'), { recursive: true });
+    const revoke = await runCli(['devices', 'revoke', 'rl-A', '--server', fx.server.url, '--admin-token', fx.adminToken]);
+    expect(revoke.code, revoke.stderr).toBe(0);
+    const revoked = await a.run('relink');
+    expect(revoked.code).toBe(5);
+    expect(fs.existsSync(a.file('.synmac/folder-id'))).toBe(false);
   }));
 
   it('refuses an empty folder (the unmounted-disk case) and one that mostly differs', () => ownFixture(async (fx) => {
