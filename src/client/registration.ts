@@ -16,6 +16,7 @@ import { shellQuote } from '../core/shell-quote.js';
 import { STATE_DIR } from '../core/paths.js';
 import { ConfigError, loadConfig, resolveConfigPath, saveConfig, stateDirFor, type DeviceConfig } from './config.js';
 import { UnreachableError, readError, undici } from './http.js';
+import { lockIsHeld, readLockHolder } from './lock.js';
 import { MARKER_FILES, markerDir, newFolderId, probeCaseInsensitive, readFolderOwner, readMarker, writeFolderOwner, writeMarker, type FolderOwner } from './marker.js';
 
 /** A registration refused before anything was created (and before the code was used). */
@@ -72,6 +73,11 @@ export async function registerDevice(o: RegisterOptions): Promise<Registration> 
   // 1. The config file.
   const prior = existingConfig(configPath);
   if (prior && !o.force) throw new RegistrationError(existingConfigMessage(configPath, prior.config));
+  if (prior && lockIsHeld(stateDirFor(configPath))) {
+    // Its state dir (index, lock) is replaced below: never under a running sync or watch.
+    const h = readLockHolder(stateDirFor(configPath));
+    throw new RegistrationError(`${configPath} is in use by a running synmac ${h ? `${h.command} (pid ${h.pid})` : 'process'}; stop it before replacing its device; nothing was changed`);
+  }
   if (prior?.config) orphaned.push({ deviceName: prior.config.deviceName, server: prior.config.server, why: 'config replaced' });
 
   // 2. The folder, and where the config goes.

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeDevice, runCli, startFixture, type Fixture, type TestDevice } from './client-helpers.js';
+import { makeDevice, runCli, startFixture, startWatch, waitFor, type Fixture, type TestDevice } from './client-helpers.js';
 
 let fx: Fixture;
 beforeAll(async () => {
@@ -44,7 +44,15 @@ describe('register refuses what would silently break something', slow, () => {
     expect(fs.existsSync(path.join(fx.root, 'cfg-A2'))).toBe(false);
     expect(await deviceNames()).not.toContain('cfg-A2');
 
-    // The refused attempt did not use the code: --force with the same code works.
+    // Not even --force replaces a config a running watch uses.
+    const w = startWatch(a);
+    await waitFor(() => /watching /.test(w.output()), 120_000, 'watch to start');
+    const busy = await runCli(registerArgs(code, 'cfg-A2', path.join(fx.root, 'cfg-A2'), a.config, '--force'));
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toMatch(/in use by a running synmac watch/);
+    await w.stop();
+
+    // The refused attempts did not use the code: --force with the same code works.
     const forced = await runCli(registerArgs(code, 'cfg-A2', path.join(fx.root, 'cfg-A2'), a.config, '--force'));
     expect(forced.code, forced.stderr).toBe(0);
     expect(JSON.parse(fs.readFileSync(a.config, 'utf8')).deviceName).toBe('cfg-A2');
