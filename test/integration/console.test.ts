@@ -259,6 +259,8 @@ describe.each(ENGINES)('owner console API (%s)', (engine) => {
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ path: 'devfolder/x', result: 'restored', count: 2 });
     expect((await b.get('devfolder/x/2.txt')).raw.toString()).toBe('two');
+    const v = (await admin.getJson(`/api/v1/admin/versions?path=${q('devfolder/x/2.txt')}`)).body.versions[0];
+    expect(v).toMatchObject({ kind: 'restore', device_name: 'Mac-B' });
     // A single file still answers as before.
     const f = await put(a, 'devfolder/single.txt', 'single');
     await a.del('devfolder/single.txt', f.revision);

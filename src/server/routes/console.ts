@@ -188,7 +188,7 @@ export async function consoleApiRoutes(app: FastifyInstance, ctx: ServerContext,
     async (req) => {
       const body = req.body as { path: string; since?: string };
       // The feed reports the restore from its version rows, like every other change.
-      const restored = await restoreFromTrash(writes, body);
+      const restored = await restoreFromTrash(writes, body, null);
       return { restored, count: restored.length };
     },
   );
@@ -329,10 +329,10 @@ export async function consoleApiRoutes(app: FastifyInstance, ctx: ServerContext,
 }
 
 /** Shared by the owner's and the devices' `trash/restore` for folders and `since`. */
-export async function restoreFromTrash(writes: OwnerWrites, body: { path: string; since?: string }) {
+export async function restoreFromTrash(writes: OwnerWrites, body: { path: string; since?: string }, deviceId: string | null) {
   const path = folderPath(body.path, false);
   const since = body.since === undefined ? null : parseTime(body.since);
-  return writes.restoreMany(await writes.trashSelection(path, since));
+  return writes.restoreMany(await writes.trashSelection(path, since), deviceId);
 }
 
 /** Shared by the owner's and the devices' `trash/empty`. */

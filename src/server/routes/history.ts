@@ -51,7 +51,7 @@ export async function historyRoutes(app: FastifyInstance, ctx: ServerContext): P
       const row = await ctx.store.get(path);
       // A deleted file: as before. A folder (its own entry, or only files under it): the folder's files.
       if (row && row.kind === 'file' && body.since === undefined) return restore(body, req.device!.id);
-      const restored = await restoreFromTrash(writes, body);
+      const restored = await restoreFromTrash(writes, body, req.device!.id);
       return { path, result: 'restored', restored, count: restored.length };
     },
   );

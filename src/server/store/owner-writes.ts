@@ -98,9 +98,10 @@ export class OwnerWrites {
 
   /**
    * Brings back each deleted path's newest live version as a new revision, in one
-   * transaction. A path that is live again by now is left alone (and not listed).
+   * transaction, made by `deviceId` (null: the owner). A path that is live again by now is
+   * left alone (and not listed).
    */
-  async restoreMany(paths: string[]): Promise<Array<{ path: string; revision: number }>> {
+  async restoreMany(paths: string[], deviceId: string | null = null): Promise<Array<{ path: string; revision: number }>> {
     const restored: Array<{ path: string; revision: number }> = [];
     await this.db.transaction().execute(async (tx) => {
       let counter = await lockRevisionCounter(tx);
@@ -135,7 +136,7 @@ export class OwnerWrites {
             is_deleted: 0,
             deleted_at: null,
             deleted_by: null,
-            device_id: null,
+            device_id: deviceId,
             updated_at: now,
           };
           const { path: _p, ...rest } = row;
