@@ -31,12 +31,21 @@ describe('console assets from the built server', () => {
       if (body.byteLength > 1024) expect(r.headers['content-encoding'], ref).toMatch(/br|gzip/);
       if (ref.endsWith('js')) expect(r.headers['content-type'], ref).toMatch(/javascript/);
     }
+    // A reload revalidates instead of downloading again.
+    for (const ref of ['/console/vendor/preact.mjs', '/console/app.js']) {
+      const first = await request(srv.url + ref);
+      await first.body.dump();
+      const etag = String(first.headers.etag);
+      const again = await request(srv.url + ref, { headers: { 'if-none-match': etag } });
+      await again.body.dump();
+      expect(again.statusCode, ref).toBe(304);
+    }
     // The source folder holds exactly what is served; the served tree is not a way out of it.
     expect(fs.existsSync(path.join(import.meta.dirname, '../../src/server/web/public/app.js'))).toBe(true);
     for (const p of ['/console/%2e%2e/%2e%2e/package.json', '/console/vendor/diff/../../../package.json', '/console/vendor/preact.js']) {
       const r = await request(srv.url + p);
-      await r.body.dump();
       expect(r.statusCode, p).toBe(404);
+      expect(((await r.body.json()) as { error: { code: string } }).error.code, p).toBe('not_found');
     }
   });
 });

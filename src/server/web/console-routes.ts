@@ -2,6 +2,7 @@
 // No build step: the page is plain ES modules in ./public, the libraries come straight from
 // node_modules. Everything here is public (the page holds no data); the data comes from the
 // admin API, which the page reaches with its session cookie.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -36,11 +37,14 @@ export async function consoleRoutes(app: FastifyInstance): Promise<void> {
     reply.type('text/html; charset=utf-8').send(indexHtml),
   );
 
-  const vendor = vendorModules();
+  // Built once at start-up; an ETag lets a reload revalidate them with a 304.
+  const vendor = new Map([...vendorModules()].map(([name, body]) => [name, { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` }]));
   app.get('/console/vendor/:file', { config: { auth: 'none' }, schema: { hide: true } }, async (req, reply) => {
-    const body = vendor.get((req.params as { file: string }).file);
-    if (body === undefined) return reply.code(404).type('text/plain; charset=utf-8').send('not found');
-    return reply.type('text/javascript; charset=utf-8').send(body);
+    const mod = vendor.get((req.params as { file: string }).file);
+    if (mod === undefined) return reply.callNotFound();
+    reply.header('etag', mod.etag);
+    if (req.headers['if-none-match'] === mod.etag) return reply.code(304).send();
+    return reply.type('text/javascript; charset=utf-8').send(mod.body);
   });
 
   // The diff library is a tree of small relative-importing modules: served as they are.
