@@ -93,7 +93,7 @@ function checkMarker(config: DeviceConfig): Check {
     const fix = /missing \(unmounted/.test(msg)
       ? `mount the disk or bring the folder back at ${config.folder}; or register again with --folder DIR to sync another place`
       : /marker .* is missing/.test(msg)
-        ? 'if the folder was replaced or emptied on purpose, run `synmac register` again; otherwise restore it (nothing was deleted anywhere)'
+        ? 'if only the marker was lost, `synmac relink` checks the folder against this device\'s index and puts it back; otherwise mount or restore the folder (nothing was deleted anywhere)'
         : 'point the config at the right folder: run `synmac register` again with --folder DIR';
     return fail('marker', msg.split(';')[0]!, fix);
   }
