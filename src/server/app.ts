@@ -1,5 +1,6 @@
 // Builds the Fastify application: logging, validation, errors, auth and the routes.
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { Logger } from 'pino';
 import swagger from '@fastify/swagger';
 import type { ServerContext } from './context.js';
 import { ApiError, errorBody } from './errors.js';
@@ -15,8 +16,12 @@ import { consoleRoutes } from './web/console-routes.js';
 import { consoleApiRoutes } from './routes/console.js';
 import { consoleFileRoutes } from './routes/console-files.js';
 import { registerSessionPlugins } from './console-session.js';
+import { createLogger } from './logger.js';
+import { installRequestLog } from './request-log.js';
 
 export interface AppOptions {
+  /** the server's logger (logger.ts); without one, JSON lines at logLevel to stderr */
+  logger?: Logger;
   logLevel?: string;
   version: string;
   /** PEM certificate and key: serve HTTPS directly */
@@ -38,15 +43,13 @@ const FASTIFY_CODES: Record<string, string> = {
 };
 
 export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<FastifyInstance> {
+  const logger = opts.logger ?? createLogger({ level: opts.logLevel });
   const app = Fastify({
     ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
     trustProxy: opts.trustProxy ?? false,
-    logger: {
-      level: opts.logLevel ?? 'info',
-      // Keys, tokens and enrollment codes never reach a log line.
-      redact: ['req.headers.authorization', 'req.headers.cookie', 'req.body.code', 'req.body.api_key', 'req.body.token'],
-    },
-    // One line per request would cost more than many small-file requests themselves.
+    // Keys, tokens and enrollment codes never reach a log line (redacted in logger.ts).
+    loggerInstance: logger as FastifyBaseLogger,
+    // Fastify's two lines per request are off; request-log.ts writes one, at debug.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: ctx.limits.maxJsonBytes,
     forceCloseConnections: true,
@@ -73,6 +76,7 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
     // Strict types: a string where a number belongs is a client bug worth a 400.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
+  installRequestLog(app, logger);
 
   await app.register(swagger, {
     openapi: {

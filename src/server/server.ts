@@ -1,8 +1,11 @@
 // Starts a synmac server: lock the data dir, open the database, prepare the blob store,
 // load (or create) the admin token, listen.
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { createLogger, type LogFormat } from './logger.js';
 import { AdminToken, DeviceAuth } from './auth.js';
 import { buildApp } from './app.js';
 import { BlobStore } from './blobs.js';
@@ -24,7 +27,10 @@ export interface ServerOptions {
   host?: string;
   port?: number;
   databaseUrl?: string;
+  /** the logger to use (logger.ts); without one, one is made from logLevel and logFormat */
+  logger?: Logger;
   logLevel?: string;
+  logFormat?: LogFormat;
   limits?: Partial<ServerLimits>;
   authFailureLimit?: FailureLimitOptions;
   /** paths of a PEM certificate (chain) and its key: serve HTTPS */
@@ -39,9 +45,22 @@ export interface ServerOptions {
   consoleSession?: Partial<SessionLimits>;
 }
 
+export interface ListenInfo {
+  /** the address bound, as the OS reports it (0.0.0.0 and :: mean every interface) */
+  address: string;
+  port: number;
+  /** bound to every interface (0.0.0.0 or ::) */
+  wildcard: boolean;
+  /** URLs other machines may use, from this machine's network interfaces (wildcard only) */
+  networkUrls: string[];
+}
+
 export interface RunningServer {
   app: FastifyInstance;
+  /** a URL that reaches the server from this machine (for 0.0.0.0: http://127.0.0.1:PORT) */
   url: string;
+  listening: ListenInfo;
+  log: Logger;
   ctx: ServerContext;
   /** the admin token, when this start created it (first start) */
   createdAdminToken: string | null;
@@ -55,6 +74,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const dataDir = path.resolve(opts.dataDir);
+  const log = opts.logger ?? createLogger({ level: opts.logLevel, format: opts.logFormat });
   await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
   const lock = DataDirLock.acquire(dataDir);
   let database;
@@ -62,7 +82,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     database = await openDatabase({
       dataDir,
       databaseUrl: opts.databaseUrl,
-      onPoolError: (err) => process.emitWarning(`PostgreSQL closed an idle connection (${err.message}); reconnecting on next use`),
+      onPoolError: (err) => log.warn(`PostgreSQL closed an idle connection (${err.message}); reconnecting on next use`),
     });
   } catch (err) {
     lock.release();
@@ -109,14 +129,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       throw new Error(`cannot read the TLS certificate or key: ${(err as Error).message}`);
     }
   }
-  const app = await buildApp(ctx, { logLevel: opts.logLevel, version: VERSION, tls, trustProxy: opts.trustProxy, sessionKey });
+  const app = await buildApp(ctx, { logger: log, version: VERSION, tls, trustProxy: opts.trustProxy, sessionKey });
   const gcEvery = opts.gcIntervalMs ?? 6 * 3600 * 1000;
   const gcTimer =
     gcEvery > 0
       ? setInterval(() => {
+          // Logged once, as the activity event (the same one a collection asked for records).
           ctx.collectGarbage().then(
-            (r) => app.log.info(r, 'garbage collection done'),
-            (err) => app.log.error({ err }, 'garbage collection failed'),
+            (r) => void ctx.activity.record({ type: 'gc', detail: `scheduled: ${r.bytes_freed} bytes freed, ${r.blobs_removed} blobs, ${r.versions_pruned} old versions pruned` }),
+            (err) => app.log.error({ err }, `scheduled garbage collection failed: ${(err as Error).message}`),
           );
         }, gcEvery).unref()
       : null;
@@ -137,8 +158,31 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     throw err;
   }
   const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : opts.port;
-  const host = opts.host ?? '127.0.0.1';
-  const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
-  return { app, url: `${tls ? 'https' : 'http'}://${urlHost}:${port}`, ctx, createdAdminToken: created, close };
+  const bound = typeof address === 'object' && address ? address : { address: opts.host ?? '127.0.0.1', port: opts.port ?? 8080, family: 'IPv4' };
+  const scheme = tls ? 'https' : 'http';
+  const wildcard = bound.address === '0.0.0.0' || bound.address === '::';
+  const hostForUrl = (h: string) => (h.includes(':') ? `[${h}]` : h);
+  // Reachable from this machine: the loopback address for a wildcard, else the host as given
+  // (a name such as localhost stays a name: it is what a certificate would be issued for).
+  const localHost = wildcard ? (bound.address === '::' ? '::1' : '127.0.0.1') : (opts.host ?? bound.address);
+  const listening: ListenInfo = {
+    address: bound.address,
+    port: bound.port,
+    wildcard,
+    networkUrls: wildcard ? networkAddresses(bound.address === '::').map((a) => `${scheme}://${hostForUrl(a)}:${bound.port}`) : [],
+  };
+  return { app, url: `${scheme}://${hostForUrl(localHost)}:${bound.port}`, listening, log, ctx, createdAdminToken: created, close };
+}
+
+/** This machine's addresses other machines can reach (not loopback, not link-local), at most three. */
+function networkAddresses(withIpv6: boolean): string[] {
+  const out: string[] = [];
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.internal) continue;
+      if (a.family === 'IPv4') out.push(a.address);
+      else if (withIpv6 && !a.address.toLowerCase().startsWith('fe80:')) out.push(a.address);
+    }
+  }
+  return out.sort((a, b) => Number(a.includes(':')) - Number(b.includes(':'))).slice(0, 3);
 }

@@ -108,7 +108,7 @@ export async function spawnServer(
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited early (${child.exitCode}): ${out}`);
-    url ||= /listening on (https?:\/\/\S+)/.exec(out)?.[1] ?? '';
+    url ||= listenUrl(out);
     if (url) {
       try {
         const r = await request(`${url}/api/v1/health`, { dispatcher: probe });
@@ -141,6 +141,16 @@ export async function spawnServer(
  * below the kernel's ephemeral range, so no other test's `listen(0)` or outgoing connection
  * can be handed it while the server is down (under load that happened: EADDRINUSE on restart).
  */
+/**
+ * The URL in a server's listen line, human or JSON: "listening on URL (…)", or for a
+ * server on every interface (0.0.0.0) the one it gives for this machine.
+ */
+export function listenUrl(output: string): string {
+  // Whole lines only: a line still arriving could end in the middle of its URL.
+  const line = output.split('\n').slice(0, -1).find((l) => l.includes('listening on ')) ?? '';
+  return (/from this machine: (https?:\/\/[^\s;,"]+)/.exec(line) ?? /listening on (https?:\/\/[^\s;,"]+)/.exec(line))?.[1] ?? '';
+}
+
 export async function freePort(): Promise<number> {
   const net = await import('node:net');
   const fsSync = await import('node:fs');
