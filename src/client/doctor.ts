@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
+import { undici } from './http.js';
 import { STATE_DIR } from '../core/paths.js';
 import { checkServerUrl, isLoopbackHost } from '../core/server-url.js';
 import { loadConfig, resolveConfigPath, stateDirFor, type DeviceConfig } from './config.js';
@@ -154,7 +155,7 @@ interface Reach {
 async function checkServer(url: URL, dispatcher: Agent): Promise<Reach> {
   const started = Date.now();
   try {
-    const res = await request(new URL('/api/v1/health', url), { dispatcher, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
+    const res = await undici().request(new URL('/api/v1/health', url), { dispatcher, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
     await res.body.dump();
     const rttMs = Date.now() - started;
     const date = typeof res.headers.date === 'string' ? res.headers.date : null;
@@ -193,7 +194,7 @@ function checkClock(reach: Reach): Check {
 async function checkKey(url: URL, config: DeviceConfig, dispatcher: Agent, reachable: boolean): Promise<Check> {
   if (!reachable) return warn('key', 'not checked: the server is unreachable', 'fix the server check first');
   try {
-    const res = await request(new URL('/api/v1/me', url), { dispatcher, headers: { authorization: `Bearer ${config.apiKey}` }, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
+    const res = await undici().request(new URL('/api/v1/me', url), { dispatcher, headers: { authorization: `Bearer ${config.apiKey}` }, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
     if (res.statusCode === 401) {
       await res.body.dump();
       return fail('key', 'the server refuses this device\'s key (revoked or unknown)', 'ask the owner for a new code (`synmac invite`) and run `synmac register` again; your files stay as they are');
@@ -286,7 +287,7 @@ export async function runDoctor(configFlag?: string): Promise<Check[]> {
   checks.push(checkMarker(config));
   const url = new URL(config.server);
   const ca = config.caFile ? fs.readFileSync(config.caFile) : undefined;
-  const dispatcher = new Agent({ connect: { ca, timeout: TIMEOUT_MS } });
+  const dispatcher = new (undici().Agent)({ connect: { ca, timeout: TIMEOUT_MS } });
   try {
     const dnsCheck = await checkDns(url);
     checks.push(dnsCheck);
