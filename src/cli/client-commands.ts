@@ -146,11 +146,14 @@ export function registerClientCommands(program: Command): void {
         else {
           for (const line of conflictLines(totals)) out(line);
           for (const r of totals.renamedForCase) out(`case collision: "${r.path}" is stored here as "${r.diskPath}"`);
+          for (const s of totals.skipped) if (s.unsyncable_name) out(`cannot sync ${s.path}: ${s.reason}`);
           out(summaryLine(totals));
         }
         if (!totals.agreed) {
+          const names = totals.skipped.filter((s) => s.unsyncable_name);
+          const reasons = [...totals.problems, ...names.map((s) => `${s.path}: ${s.reason}`)];
           throw new CliError(
-            ac.signal.aborted ? 'interrupted; run `synmac sync` again to finish' : `not fully in sync: ${totals.problems[0] ?? 'unknown reason'}${totals.problems.length > 1 ? ` (+${totals.problems.length - 1} more)` : ''}`,
+            ac.signal.aborted ? 'interrupted; run `synmac sync` again to finish' : `not fully in sync: ${reasons[0] ?? 'unknown reason'}${reasons.length > 1 ? ` (+${reasons.length - 1} more)` : ''}`,
             2,
           );
         }
@@ -192,6 +195,8 @@ export function registerClientCommands(program: Command): void {
           info.pending_local_changes = pending;
           info.conflicts = findConflicts(scan.entries).map((c) => c.path);
           info.skipped = scan.skipped;
+          // names that cannot be synced as they are: `sync` is not fully in sync while any is there
+          info.unsyncable = scan.skipped.filter((s) => s.unsyncable_name).length;
         } catch (err) {
           info.folder_problem = (err as Error).message;
         }

@@ -4,7 +4,7 @@
 // is "unstable" this time and is looked at again on the next cycle.
 import fs from 'node:fs';
 import path from 'node:path';
-import { normalizePath } from '../core/paths.js';
+import { decodeDiskName, normalizePath } from '../core/paths.js';
 import type { EntryKind } from '../core/protocol.js';
 import { hashFile, pool } from './hash.js';
 import type { IgnoreRules } from './ignore-rules.js';
@@ -28,6 +28,11 @@ export interface LocalEntry {
 export interface Skipped {
   path: string;
   reason: string;
+  /**
+   * The name itself cannot be synced as it is (not valid UTF-8, a control character, too
+   * long, reserved, an NFC/NFD twin): `sync` says "not fully in sync" until it is renamed.
+   */
+  unsyncable_name?: true;
 }
 
 /**
@@ -124,6 +129,30 @@ function agrees(row: IndexRow | undefined, kind: EntryKind, disk: string, wire: 
   return kind === 'dir' || row.base_sha256 === row.sha256;
 }
 
+/** The names in a directory, read as bytes: the valid ones, and a report of each other one. */
+function namesAsBytes(full: string, wireDir: string, skipped: Skipped[]): string[] {
+  const out: string[] = [];
+  for (const raw of fs.readdirSync(full, { encoding: 'buffer' })) {
+    const { name, shown } = decodeDiskName(raw);
+    if (name !== null) {
+      out.push(name);
+      continue;
+    }
+    let isDir = false;
+    try {
+      isDir = fs.lstatSync(Buffer.concat([Buffer.from(`${full}/`), raw])).isDirectory();
+    } catch {
+      // gone meanwhile: still worth the report this time
+    }
+    skipped.push({
+      path: wireDir ? `${wireDir}/${shown}` : shown,
+      reason: `the name is not valid UTF-8 (an old disk's or share's encoding?): rename it to sync it${isDir ? ' (a directory: nothing in it is synced)' : ''}`,
+      unsyncable_name: true,
+    });
+  }
+  return out;
+}
+
 export async function scanFolder(
   folder: string,
   index: RowSource | Map<string, IndexRow>,
@@ -152,6 +181,10 @@ export async function scanFolder(
       else throw err;
       continue;
     }
+    // Node decodes names as UTF-8 and puts U+FFFD where bytes are not: such a name could
+    // then be neither stat'ed nor synced, and was passed over without a word. Look at the
+    // bytes (only in a directory where that can be the case) and report each one.
+    if (names.some((n) => n.includes('\uFFFD'))) names = namesAsBytes(path.join(folder, dir.disk), dir.wire, skipped);
     for (const name of names) {
       const disk = dir.disk ? `${dir.disk}/${name}` : name;
       let wire = diskToWire.get(disk) ?? (dir.wire ? `${dir.wire}/${name.normalize('NFC')}` : name.normalize('NFC'));
@@ -166,7 +199,7 @@ export async function scanFolder(
       try {
         wire = normalizePath(wire);
       } catch (err) {
-        skipped.push({ path: disk, reason: `name cannot be synced (${(err as Error).message})` });
+        skipped.push({ path: disk, reason: `name cannot be synced (${(err as Error).message}): rename it to sync it${isDir ? ' (a directory: nothing in it is synced)' : ''}`, unsyncable_name: true });
         continue;
       }
       if (st.isSymbolicLink()) {
@@ -178,7 +211,7 @@ export async function scanFolder(
         continue;
       }
       if (entries.has(wire)) {
-        skipped.push({ path: disk, reason: `another spelling of "${wire}" exists in the same directory (NFC/NFD twins)` });
+        skipped.push({ path: disk, reason: `another spelling of "${wire}" exists in the same directory (NFC/NFD twins)`, unsyncable_name: true });
         continue;
       }
       const row = source.get(wire);

@@ -32,6 +32,8 @@ export interface Totals
     | 'durationMs'
   > {
   cycles: number;
+  /** names on disk that cannot be synced as they are (listed in `skipped`) */
+  unsyncable: number;
 }
 
 export function addUp(results: CycleResult[], durationMs: number): Totals {
@@ -46,7 +48,10 @@ export function addUp(results: CycleResult[], durationMs: number): Totals {
     renamedForCase: [],
     problems: last?.problems ?? [],
     skipped: last?.skipped ?? [],
-    agreed: last?.agreed ?? false,
+    // A name that cannot be synced means the folder is not fully in sync, however well
+    // everything else went: the person must hear of it.
+    agreed: (last?.agreed ?? false) && !(last?.skipped ?? []).some((s) => s.unsyncable_name),
+    unsyncable: (last?.skipped ?? []).filter((s) => s.unsyncable_name).length,
     cycles: results.length,
     durationMs,
   };

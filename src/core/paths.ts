@@ -98,3 +98,38 @@ export function baseName(path: string): string {
 export function caseKey(path: string): string {
   return path.normalize('NFC').toLowerCase();
 }
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A name as the disk holds it (bytes). `name` is its text when the bytes are valid UTF-8,
+ * null when they are not (a Latin-1 `caf\xE9.txt` from an old disk or share): such a name
+ * cannot be kept as it is on the wire or on the other devices, so it is reported, never
+ * passed over. `shown` is how to show it to a person: valid runs as text, every byte
+ * that is not part of a valid sequence as `\xNN`.
+ */
+export function decodeDiskName(bytes: Uint8Array): { name: string | null; shown: string } {
+  try {
+    const name = strictUtf8.decode(bytes);
+    return { name, shown: name };
+  } catch {
+    // fall through: show it byte by byte
+  }
+  let shown = '';
+  for (let i = 0; i < bytes.length; ) {
+    const lead = bytes[i];
+    const len = lead < 0x80 ? 1 : lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
+    if (len > 0 && i + len <= bytes.length) {
+      try {
+        shown += strictUtf8.decode(bytes.subarray(i, i + len));
+        i += len;
+        continue;
+      } catch {
+        // not a valid sequence: escape the lead byte and go on
+      }
+    }
+    shown += `\\x${lead.toString(16).toUpperCase().padStart(2, '0')}`;
+    i++;
+  }
+  return { name: null, shown };
+}

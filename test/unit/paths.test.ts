@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PathError, decodePathFromUrl, encodePathForUrl, normalizePath } from '../../src/core/paths.js';
+import { PathError, decodeDiskName, decodePathFromUrl, encodePathForUrl, normalizePath } from '../../src/core/paths.js';
 
 const codeOf = (p: string) => {
   try {
@@ -88,5 +88,36 @@ describe('URL encoding of paths', () => {
     expect(() => decodePathFromUrl('a/%2e%2e/b')).toThrow(/\.\./);
     expect(() => decodePathFromUrl('%E0%A4%A')).toThrow(PathError);
     expect(() => decodePathFromUrl('a%00b')).toThrow(/control/);
+  });
+});
+
+describe('decodeDiskName (names as the disk holds them)', () => {
+  it('valid UTF-8 comes back as its text; anything else is not a name, and is shown with \\xNN for the bad bytes', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }), (s) => {
+        fc.pre(s.isWellFormed());
+        expect(decodeDiskName(Buffer.from(s, 'utf8'))).toEqual({ name: s, shown: s });
+      }),
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 12 }), (bytes) => {
+        const r = decodeDiskName(bytes);
+        const valid = (() => {
+          try {
+            new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+            return true;
+          } catch {
+            return false;
+          }
+        })();
+        expect(r.name === null).toBe(!valid);
+        if (!valid) {
+          expect(r.shown).toMatch(/\\x[0-9A-F]{2}/);
+          expect(r.shown).not.toContain('\uFFFD');
+        }
+      }),
+      { numRuns: 2000 },
+    );
+    expect(decodeDiskName(Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x2e, 0x74, 0x78, 0x74])).shown).toBe('caf\\xE9.txt');
   });
 });
