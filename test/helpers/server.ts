@@ -105,7 +105,8 @@ export async function spawnServer(
   let url = '';
   // Health checks only: the test itself verifies certificates properly.
   const probe = opts.https ? new (await import('undici')).Agent({ connect: { rejectUnauthorized: false } }) : undefined;
-  const deadline = Date.now() + 20_000;
+  // Generous: on a loaded 2-core machine a cold start of the CLI has been seen to take 10 s.
+  const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited early (${child.exitCode}): ${out}`);
     url ||= listenUrl(out);
