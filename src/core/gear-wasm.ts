@@ -1,7 +1,7 @@
 // The gear-hash inner loop of the chunker as a tiny WebAssembly function: the same
 // arithmetic as the TypeScript loop in chunker.ts (fp = (fp << 1) + GEAR[byte] in 32 bits,
 // stop after the first byte where fp & mask == 0), about 2–3× faster per byte in V8. The
-// module is 150 bytes, written out below with its text form beside each instruction, so
+// module is 118 bytes, written out below with its text form beside each instruction, so
 // there is no toolchain and no binary file in the repository; the tests check that both
 // loops cut every input identically.
 //
