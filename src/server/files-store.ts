@@ -703,6 +703,23 @@ export class FilesStore {
   }
 
   /**
+   * A restore is the owner's explicit wish for that path, so it is not moved to a conflict
+   * name behind their back: one that would break the tree is refused with the reason.
+   */
+  private async checkRestoreKeepsTree(tx: Tx, path: string, kind: EntryKind, liveKind: LiveKind): Promise<void> {
+    const ancestors = ancestorsOf(path);
+    const rows = ancestors.length ? await tx.selectFrom('files').select(['path', 'kind', 'is_deleted']).where('path', 'in', ancestors).execute() : [];
+    const kinds = new Map(rows.filter((r) => !r.is_deleted).map((r) => [r.path, r.kind as EntryKind]));
+    const placement = placeInTree(path, kind, (p) => (p === path ? liveKind : (kinds.get(p) ?? null)), () => false);
+    if (placement.place === 'under_file') {
+      throw new ApiError(409, 'tree_conflict', `"${placement.file}" is a file now, so nothing can be restored inside it; rename or move it first`);
+    }
+    if (kind === 'file' && liveKind !== 'file' && (await this.hasLiveBelow(tx, path))) {
+      throw new ApiError(409, 'tree_conflict', `"${path}" is a directory with files in it now; move them, or restore that version under another name`);
+    }
+  }
+
+  /**
    * Brings back a past version of `path` (default: the newest live one) as a new
    * revision. Whatever the path held before stays in its history, so a restore loses
    * nothing either.
@@ -724,6 +741,7 @@ export class FilesStore {
       if (live && live.sha256 === version.sha256 && live.kind === version.kind) {
         return { path, revision: Number(live.revision), sha256: live.sha256, result: 'unchanged' as const };
       }
+      await this.checkRestoreKeepsTree(tx, path, version.kind, live?.kind ?? null);
       const next = await this.nextRevision(tx);
       const now = Date.now();
       const row: FilesTable = {

@@ -136,4 +136,17 @@ describe.each(ENGINES)('the namespace is a tree (%s)', (engine) => {
       if (c) expect(names).toContain(c.device);
     }
   });
+
+  it('a restore that would break the tree is refused with the reason, and changes nothing', async () => {
+    const [a] = dev;
+    const first = await a.put('Q1/f.txt', 'in a directory once');
+    expect((await a.del('Q1/f.txt', first.body.revision)).status).toBeLessThan(300);
+    expect((await a.put('Q1', 'a file now')).status).toBe(201);
+    const before = await a.cursor();
+    const r = await a.post('/api/v1/trash/restore', { path: 'Q1/f.txt' });
+    expect(r.status).toBe(409);
+    expect(r.body.error.code).toBe('tree_conflict');
+    expect(await a.cursor()).toBe(before);
+    expect(treeProblems(kinds(await liveRows(a)))).toEqual([]);
+  });
 });
