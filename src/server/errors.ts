@@ -14,3 +14,12 @@ export class ApiError extends Error {
 export function errorBody(code: string, message: string) {
   return { error: { code, message } };
 }
+
+/** `trash restore` of a path that is live: what to do instead, in the user's terms. */
+export function notInTrashLive(path: string, kind: string): ApiError {
+  return new ApiError(
+    409,
+    'not_in_trash',
+    `${path} is not in the trash (it is a live ${kind === 'dir' ? 'folder' : 'file'}; use \`synmac versions\`/\`restore\` to go back to an older version)`,
+  );
+}

@@ -224,6 +224,12 @@ describe.each(ENGINES)('files API (%s)', (engine) => {
     expect(restored.body).toMatchObject({ path: 'trash/me.txt', result: 'created', sha256: sha('second') });
     expect((await a.get('trash/me.txt')).raw.toString()).toBe('second');
     expect((await c.getJson('/api/v1/trash')).body.files.some((f: any) => f.path === 'trash/me.txt')).toBe(false);
+    // a live file is not in the trash: refused, and nothing changes
+    const before = await a.cursor();
+    const live = await c.post('/api/v1/trash/restore', { path: 'trash/me.txt' });
+    expectApiError(live, 409, 'not_in_trash');
+    expect(live.body.error.message).toMatch(/trash\/me\.txt is not in the trash \(it is a live file/);
+    expect(await a.cursor()).toBe(before);
 
     // an older version, by revision, and the history of it all
     const older = await c.post('/api/v1/restore', { path: 'trash/me.txt', revision: v1.body.revision });
@@ -246,7 +252,7 @@ describe.each(ENGINES)('files API (%s)', (engine) => {
     const revs = versions.body.versions.map((v: any) => v.revision);
     expect([...revs].sort((x, y) => y - x)).toEqual(revs);
 
-    expectApiError(await c.post('/api/v1/trash/restore', { path: 'no/such/file' }), 404, 'version_not_found');
+    expectApiError(await c.post('/api/v1/trash/restore', { path: 'no/such/file' }), 404, 'not_in_trash');
     expectApiError(await c.post('/api/v1/restore', { path: 'trash/me.txt', revision: 999_999 }), 404, 'version_not_found');
   });
 

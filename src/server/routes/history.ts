@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { normalizePath } from '../../core/paths.js';
 import type { ServerContext } from '../context.js';
 import { checkedPath, pathFromUrl } from '../request-parsing.js';
+import { ApiError, notInTrashLive } from '../errors.js';
 import { errorResponses, pathBodySchema, revisionSchema } from './schemas.js';
 import { OwnerWrites } from '../store/owner-writes.js';
 import { emptyTrash, restoreFromTrash } from './console.js';
@@ -46,10 +47,17 @@ export async function historyRoutes(app: FastifyInstance, ctx: ServerContext): P
     },
     async (req) => {
       const body = req.body as { path: string; revision?: number; since?: string };
-      if (body.revision !== undefined) return restore(body, req.device!.id);
       const path = checkedPath(() => normalizePath(body.path));
       const row = await ctx.store.get(path);
+      if (body.revision !== undefined) {
+        // Only what was deleted is in the trash: "restoring" a live file would quietly make
+        // an old version current, which is `restore`'s job, asked for by name.
+        if (!row) throw new ApiError(404, 'not_in_trash', `${path} is not in the trash (nothing was ever synced at that path)`);
+        if (!row.is_deleted) throw notInTrashLive(path, row.kind);
+        return restore(body, req.device!.id);
+      }
       // A deleted file: as before. A folder (its own entry, or only files under it): the folder's files.
+      if (row && row.kind === 'file' && !row.is_deleted) throw notInTrashLive(path, row.kind);
       if (row && row.kind === 'file' && body.since === undefined) return restore(body, req.device!.id);
       const restored = await restoreFromTrash(writes, body, req.device!.id);
       return { path, result: 'restored', restored, count: restored.length };

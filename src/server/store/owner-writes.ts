@@ -6,7 +6,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { parentOf } from '../../core/paths.js';
 import type { FilesTable, Schema } from '../db/schema.js';
-import { ApiError } from '../errors.js';
+import { ApiError, notInTrashLive } from '../errors.js';
 import { lockRevisionCounter } from '../files-store.js';
 import { underPrefix } from './console-queries.js';
 
@@ -71,7 +71,7 @@ export class OwnerWrites {
   async trashSelection(path: string, since: number | null): Promise<string[]> {
     const own = await this.db.selectFrom('files').select(['path', 'kind', 'is_deleted']).where('path', '=', path).executeTakeFirst();
     if (own && own.kind === 'file') {
-      if (!own.is_deleted) throw new ApiError(409, 'not_deleted', 'that file is not in the trash (it is live); see its versions to go back to an older one');
+      if (!own.is_deleted) throw notInTrashLive(path, own.kind);
       return [path];
     }
     let q = this.db
@@ -85,7 +85,7 @@ export class OwnerWrites {
     const rows = (await q.execute()).map((r) => ({ ...r, deleted_at: Number(r.deleted_at) }));
     const chosen = since !== null ? rows : deletedTogether(rows);
     if (chosen.length === 0) {
-      throw new ApiError(404, 'version_not_found', since !== null ? 'nothing under that path was deleted since then' : 'nothing at or under that path is in the trash');
+      throw new ApiError(404, 'not_in_trash', since !== null ? `nothing under ${path} was deleted since then` : `${path} is not in the trash (nothing at or under that path was deleted)`);
     }
     const ancestors: string[] = [];
     for (let p = parentOf(path); p !== null; p = parentOf(p)) ancestors.push(p);
