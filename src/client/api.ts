@@ -2,6 +2,7 @@
 // that say what to do (a 401 means the key was revoked, not "try again").
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { Transform, pipeline } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { ChangesResponse, DeleteResult, RemoteFile, StatusRequest, StatusResponse, WriteResult } from '../core/protocol.js';
 import { encodePathForUrl } from '../core/paths.js';
@@ -112,10 +113,17 @@ export class Api {
   }
 
   /** Streams a file into the blob store; the server checks the hash (400, nothing kept, if it changed meanwhile). */
-  async putBlob(sha256: string, file: string, size: number): Promise<void> {
+  async putBlob(sha256: string, file: string, size: number, onBytes?: (n: number) => void): Promise<void> {
     // Opened before the request so a vanished file is a local error, not "server unreachable".
     const fd = size === 0 ? null : await fs.promises.open(file, 'r');
-    const body = fd === null ? Buffer.alloc(0) : fd.createReadStream({ highWaterMark: 1 << 20 });
+    const read = fd === null ? null : fd.createReadStream({ highWaterMark: 1 << 20 });
+    // Counted as the bytes leave, so a progress bar moves during one large file too.
+    const body =
+      read === null
+        ? Buffer.alloc(0)
+        : onBytes
+          ? pipeline(read, new Transform({ transform: (chunk: Buffer, _enc, cb) => (onBytes(chunk.length), cb(null, chunk)) }), () => {})
+          : read;
     const res = await this.raw(`/api/v1/blobs/${sha256}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(size), 'x-content-sha256': sha256 },

@@ -30,15 +30,16 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): P
         bar = new cliProgress.SingleBar(
           {
             stream,
-            format: `${p.phase === 'upload' ? '↑' : '↓'} {bar} {percentage}% {done} of {total}`,
+            format: `${p.phase === 'upload' ? '↑' : '↓'} {bar} {percentage}% {sent} of {size}`,
             hideCursor: true,
             clearOnComplete: true,
           },
           cliProgress.Presets.shades_classic,
         );
-        bar.start(p.totalBytes, p.doneBytes, { done: formatBytes(p.doneBytes), total: formatBytes(p.totalBytes) });
+        // (`total` and `value` are the bar's own tokens: the human sizes need other names)
+        bar.start(p.totalBytes, p.doneBytes, { sent: formatBytes(p.doneBytes), size: formatBytes(p.totalBytes) });
       }
-      bar.update(p.doneBytes, { done: formatBytes(p.doneBytes), total: formatBytes(p.totalBytes) });
+      bar.update(p.doneBytes, { sent: formatBytes(p.doneBytes), size: formatBytes(p.totalBytes) });
     },
     stop() {
       bar?.stop();

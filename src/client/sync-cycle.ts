@@ -56,6 +56,8 @@ export interface CycleResult {
   downloaded: { files: number; bytes: number };
   deletedLocal: number;
   deletedRemote: number;
+  /** which paths the counts above are about, so people and scripts can see what moved */
+  paths: { uploaded: string[]; downloaded: string[]; deletedLocal: string[]; deletedRemote: string[] };
   /** conflict copies this device's own writes became in this cycle (its upload lost a race) */
   conflicts: string[];
   /**
@@ -143,6 +145,7 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
     downloaded: { files: 0, bytes: 0 },
     deletedLocal: 0,
     deletedRemote: 0,
+    paths: { uploaded: [], downloaded: [], deletedLocal: [], deletedRemote: [] },
     conflicts: [],
     receivedConflicts: [],
     renamedForCase: [],
@@ -299,12 +302,14 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   const totalBlobs = blobs.size;
   let doneBytes = 0;
   let doneCount = 0;
+  // Bytes of large files still on their way: the bar moves during one 1 GB file too.
+  let upStreaming = 0;
   const progress = async (count: number, bytes: number) => {
     const before = doneCount;
     doneCount += count;
     doneBytes += bytes;
     result.uploaded.bytes += bytes;
-    options.onProgress?.({ phase: 'upload', doneBytes, totalBytes });
+    options.onProgress?.({ phase: 'upload', doneBytes: doneBytes + upStreaming, totalBytes });
     const half = Math.ceil(totalBlobs / 2);
     if (before < half && doneCount >= half) await hook('mid-upload');
   };
@@ -358,9 +363,18 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
     await pool(single, concurrency, async (sha) => {
       if (aborted()) return;
       const e = blobs.get(sha)!;
+      let streamed = 0;
+      const onBytes = options.onProgress
+        ? (n: number) => {
+            streamed += n;
+            upStreaming += n;
+            options.onProgress!({ phase: 'upload', doneBytes: doneBytes + upStreaming, totalBytes });
+          }
+        : undefined;
       try {
-        await api.putBlob(sha, path.join(folder, e.diskPath), e.size);
+        await api.putBlob(sha, path.join(folder, e.diskPath), e.size, onBytes);
       } catch (err) {
+        upStreaming -= streamed;
         if (err instanceof ServerError && err.status < 500 && err.status !== 401) {
           // Most often: the file changed after it was hashed (sha256_mismatch). Nothing was kept.
           failed.add(sha);
@@ -374,6 +388,7 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
         }
         throw err;
       }
+      upStreaming -= streamed;
       await progress(1, e.size);
     });
     if (aborted()) return;
@@ -405,11 +420,15 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
     if (c.op.op === 'delete') {
       index.remove(p);
       result.deletedRemote++;
+      result.paths.deletedRemote.push(p);
       return;
     }
     const w = r as WriteResult;
     const e = c.entry!;
-    if (w.result !== 'unchanged' && e.kind === 'file') result.uploaded.files++;
+    if (w.result !== 'unchanged' && e.kind === 'file') {
+      result.uploaded.files++;
+      result.paths.uploaded.push(p);
+    }
     if (w.path === p) {
       putRow(e.path, e, { revision: w.revision, sha256: w.sha256, kind: e.kind });
       return;
@@ -476,6 +495,7 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
       fs.rmSync(full, { force: true });
       index.remove(a.path);
       result.deletedLocal++;
+      result.paths.deletedLocal.push(a.path);
     }
     for (const a of dirDeletes) {
       if (aborted()) break;
@@ -526,10 +546,11 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   const dlTotal = fileDownloads.reduce((s, a) => s + a.remote.size, 0);
   let dlDone = 0;
   let dlCount = 0;
+  let dlStreaming = 0;
   const landed: IndexRow[] = [];
   const dlProgress = async (bytes: number) => {
     dlDone += bytes;
-    options.onProgress?.({ phase: 'download', doneBytes: dlDone, totalBytes: dlTotal });
+    options.onProgress?.({ phase: 'download', doneBytes: dlDone + dlStreaming, totalBytes: dlTotal });
     if (++dlCount === Math.ceil(fileDownloads.length / 2)) await hook('mid-download');
   };
   const madeDirs = new Set<string>();
@@ -569,6 +590,7 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
     const st = fs.lstatSync(full);
     landed.push(rowFrom(a.path, disk === a.path ? null : disk, st, r.sha256, { revision: r.revision, sha256: r.sha256, kind: 'file' }));
     result.downloaded.files++;
+    result.paths.downloaded.push(a.path);
     result.downloaded.bytes += r.size;
     // A conflict copy that arrives was made by another device's write (this device's own
     // copies are renamed into place, never downloaded): its own kind of news.
@@ -627,8 +649,20 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   await pool(largeDl, concurrency, async (a) => {
     if (aborted()) return;
     const tmp = tmpName(tmpDir);
+    let streamed = 0;
+    const onBytes = options.onProgress
+      ? (n: number) => {
+          streamed += n;
+          dlStreaming += n;
+          options.onProgress!({ phase: 'download', doneBytes: dlDone + dlStreaming, totalBytes: dlTotal });
+        }
+      : undefined;
     try {
-      await downloadBlob(api, a.remote.sha256!, tmp);
+      try {
+        await downloadBlob(api, a.remote.sha256!, tmp, onBytes);
+      } finally {
+        dlStreaming -= streamed;
+      }
       await dlProgress(a.remote.size);
       land(a, tmp, false);
     } catch (err) {
