@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { jsonRequest } from '../client/http.js';
 import { CliError } from './cli-error.js';
+import { out, printJson, when } from './output.js';
 
 export function adminOpts(o: { server?: string; adminToken?: string }) {
   const baseUrl = o.server ?? process.env.SYNMAC_SERVER;
@@ -19,11 +20,13 @@ export function registerAdminCommands(program: Command): void {
     .option('--server <url>', 'server URL')
     .option('--admin-token <token>', 'the admin token')
     .option('--ttl <minutes>', 'how long the code stays valid', '15')
+    .option('--json', 'machine-readable output (docs/client.md)')
     .action(async (o) => {
       const ttl = Number(o.ttl);
       if (!Number.isInteger(ttl) || ttl < 1) throw new CliError('--ttl must be a whole number of minutes');
       const res = await jsonRequest<{ code: string; expires_at: number }>(adminOpts(o), 'POST', '/api/v1/invites', { ttl_seconds: ttl * 60 });
-      process.stdout.write(`Enrollment code (valid until ${new Date(res.expires_at).toISOString()}, works once):\n${res.code}\n`);
+      if (o.json) return printJson(res);
+      out(`Enrollment code (valid until ${when(res.expires_at)}, works once):\n${res.code}`);
     });
 
   const devices = program.command('devices').description('list or revoke devices (admin)');
@@ -33,14 +36,11 @@ export function registerAdminCommands(program: Command): void {
       'GET',
       '/api/v1/devices',
     );
-    if (o.json) {
-      process.stdout.write(`${JSON.stringify(res.devices, null, 2)}\n`);
-      return;
-    }
-    if (res.devices.length === 0) process.stdout.write('no devices yet: create a code with `synmac invite`\n');
+    if (o.json) return printJson({ devices: res.devices });
+    if (res.devices.length === 0) out('no devices yet: create a code with `synmac invite`');
     for (const d of res.devices) {
-      const state = d.revoked_at ? `revoked ${new Date(d.revoked_at).toISOString()}` : d.last_seen_at ? `last seen ${new Date(d.last_seen_at).toISOString()}` : 'never seen';
-      process.stdout.write(`${d.name}\t${d.id}\t${state}\n`);
+      const state = d.revoked_at ? `revoked ${when(d.revoked_at)}` : d.last_seen_at ? `last seen ${when(d.last_seen_at)}` : 'never seen';
+      out(`${d.name}\t${d.id}\t${state}`);
     }
   };
   devices
@@ -55,8 +55,10 @@ export function registerAdminCommands(program: Command): void {
     .description('revoke a device by name or id: its key stops working at once')
     .option('--server <url>', 'server URL')
     .option('--admin-token <token>', 'the admin token')
+    .option('--json', 'machine-readable output (docs/client.md)')
     .action(async (name: string, o) => {
       const res = await jsonRequest<{ revoked: { id: string; name: string } }>(adminOpts(o), 'POST', `/api/v1/devices/${encodeURIComponent(name)}/revoke`);
-      process.stdout.write(`revoked ${res.revoked.name} (${res.revoked.id})\n`);
+      if (o.json) return printJson(res);
+      out(`revoked ${res.revoked.name} (${res.revoked.id})`);
     });
 }

@@ -5,42 +5,28 @@ import type { Command } from 'commander';
 import { registerDevice, openDevice, type OpenDevice } from '../client/device.js';
 import { revokeCommand } from '../client/registration.js';
 import { relinkFolder, relinkReport } from '../client/relink.js';
-import { KeyRevokedError } from '../client/api.js';
-import { ConfigError, configArgFor } from '../client/config.js';
-import { ServerError, UnreachableError } from '../client/http.js';
-import { FolderGuardError, checkFolder } from '../client/marker.js';
-import { LockedError } from '../client/lock.js';
-import { MassDeleteError } from '../client/sync-cycle.js';
+import { configArgFor } from '../client/config.js';
+import { ServerError } from '../client/http.js';
+import { checkFolder } from '../client/marker.js';
 import { syncOrAskWatcher } from '../client/sync-runner.js';
-import { describeWatcher, probeWatcher } from '../client/watcher-probe.js';
-import { conflictLines, summaryLine } from '../client/summary.js';
+import { changeLines, conflictLines, summaryLine, totalsJson, formatBytes } from '../client/summary.js';
 import { terminalProgress } from '../client/progress.js';
 import { scanFolder } from '../client/scanner.js';
 import { loadIgnoreRules } from '../client/ignore-rules.js';
 import { findConflicts } from '../client/conflicts.js';
-import { formatBytes } from '../client/summary.js';
-import { normalizePath } from '../core/paths.js';
-import { InsecureUrlError } from '../core/server-url.js';
 import { CliError } from './cli-error.js';
+import { EXIT, asCliError } from './exit-codes.js';
+import { localizeIsoTimes, out, printJson, when } from './output.js';
+import { describeWatcher } from '../client/watcher-probe.js';
+import { folderPathArg } from './paths-arg.js';
+import { statusReport } from './status-report.js';
 import { registerWatchCommand } from './watch-commands.js';
 import { downloadRateOpt, rateFlags, uploadRateOpt } from './rate-options.js';
 import type { RateLimits } from '../client/rate-limit.js';
 import { registerServiceCommands } from './service-commands.js';
 import { registerDoctorCommand } from './doctor-command.js';
 
-const out = (s: string) => process.stdout.write(`${s}\n`);
-
-/** Errors the client knows become one line and a non-zero exit. */
-export function asCliError(err: unknown): unknown {
-  if (err instanceof CliError) return err;
-  if (err instanceof MassDeleteError) return new CliError(err.message, 3);
-  if (err instanceof FolderGuardError) return new CliError(err.message, 4);
-  if (err instanceof KeyRevokedError) return new CliError(err.message, 5);
-  if (err instanceof UnreachableError) return new CliError(err.message, 6);
-  if (err instanceof ConfigError || err instanceof LockedError || err instanceof InsecureUrlError) return new CliError(err.message, 1);
-  if (err instanceof ServerError) return new CliError(`the server refused: ${err.message} (${err.code})`, 1);
-  return err;
-}
+export { asCliError };
 
 export async function withDevice<T>(configFlag: string | undefined, fn: (d: OpenDevice) => Promise<T>, limits?: () => RateLimits): Promise<T> {
   let device: OpenDevice | null = null;
@@ -54,13 +40,8 @@ export async function withDevice<T>(configFlag: string | undefined, fn: (d: Open
   }
 }
 
-function checkedArgPath(p: string): string {
-  try {
-    return normalizePath(p.replace(/^\.\//, ''));
-  } catch (err) {
-    throw new CliError(`"${p}" is not a folder-relative path: ${(err as Error).message}`);
-  }
-}
+/** A path argument as the server knows it: absolute, cwd-relative or folder-relative (see paths-arg.ts). */
+export const argPath = (d: OpenDevice, p: string) => folderPathArg(p, d.config.folder);
 
 const configOpt = ['--config <file>', 'device config file (default: SYNMAC_CONFIG or the OS config dir)'] as const;
 
@@ -119,13 +100,15 @@ export function registerClientCommands(program: Command): void {
 
   program
     .command('sync')
-    .description('one full sync cycle; exit 0 when this device and the server agree')
+    .description('sync cycles until this device and the server agree; names what moved (exit 0 only when they agree)')
     .option('--allow-mass-delete', 'carry out a sync that deletes more than half of the files')
     .option('--full', 'ask the server about every path (skip the incremental shortcut)')
-    .option('--json', 'machine-readable summary')
+    .option('--verbose', 'name every file that moved (default: the first 10)')
+    .option('--json', 'machine-readable summary (docs/client.md)')
     .option(...uploadRateOpt)
     .option(...downloadRateOpt)
     .option(...configOpt)
+    .addHelpText('after', '\nExit codes: 0 agreed, 1 error, 2 not fully in sync (reason on stderr), 3 mass delete refused, 4 folder missing, 5 key revoked, 6 server unreachable.')
     .action(async (o) => {
       await withDevice(o.config, async (device) => {
         const ac = new AbortController();
@@ -142,11 +125,12 @@ export function registerClientCommands(program: Command): void {
         }
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
-        if (o.json) out(JSON.stringify(totals));
+        if (o.json) printJson(totalsJson(totals));
         else {
+          for (const line of changeLines(totals, o.verbose ? Infinity : 10)) out(line);
           for (const line of conflictLines(totals)) out(line);
           for (const r of totals.renamedForCase) out(`case collision: "${r.path}" is stored here as "${r.diskPath}"`);
-          for (const s of totals.skipped) if (s.unsyncable_name) out(`cannot sync ${s.path}: ${s.reason}`);
+          for (const s of totals.skipped) out(`cannot sync ${s.path}: ${s.reason}`);
           out(summaryLine(totals));
         }
         if (!totals.agreed) {
@@ -154,97 +138,71 @@ export function registerClientCommands(program: Command): void {
           const reasons = [...totals.problems, ...names.map((s) => `${s.path}: ${s.reason}`)];
           throw new CliError(
             ac.signal.aborted ? 'interrupted; run `synmac sync` again to finish' : `not fully in sync: ${reasons[0] ?? 'unknown reason'}${reasons.length > 1 ? ` (+${reasons.length - 1} more)` : ''}`,
-            2,
+            EXIT.notInSync,
+            ac.signal.aborted ? 'interrupted' : 'not_in_sync',
           );
+        }
+        // Contract: a file that cannot be synced is never skipped in silence.
+        if (totals.skipped.length) {
+          throw new CliError(`not fully in sync: ${totals.skipped.length} path(s) cannot be synced (listed above; see \`synmac status\`)`, EXIT.notInSync, 'not_in_sync');
         }
       }, () => rateFlags(o));
     });
 
   program
     .command('status')
-    .description('server, device, folder, last sync, pending changes, conflicts and skipped paths')
-    .option('--json', 'machine-readable output')
+    .description('server, device, folder, last sync, pending changes, conflicts, skipped paths; exit 0 only when all is well')
+    .option('--json', 'machine-readable output (docs/client.md)')
     .option(...configOpt)
+    .addHelpText(
+      'after',
+      '\nExit codes (the first that applies): 5 key revoked, 6 server unreachable, 1 server error, 4 folder missing,\n3 a mass delete waits for --allow-mass-delete, 2 changes not yet synced or a path that cannot be synced, 0 healthy and in sync.',
+    )
     .action(async (o) => {
       await withDevice(o.config, async (device) => {
-        const { config, index, api } = device;
-        const info: Record<string, unknown> = {
-          server: config.server,
-          device: config.deviceName,
-          device_id: config.deviceId,
-          folder: config.folder,
-          case_insensitive: config.caseInsensitive,
-          last_sync_at: index.getMeta('last_sync_at') ? new Date(Number(index.getMeta('last_sync_at'))).toISOString() : null,
-        };
-        try {
-          await api.me();
-          info.server_state = 'reachable';
-        } catch (err) {
-          info.server_state = err instanceof KeyRevokedError ? 'key revoked' : err instanceof UnreachableError ? 'unreachable' : (err as Error).message;
+        const r = await statusReport(device);
+        if (o.json) printJson(r);
+        else {
+          out(`server: ${r.server}`);
+          out(`server state: ${r.server_state.replace(/_/g, ' ')}${r.server_error && r.server_state !== 'reachable' ? ` (${r.server_error})` : ''}`);
+          out(`device: ${r.device} (${r.device_id})`);
+          out(`folder: ${r.folder}${r.case_insensitive ? ' (case-insensitive)' : ''}`);
+          if (r.folder_problem) out(`folder problem: ${r.folder_problem}`);
+          out(`last sync: ${when(r.last_sync_at)}`);
+          out(`watcher: ${localizeIsoTimes(describeWatcher(r.watcher))}`);
+          out(`pending local changes: ${r.pending_local_changes ?? '-'}`);
+          out(`pending server changes: ${r.pending_server_changes === null ? '-' : `${r.pending_server_changes}${r.pending_server_changes_more ? '+' : ''}`}`);
+          if (r.mass_delete_pending) out(`waiting for: a sync would delete ${r.mass_delete_pending.count} of ${r.mass_delete_pending.total} files: run \`synmac sync --allow-mass-delete\` if intended`);
+          out(`conflicts: ${r.conflicts.length}`);
+          for (const c of r.conflicts) out(`  ${c}`);
+          out(`skipped: ${r.skipped.length}`);
+          for (const s of r.skipped) out(`  ${s.path}: ${s.reason}`);
+          out(r.problem ? `state: needs attention` : 'state: healthy, in sync');
         }
-        try {
-          checkFolder(config.folder, config.folderId);
-          const rows = index.all();
-          const scan = await scanFolder(config.folder, rows, loadIgnoreRules(config.folder));
-          let pending = 0;
-          for (const e of scan.entries.values()) {
-            const r = rows.get(e.path);
-            if (!r || r.base_revision === null || (e.kind === 'file' && r.base_sha256 !== e.sha256)) pending++;
-          }
-          for (const r of rows.values()) if (r.base_revision !== null && !scan.entries.has(r.path)) pending++;
-          info.pending_local_changes = pending;
-          info.conflicts = findConflicts(scan.entries).map((c) => c.path);
-          info.skipped = scan.skipped;
-          // names that cannot be synced as they are: `sync` is not fully in sync while any is there
-          info.unsyncable = scan.skipped.filter((s) => s.unsyncable_name).length;
-        } catch (err) {
-          info.folder_problem = (err as Error).message;
-        }
-        const cursor = index.getMeta('cursor');
-        if (cursor !== null && info.server_state === 'reachable') {
-          const ch = await api.changes(Number(cursor), 1000);
-          info.pending_server_changes = ch.changes.filter((c) => index.get(c.path)?.base_revision !== c.revision).length + (ch.has_more ? '+' : '');
-        }
-        info.watcher = await probeWatcher(device.stateDir);
-        const mass = index.getMeta('mass_delete_pending');
-        if (mass) {
-          const m = JSON.parse(mass) as { count: number; total: number };
-          info.waiting_for = `a sync would delete ${m.count} of ${m.total} files: run \`synmac sync --allow-mass-delete\` if intended`;
-        }
-        if (o.json) {
-          out(JSON.stringify(info, null, 2));
-          return;
-        }
-        for (const [k, v] of Object.entries(info)) {
-          if (k === 'skipped' || k === 'conflicts') continue;
-          if (k === 'watcher') {
-            out(`watcher: ${describeWatcher(v as Awaited<ReturnType<typeof probeWatcher>>)}`);
-            continue;
-          }
-          out(`${k.replace(/_/g, ' ')}: ${v ?? '-'}`);
-        }
-        const conflicts = (info.conflicts as string[] | undefined) ?? [];
-        out(`conflicts: ${conflicts.length}`);
-        for (const c of conflicts) out(`  ${c}`);
-        const skipped = (info.skipped as Array<{ path: string; reason: string }> | undefined) ?? [];
-        out(`skipped: ${skipped.length}`);
-        for (const s of skipped) out(`  ${s.path}: ${s.reason}`);
+        if (r.problem) throw new CliError(r.problem, r.exit_code, r.server_state === 'reachable' ? 'not_healthy' : r.server_state);
       });
     });
 
   program
     .command('conflicts')
     .description('the conflict copies in the folder, each beside its original')
-    .option('--json', 'machine-readable output')
+    .option('--json', 'machine-readable output (docs/client.md)')
     .option(...configOpt)
     .action(async (o) => {
       await withDevice(o.config, async ({ config, index }) => {
         checkFolder(config.folder, config.folderId);
         const scan = await scanFolder(config.folder, index.all(), loadIgnoreRules(config.folder));
-        const list = findConflicts(scan.entries);
-        if (o.json) return out(JSON.stringify(list, null, 2));
+        const list = findConflicts(scan.entries).map((c) => ({
+          path: c.path,
+          original: c.original,
+          original_exists: c.originalExists,
+          device: c.device,
+          date: c.date,
+          mtime: scan.entries.get(c.path)?.mtime ?? null,
+        }));
+        if (o.json) return printJson({ conflicts: list });
         if (list.length === 0) return out('no conflicts');
-        for (const c of list) out(`${c.original}${c.originalExists ? '' : ' (original gone)'}\n  ↳ ${c.path}  — from ${c.device}, ${c.date}`);
+        for (const c of list) out(`${c.original}${c.original_exists ? '' : ' (original gone)'}\n  ↳ ${c.path}  — from ${c.device}, modified ${c.mtime === null ? c.date : when(c.mtime)}`);
       });
     });
 
@@ -252,21 +210,22 @@ export function registerClientCommands(program: Command): void {
   trash
     .command('list', { isDefault: true })
     .description('deleted files, newest first')
-    .option('--json', 'machine-readable output')
+    .option('--json', 'machine-readable output (docs/client.md)')
     .option(...configOpt)
     .action(async (o) => {
       await withDevice(o.config, async ({ api }) => {
         const { files } = await api.trash();
-        if (o.json) return out(JSON.stringify(files, null, 2));
+        if (o.json) return printJson({ files });
         if (files.length === 0) return out('trash is empty');
-        for (const f of files) out(`${f.path}\t${f.kind === 'dir' ? 'dir' : formatBytes(f.size)}\tdeleted ${new Date(f.deleted_at).toISOString()}${f.deleted_by ? ` by ${f.deleted_by}` : ''}`);
+        for (const f of files) out(`${f.path}\t${f.kind === 'dir' ? 'dir' : formatBytes(f.size)}\tdeleted ${when(f.deleted_at)}${f.deleted_by ? ` by ${f.deleted_by}` : ''}`);
       });
     });
   trash
     .command('restore <path>')
-    .description('bring a deleted file back, or a folder with every file deleted with it (then `synmac sync` fetches them)')
+    .description('bring a deleted file back, or a folder with every file deleted with it (then `synmac sync` fetches them); PATH may be absolute or relative to the current directory')
     .option('--version <revision>', 'a specific past revision (of a file)')
     .option('--since <time>', 'a folder: every file under it deleted since TIME (ISO-8601, e.g. 2026-11-25T14:00)')
+    .option('--json', 'machine-readable output (docs/client.md)')
     .option(...configOpt)
     .action(async (p: string, o) => {
       let since: string | undefined;
@@ -275,43 +234,55 @@ export function registerClientCommands(program: Command): void {
         if (Number.isNaN(t.getTime())) throw new CliError('--since must be a time, e.g. 2026-11-25T14:00 (local) or 2026-11-25T13:00Z');
         since = t.toISOString();
       }
-      await withDevice(o.config, async ({ api }) => {
-        const r = await api.restoreFromTrash(checkedArgPath(p), o.version === undefined ? undefined : Number(o.version), since);
-        if (r.restored) {
-          out(`restored ${r.count} ${r.count === 1 ? 'entry' : 'entries'} under ${r.path}; run \`synmac sync\` (or let \`watch\` fetch them)`);
-          for (const x of r.restored) out(`  ${x.path}`);
-          return;
+      await withDevice(o.config, async (device) => {
+        const target = argPath(device, p);
+        let r;
+        try {
+          r = await device.api.restoreFromTrash(target, o.version === undefined ? undefined : revisionArg(o.version), since);
+        } catch (err) {
+          // The server's words are already the user's: "X is not in the trash (...)".
+          if (err instanceof ServerError && (err.code === 'not_in_trash' || err.code === 'version_not_found')) throw new CliError(err.message, EXIT.error, err.code);
+          throw err;
         }
-        out(`restored ${r.path} as revision ${r.revision}; run \`synmac sync\` (or let \`watch\` fetch it)`);
+        if (o.json) return printJson(r);
+        // A folder comes back as every file deleted with it: {restored:[{path, revision}], count}.
+        if (r.restored) {
+          out(`restored ${r.count} ${r.count === 1 ? 'entry' : 'entries'} under ${r.path}:`);
+          for (const x of r.restored) out(`  ${x.path}`);
+        } else out(`restored ${r.path} as revision ${r.revision}`);
+        out('run `synmac sync` (or let `watch` fetch it)');
       });
     });
 
   program
     .command('versions <path>')
-    .description('every past state of a path, newest first')
-    .option('--json', 'machine-readable output')
+    .description('every past state of a path, newest first; PATH may be absolute or relative to the current directory')
+    .option('--json', 'machine-readable output (docs/client.md)')
     .option(...configOpt)
     .action(async (p: string, o) => {
-      await withDevice(o.config, async ({ api }) => {
-        const { versions } = await api.versions(checkedArgPath(p));
-        if (o.json) return out(JSON.stringify(versions, null, 2));
-        if (versions.length === 0) return out('no versions of that path');
+      await withDevice(o.config, async (device) => {
+        const target = argPath(device, p);
+        const { versions } = await device.api.versions(target);
+        if (o.json) printJson({ path: target, versions });
+        if (versions.length === 0) throw new CliError(`${target} has no versions on the server (never synced here, or a typo?)`, EXIT.error, 'not_found');
+        if (o.json) return;
         for (const v of versions) {
-          out(`${v.revision}\t${new Date(v.created_at).toISOString()}\t${v.reason}\t${v.deleted ? 'deleted' : v.kind === 'dir' ? 'dir' : formatBytes(v.size)}\t${v.device_name ?? ''}\t${v.sha256 ?? ''}`);
+          out(`${v.revision}\t${when(v.created_at)}\t${v.reason}\t${v.deleted ? 'deleted' : v.kind === 'dir' ? 'dir' : formatBytes(v.size)}\t${v.device_name ?? ''}\t${v.sha256 ?? ''}`);
         }
       });
     });
 
   program
     .command('restore <path>')
-    .description('make a past version the current one (the current one stays in history)')
+    .description('make a past version the current one (the current one stays in history); PATH may be absolute or relative to the current directory')
     .requiredOption('--version <revision>', 'the revision to bring back (see `synmac versions PATH`)')
+    .option('--json', 'machine-readable output (docs/client.md)')
     .option(...configOpt)
     .action(async (p: string, o) => {
-      const rev = Number(o.version);
-      if (!Number.isInteger(rev) || rev < 1) throw new CliError('--version must be a revision number (see `synmac versions PATH`)');
-      await withDevice(o.config, async ({ api }) => {
-        const r = await api.restore(checkedArgPath(p), rev);
+      const rev = revisionArg(o.version);
+      await withDevice(o.config, async (device) => {
+        const r = await device.api.restore(argPath(device, p), rev);
+        if (o.json) return printJson(r);
         out(`${r.path} is now revision ${r.revision} (${r.result}); run \`synmac sync\` to fetch it`);
       });
     });
@@ -319,4 +290,10 @@ export function registerClientCommands(program: Command): void {
   registerWatchCommand(program, configOpt);
   registerServiceCommands(program, configOpt);
   registerDoctorCommand(program, configOpt);
+}
+
+function revisionArg(v: string): number {
+  const rev = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(rev) || rev < 1) throw new CliError('--version must be a revision number (see `synmac versions PATH`)');
+  return rev;
 }

@@ -6,6 +6,8 @@ import { VERSION } from '../version.js';
 import { registerServerCommands } from './server-commands.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { CliError } from './cli-error.js';
+import { EXIT_CODES_HELP, asCliError } from './exit-codes.js';
+import { jsonPrinted, printJson } from './output.js';
 import { registerClientCommands } from './client-commands.js';
 import { registerRepairCommands } from './repair-commands.js';
 
@@ -30,15 +32,24 @@ program
   .version(VERSION)
   // `synmac server rotate-admin-token --data-dir D` must give --data-dir to the
   // subcommand, not to `server`, which has an option of the same name.
-  .enablePositionalOptions();
+  .enablePositionalOptions()
+  .addHelpText('after', EXIT_CODES_HELP);
 
 registerServerCommands(program);
 registerAdminCommands(program);
 registerClientCommands(program);
 registerRepairCommands(program);
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+program.parseAsync(process.argv).catch((e: unknown) => {
+  // Any command's known errors (a command added later too) get their documented exit code.
+  const err = asCliError(e);
   const message = err instanceof CliError || err instanceof Error ? err.message : String(err);
+  const exitCode = err instanceof CliError ? err.exitCode : 1;
   process.stderr.write(`synmac: ${message}\n`);
-  process.exit(err instanceof CliError ? err.exitCode : 1);
+  // A script that asked for JSON gets JSON on stdout even when the command failed.
+  if (process.argv.includes('--json') && !jsonPrinted()) {
+    const code = err instanceof CliError ? err.code : 'error';
+    printJson({ error: { code, message, exit_code: exitCode, ...(err instanceof CliError ? err.details : {}) } });
+  }
+  process.exit(exitCode);
 });

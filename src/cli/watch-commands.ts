@@ -1,12 +1,13 @@
 // `synmac watch`: keep the folder in sync until SIGINT/SIGTERM.
 import type { Command } from 'commander';
 import { openDevice } from '../client/device.js';
-import { summaryLine, addUp, conflictLines } from '../client/summary.js';
+import { summaryLine, addUp, changeLines, conflictLines, totalsJson } from '../client/summary.js';
 import { Watcher } from '../client/watcher.js';
 import { asCliError, withDevice } from './client-commands.js';
 import { askWatcher } from '../client/control-socket.js';
 import { writePaused } from '../client/pause-state.js';
 import { CliError } from './cli-error.js';
+import { localTime, printJsonLine } from './output.js';
 import { downloadRateOpt, rateFlags, uploadRateOpt } from './rate-options.js';
 
 export function registerWatchCommand(program: Command, configOpt: readonly [string, string]): void {
@@ -15,6 +16,8 @@ export function registerWatchCommand(program: Command, configOpt: readonly [stri
     .description('initial sync, then continuous: local file events and server push')
     .option('--allow-mass-delete', 'carry out syncs that delete more than half of the files')
     .option('--debounce <ms>', 'quiet time after a local change before syncing', '30')
+    .option('--verbose', 'name every file that moved (default: the first 10 per cycle)')
+    .option('--json', 'one JSON object per line: {at, event:"log", message} and {at, event:"cycle", ...} (docs/client.md)')
     .option(...uploadRateOpt)
     .option(...downloadRateOpt)
     .option(...configOpt)
@@ -25,13 +28,19 @@ export function registerWatchCommand(program: Command, configOpt: readonly [stri
       } catch (err) {
         throw asCliError(err);
       }
-      const log = (s: string) => process.stdout.write(`${new Date().toISOString()} ${s}\n`);
+      // Local time for the person reading along; ISO-8601 UTC in the JSON lines.
+      const log = (s: string) =>
+        o.json ? printJsonLine({ at: Date.now(), event: 'log', message: s }) : process.stdout.write(`${localTime(Date.now())} ${s}\n`);
       const watcher = new Watcher(device, {
         debounceMs: Number(o.debounce),
         allowMassDelete: !!o.allowMassDelete,
         log,
         onCycle: (r) => {
-          if (r.changed || r.conflicts.length) log(summaryLine(addUp([r], r.durationMs)));
+          if (!r.changed && !r.conflicts.length && !r.receivedConflicts.length) return;
+          const t = addUp([r], r.durationMs);
+          if (o.json) return printJsonLine({ at: Date.now(), event: 'cycle', ...totalsJson(t) });
+          for (const line of changeLines(t, o.verbose ? Infinity : 10)) log(line);
+          log(summaryLine(t));
           for (const line of conflictLines(r)) log(line);
         },
       });

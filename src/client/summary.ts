@@ -23,6 +23,7 @@ export interface Totals
     | 'downloaded'
     | 'deletedLocal'
     | 'deletedRemote'
+    | 'paths'
     | 'conflicts'
     | 'receivedConflicts'
     | 'renamedForCase'
@@ -43,6 +44,7 @@ export function addUp(results: CycleResult[], durationMs: number): Totals {
     downloaded: { files: 0, bytes: 0 },
     deletedLocal: 0,
     deletedRemote: 0,
+    paths: { uploaded: [], downloaded: [], deletedLocal: [], deletedRemote: [] },
     conflicts: [],
     receivedConflicts: [],
     renamedForCase: [],
@@ -62,6 +64,7 @@ export function addUp(results: CycleResult[], durationMs: number): Totals {
     t.downloaded.bytes += r.downloaded.bytes;
     t.deletedLocal += r.deletedLocal;
     t.deletedRemote += r.deletedRemote;
+    for (const k of ['uploaded', 'downloaded', 'deletedLocal', 'deletedRemote'] as const) t.paths[k].push(...(r.paths?.[k] ?? []));
     for (const c of r.conflicts) if (!t.conflicts.includes(c)) t.conflicts.push(c);
     for (const c of r.receivedConflicts) if (!t.receivedConflicts.includes(c)) t.receivedConflicts.push(c);
     t.renamedForCase.push(...r.renamedForCase);
@@ -76,6 +79,42 @@ export function summaryLine(t: Totals): string {
   if (t.skipped.length) parts.push(`${t.skipped.length} skipped`);
   parts.push(`${(t.durationMs / 1000).toFixed(1)} s`);
   return parts.join(' · ');
+}
+
+/**
+ * One line per path that moved, `↑` up to the server, `↓` down to this device: the first
+ * `max` of them and a count of the rest.
+ */
+export function changeLines(t: Pick<Totals, 'paths'>, max = 10): string[] {
+  // `?? `: totals can come from a running watcher over its control socket, maybe an older one.
+  const paths = t.paths ?? { uploaded: [], downloaded: [], deletedLocal: [], deletedRemote: [] };
+  const all = [
+    ...paths.uploaded.map((p) => `↑ ${p}`),
+    ...paths.deletedRemote.map((p) => `↑ ${p} (deleted)`),
+    ...paths.downloaded.map((p) => `↓ ${p}`),
+    ...paths.deletedLocal.map((p) => `↓ ${p} (deleted)`),
+  ];
+  if (all.length <= max) return all;
+  return [...all.slice(0, max), `… and ${all.length - max} more (--verbose lists them all)`];
+}
+
+/** What `sync --json` prints: snake_case, counts as numbers, every path named. */
+export function totalsJson(t: Totals) {
+  const paths = t.paths ?? { uploaded: [], downloaded: [], deletedLocal: [], deletedRemote: [] };
+  return {
+    agreed: t.agreed,
+    uploaded: { files: t.uploaded.files, bytes: t.uploaded.bytes, paths: paths.uploaded },
+    downloaded: { files: t.downloaded.files, bytes: t.downloaded.bytes, paths: paths.downloaded },
+    deleted_local: { count: t.deletedLocal, paths: paths.deletedLocal },
+    deleted_remote: { count: t.deletedRemote, paths: paths.deletedRemote },
+    conflicts: t.conflicts,
+    received_conflicts: t.receivedConflicts ?? [],
+    renamed_for_case: t.renamedForCase.map((r) => ({ path: r.path, disk_path: r.diskPath })),
+    skipped: t.skipped,
+    problems: t.problems,
+    cycles: t.cycles,
+    duration_ms: t.durationMs,
+  };
 }
 
 /**

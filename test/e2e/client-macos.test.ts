@@ -26,7 +26,7 @@ describe('macOS realities', () => {
     // no ping-pong: further syncs on both sides change nothing
     for (const d of [a, b, a]) {
       const r = JSON.parse((await d.sync('--json')).stdout);
-      expect(r.uploaded.files + r.downloaded.files + r.deletedLocal + r.deletedRemote).toBe(0);
+      expect(r.uploaded.files + r.downloaded.files + r.deleted_local.count + r.deleted_remote.count).toBe(0);
     }
     expect(fs.readdirSync(a.file('nfd'))).toEqual([NFD]);
     // an edit on B lands in A's NFD file, not in a new NFC twin
@@ -112,7 +112,10 @@ describe('macOS realities', () => {
     fs.symlinkSync(`${fx.root}/outside.txt`, a.file('sym/link.txt'));
     fs.symlinkSync(fx.root, a.file('sym/dirlink'));
     a.write('sym/plain.txt', 'plain');
-    await a.sync();
+    // everything else syncs, and the skipped links are named and make the exit non-zero
+    const r = await a.run('sync');
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/cannot sync sym\/link\.txt: symbolic link/);
     await b.sync();
     expect(fs.readdirSync(b.file('sym'))).toEqual(['plain.txt']);
     const st = await a.run('status');

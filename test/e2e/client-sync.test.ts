@@ -60,7 +60,7 @@ describe('client sync (real processes)', () => {
     expect(fs.statSync(b.file('basic/x/y/deep.txt')).mode & 0o777).toBe(0o644);
     expect(fs.statSync(b.file('basic/x/y/deep.txt')).mtime.getTime()).toBe(mtime.getTime());
     // a second sync is a no-op on both
-    expect((await a.sync('--json')).stdout).toContain('"agreed":true');
+    expect(JSON.parse((await a.sync('--json')).stdout).agreed).toBe(true);
     const again = JSON.parse((await b.sync('--json')).stdout);
     expect(again.downloaded.files + again.uploaded.files).toBe(0);
   });
@@ -123,7 +123,7 @@ describe('client sync (real processes)', () => {
     expect(b.exists('del/d')).toBe(false);
     expect(b.read('del/keep.txt')).toBe('k');
     const trash = await b.run('trash', '--json');
-    const paths = JSON.parse(trash.stdout).map((f: { path: string }) => f.path);
+    const paths = JSON.parse(trash.stdout).files.map((f: { path: string }) => f.path);
     expect(paths).toEqual(expect.arrayContaining(['del/d/a.txt', 'del/d/sub/b.txt']));
     const restored = await b.run('trash', 'restore', 'del/d/sub/b.txt');
     expect(restored.code).toBe(0);
@@ -141,7 +141,7 @@ describe('client sync (real processes)', () => {
     fs.renameSync(a.file('ren/small.txt'), a.file('ren/small-moved.txt'));
     const r = JSON.parse((await a.sync('--json')).stdout);
     expect(r.uploaded.bytes).toBe(0);
-    expect(r.deletedRemote).toBe(2);
+    expect(r.deleted_remote.count).toBe(2);
     await b.sync();
     expect(b.exists('ren/big.bin')).toBe(false);
     expect(b.read('ren/small-moved.txt')).toBe('a small file, sent in a batch when new');
@@ -154,7 +154,7 @@ describe('client sync (real processes)', () => {
     await a.sync();
     a.write('ver/f.txt', 'two');
     await a.sync();
-    const v = JSON.parse((await a.run('versions', 'ver/f.txt', '--json')).stdout) as Array<{ revision: number }>;
+    const v = JSON.parse((await a.run('versions', 'ver/f.txt', '--json')).stdout).versions as Array<{ revision: number }>;
     expect(v.length).toBe(2);
     const oldest = v[v.length - 1].revision;
     expect((await a.run('restore', 'ver/f.txt', '--version', String(oldest))).code).toBe(0);

@@ -51,7 +51,7 @@ describe('synmac watch', () => {
     fs.writeFileSync(a.file('live/.doc.txt.tmp~'), 'v2 saved by an editor');
     fs.renameSync(a.file('live/.doc.txt.tmp~'), a.file('live/doc.txt'));
     await waitFor(() => readOr(b, 'live/doc.txt') === 'v2 saved by an editor', 10_000, 'doc v2 on B');
-    const versions = JSON.parse((await a.run('versions', 'live/doc.txt', '--json')).stdout) as Array<{ deleted: boolean }>;
+    const versions = JSON.parse((await a.run('versions', 'live/doc.txt', '--json')).stdout).versions as Array<{ deleted: boolean }>;
     expect(versions.some((v) => v.deleted)).toBe(false);
   });
 
