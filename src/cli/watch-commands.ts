@@ -7,7 +7,7 @@ import { asCliError, withDevice } from './client-commands.js';
 import { askWatcher } from '../client/control-socket.js';
 import { writePaused } from '../client/pause-state.js';
 import { CliError } from './cli-error.js';
-import { localTime, printJsonLine } from './output.js';
+import { localTime, printJson, printJsonLine } from './output.js';
 import { downloadRateOpt, rateFlags, uploadRateOpt } from './rate-options.js';
 
 export function registerWatchCommand(program: Command, configOpt: readonly [string, string]): void {
@@ -59,7 +59,7 @@ export function registerWatchCommand(program: Command, configOpt: readonly [stri
       process.once('SIGTERM', stop);
       await watcher.finished;
       await device.close();
-      if (watcher.fatal) throw new CliError(watcher.fatal.message, 5);
+      if (watcher.fatal) throw asCliError(watcher.fatal);
       log('stopped');
     });
 
@@ -76,10 +76,7 @@ export function registerWatchCommand(program: Command, configOpt: readonly [stri
           // no watcher: remember it, the next `watch` (the background service) starts that way
           if (!answer) writePaused(device.stateDir, cmd === 'pause');
           const pid = answer ? (answer.status as { pid: number }).pid : null;
-          if (o.json) {
-            process.stdout.write(`${JSON.stringify({ paused: cmd === 'pause', watcher_running: answer !== null, watcher_pid: pid })}\n`);
-            return;
-          }
+          if (o.json) return printJson({ paused: cmd === 'pause', watcher_running: answer !== null, watcher_pid: pid });
           const what = cmd === 'pause' ? 'paused: it keeps watching and syncs nothing until `synmac resume`' : 'resumed: it syncs again';
           process.stdout.write(
             answer
