@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import type { LogFormat } from '../server/logger.js';
 import { VERSION } from '../version.js';
 import { CliError } from './cli-error.js';
+import { printJson } from './output.js';
 
 // Kept here (not imported from the logger) so that `synmac --help` loads no server module.
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -159,6 +160,7 @@ export function registerServerCommands(program: Command): void {
     .command('rotate-admin-token')
     .description('replace the admin token (a running server picks it up within a second)')
     .option('--data-dir <dir>', 'the server data dir', process.env.SYNMAC_DATA_DIR ?? './data')
+    .option('--json', 'machine-readable output: {admin_token}')
     .action(async (o) => {
       const fs = await import('node:fs');
       if (!fs.existsSync(`${o.dataDir}/admin-token`)) {
@@ -166,6 +168,7 @@ export function registerServerCommands(program: Command): void {
       }
       const { AdminToken } = await import('../server/auth.js');
       const token = await AdminToken.write(o.dataDir);
+      if (o.json) return printJson({ admin_token: token });
       process.stdout.write(`New admin token (the old one no longer works):\n${token}\n`);
     });
 

@@ -68,6 +68,7 @@ describe('exit codes', { timeout: SLOW }, () => {
       ['service', 'install'],
       ['service', 'uninstall'],
       ['watch'],
+      ['server', 'rotate-admin-token'],
     ];
     const helps = await Promise.all(printing.map((cmd) => runCli([...cmd, '--help'])));
     printing.forEach((cmd, i) => {
@@ -206,6 +207,13 @@ describe('JSON for scripts', { timeout: SLOW }, () => {
 
     const conflicts = JSON.parse((await a.run('conflicts', '--json')).stdout);
     expect(conflicts).toEqual({ conflicts: [] });
+
+    const dataDir = path.join(fx.root, 'rotate-data');
+    fs.mkdirSync(dataDir);
+    fs.writeFileSync(path.join(dataDir, 'admin-token'), 'old\n', { mode: 0o600 });
+    const rot = await runCli(['server', 'rotate-admin-token', '--data-dir', dataDir, '--json']);
+    expect(rot.code, rot.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim()).toBe(JSON.parse(rot.stdout).admin_token);
   });
 });
 
