@@ -6,30 +6,24 @@ import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { jsonRequest } from '../client/http.js';
 import { formatBytes } from '../client/summary.js';
-import { encodePathForUrl, normalizePath } from '../core/paths.js';
+import { encodePathForUrl } from '../core/paths.js';
 import { adminOpts } from './admin-commands.js';
 import { CliError } from './cli-error.js';
-import { asCliError, withDevice } from './client-commands.js';
+import { argPath, asCliError, withDevice } from './client-commands.js';
+import { out, printJson } from './output.js';
 
-const out = (s: string) => process.stdout.write(`${s}\n`);
+/** Said no at the prompt: nothing changed, and the exit code says the command did not do it. */
+const declined = () => new CliError('nothing was changed', 1, 'declined');
 
 /** true = go ahead. Without a terminal to ask on, only --yes goes ahead. */
 export async function confirm(question: string, yes: boolean): Promise<boolean> {
   if (yes) return true;
-  if (!process.stdin.isTTY) throw new CliError('nothing was changed: pass --yes to go ahead (or --dry-run to only look)');
+  if (!process.stdin.isTTY) throw new CliError('nothing was changed: pass --yes to go ahead (or --dry-run to only look)', 1, 'needs_yes');
   const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
   try {
     return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
   } finally {
     rl.close();
-  }
-}
-
-function argPath(p: string): string {
-  try {
-    return normalizePath(p.replace(/^\.\//, '').replace(/\/+$/, ''));
-  } catch (err) {
-    throw new CliError(`"${p}" is not a folder-relative path: ${(err as Error).message}`);
   }
 }
 
@@ -49,25 +43,19 @@ export function registerRepairCommands(program: Command): void {
     .option('--admin-token <token>', 'the admin token')
     .option('--dry-run', 'only show what a run would free')
     .option('--yes', 'run without asking (needed when not on a terminal)')
-    .option('--json', 'machine-readable output')
+    .option('--json', 'machine-readable output: {preview, result} (docs/client.md)')
     .action(async (o) => {
       const opts = adminOpts(o);
       try {
         const preview = await jsonRequest<GcPreview>(opts, 'GET', '/api/v1/admin/gc/preview');
         if (!o.json) out(`garbage collection would free at least ${formatBytes(preview.reclaimable_bytes)} (${preview.blobs} unreferenced blobs, ${preview.packs} packs to drop or rewrite)`);
         if (o.dryRun) {
-          if (o.json) out(JSON.stringify({ preview, result: null }));
+          if (o.json) printJson({ preview, result: null });
           return;
         }
-        if (!(await confirm('Run garbage collection now?', !!o.yes))) {
-          out('nothing was changed');
-          return;
-        }
+        if (!(await confirm('Run garbage collection now?', !!o.yes))) throw declined();
         const r = await jsonRequest<Record<string, number>>(opts, 'POST', '/api/v1/admin/gc');
-        if (o.json) {
-          out(JSON.stringify({ preview, result: r }));
-          return;
-        }
+        if (o.json) return printJson({ preview, result: r });
         out(`freed ${formatBytes(r.bytes_freed)}: ${r.blobs_removed} blobs, ${r.versions_pruned} old versions pruned, ${r.packs_rewritten} packs rewritten, ${r.orphans_removed} orphans`);
       } catch (err) {
         throw asCliError(err);
@@ -81,14 +69,15 @@ export function registerRepairCommands(program: Command): void {
     .description('delete for good what is in the trash (all of it, or PATH and what is under it); lists it first')
     .option('--dry-run', 'only list what would be gone for good')
     .option('--yes', 'go ahead without asking (needed when not on a terminal)')
-    .option('--json', 'machine-readable output')
+    .option('--json', 'machine-readable output: {purged, count, bytes, dry_run} (docs/client.md)')
     .option(...configOpt)
     .action(async (p: string | undefined, o) => {
-      const target = p === undefined ? undefined : argPath(p);
-      await withDevice(o.config, async ({ api }) => {
+      await withDevice(o.config, async (device) => {
+        const { api } = device;
+        const target = p === undefined ? undefined : argPath(device, p);
         const dry = await api.emptyTrash(target, true);
         if (dry.count === 0) {
-          if (o.json) out(JSON.stringify(dry));
+          if (o.json) printJson(dry);
           else out(target === undefined ? 'trash is empty' : `nothing at or under ${target} is in the trash`);
           return;
         }
@@ -98,18 +87,12 @@ export function registerRepairCommands(program: Command): void {
           if (dry.count > 50) out(`  … and ${dry.count - 50} more`);
         }
         if (o.dryRun) {
-          if (o.json) out(JSON.stringify(dry));
+          if (o.json) printJson(dry);
           return;
         }
-        if (!(await confirm('Delete them for good?', !!o.yes))) {
-          out('nothing was changed');
-          return;
-        }
+        if (!(await confirm('Delete them for good?', !!o.yes))) throw declined();
         const r = await api.emptyTrash(target, false);
-        if (o.json) {
-          out(JSON.stringify(r));
-          return;
-        }
+        if (o.json) return printJson(r);
         out(`emptied: ${r.count} ${r.count === 1 ? 'entry' : 'entries'} gone for good`);
       });
     });
@@ -126,8 +109,9 @@ export function registerRepairCommands(program: Command): void {
         if (!Number.isInteger(rev) || rev < 1) throw new CliError('--version must be a revision number (see `synmac versions PATH`)');
         query = `?revision=${rev}`;
       }
-      const path = argPath(p);
-      await withDevice(o.config, async ({ api }) => {
+      await withDevice(o.config, async (device) => {
+        const { api } = device;
+        const path = argPath(device, p);
         const res = await api.raw(`/api/v1/files/${encodePathForUrl(path)}${query}`, { method: 'GET' });
         await pipeline(res.body, process.stdout, { end: false });
       });

@@ -69,6 +69,8 @@ describe('exit codes', { timeout: SLOW }, () => {
       ['service', 'uninstall'],
       ['watch'],
       ['server', 'rotate-admin-token'],
+      ['trash', 'empty'],
+      ['gc'],
     ];
     const helps = await Promise.all(printing.map((cmd) => runCli([...cmd, '--help'])));
     printing.forEach((cmd, i) => {

@@ -40,7 +40,7 @@ describe('repair commands (real processes)', () => {
       expect(d.read('Projects/Old Name/deep/er/data.bin')).toBe('D'.repeat(3000));
     }
     const list = await a.run('trash', 'list', '--json');
-    expect(JSON.parse(list.stdout).filter((f: any) => f.path.startsWith('Projects/Old Name'))).toEqual([]);
+    expect(JSON.parse(list.stdout).files.filter((f: any) => f.path.startsWith('Projects/Old Name'))).toEqual([]);
   });
 
   it('versions PATH then cat PATH --version V: the old bytes on stdout, nothing restored', { timeout: 240_000 }, async () => {
@@ -50,7 +50,7 @@ describe('repair commands (real processes)', () => {
     await a.sync();
     const v = await a.run('versions', 'doc.txt', '--json');
     expect(v.code, v.stderr).toBe(0);
-    const versions = JSON.parse(v.stdout);
+    const versions = JSON.parse(v.stdout).versions;
     const first = versions[versions.length - 1];
     const cat = await a.run('cat', 'doc.txt', '--version', String(first.revision));
     expect(cat.code, cat.stderr).toBe(0);
@@ -74,7 +74,7 @@ describe('repair commands (real processes)', () => {
     const dry = await a.run('trash', 'empty', '--dry-run', '--json');
     expect(dry.code).toBe(0);
     expect(JSON.parse(dry.stdout).purged).toContain('junk/old.log');
-    expect(JSON.parse((await a.run('trash', 'list', '--json')).stdout).map((f: any) => f.path)).toContain('junk/old.log');
+    expect(JSON.parse((await a.run('trash', 'list', '--json')).stdout).files.map((f: any) => f.path)).toContain('junk/old.log');
     const done = await a.run('trash', 'empty', '--yes');
     expect(done.code, done.stderr).toBe(0);
     expect(done.stdout).toMatch(/emptied: \d+ entr(y|ies) gone for good/);
