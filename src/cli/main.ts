@@ -51,5 +51,9 @@ program.parseAsync(process.argv).catch((e: unknown) => {
     const code = err instanceof CliError ? err.code : 'error';
     printJson({ error: { code, message, exit_code: exitCode, ...(err instanceof CliError ? err.details : {}) } });
   }
-  process.exit(exitCode);
+  // Exit once stdout has taken what was written (a pipe on macOS is written asynchronously:
+  // exiting at once could cut the JSON short).
+  process.exitCode = exitCode;
+  process.stdout.write('', () => process.exit(exitCode));
+  setTimeout(() => process.exit(exitCode), 2000).unref();
 });
