@@ -3,6 +3,7 @@
 // Exit 0 when nothing fails (warnings allowed), 1 otherwise.
 import type { Command } from 'commander';
 import { runDoctor } from '../client/doctor.js';
+import { localizeIsoTimes, printJson } from './output.js';
 
 export function registerDoctorCommand(program: Command, configOpt: readonly [string, string]): void {
   program
@@ -14,11 +15,11 @@ export function registerDoctorCommand(program: Command, configOpt: readonly [str
       const checks = await runDoctor(o.config);
       const failed = checks.filter((c) => c.status === 'fail').length;
       const warned = checks.filter((c) => c.status === 'warn').length;
-      if (o.json) process.stdout.write(`${JSON.stringify({ checks }, null, 2)}\n`);
+      if (o.json) printJson({ checks });
       else {
         const width = Math.max(...checks.map((c) => c.name.length));
         for (const c of checks) {
-          process.stdout.write(`${c.status.padEnd(4)}  ${c.name.padEnd(width)}  ${c.detail}\n`);
+          process.stdout.write(`${c.status.padEnd(4)}  ${c.name.padEnd(width)}  ${localizeIsoTimes(c.detail)}\n`);
           if (c.fix) process.stdout.write(`${' '.repeat(width + 8)}fix: ${c.fix}\n`);
         }
         process.stdout.write(failed ? `${failed} failed${warned ? `, ${warned} warning${warned === 1 ? '' : 's'}` : ''}\n` : warned ? `no failures, ${warned} warning${warned === 1 ? '' : 's'}\n` : 'all checks passed\n');

@@ -71,6 +71,9 @@ describe('exit codes', { timeout: SLOW }, () => {
       ['server', 'rotate-admin-token'],
       ['trash', 'empty'],
       ['gc'],
+      ['doctor'],
+      ['pause'],
+      ['resume'],
     ];
     const helps = await Promise.all(printing.map((cmd) => runCli([...cmd, '--help'])));
     printing.forEach((cmd, i) => {
