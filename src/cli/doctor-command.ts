@@ -2,7 +2,6 @@
 // the health check, clock skew), the key, the watch limit, disk space and the watcher.
 // Exit 0 when nothing fails (warnings allowed), 1 otherwise.
 import type { Command } from 'commander';
-import { runDoctor } from '../client/doctor.js';
 import { localizeIsoTimes, printJson } from './output.js';
 
 export function registerDoctorCommand(program: Command, configOpt: readonly [string, string]): void {
@@ -12,6 +11,8 @@ export function registerDoctorCommand(program: Command, configOpt: readonly [str
     .option('--json', 'machine-readable output: {checks:[{name, status, detail, fix}]}')
     .option(...configOpt)
     .action(async (o) => {
+      // loaded on use: it needs the HTTP client, which --help must not load
+      const { runDoctor } = await import('../client/doctor.js');
       const checks = await runDoctor(o.config);
       const failed = checks.filter((c) => c.status === 'fail').length;
       const warned = checks.filter((c) => c.status === 'warn').length;
