@@ -1,16 +1,27 @@
 // The owner's commands: enrollment codes and the device list. They speak to the server
 // with the admin token (from --admin-token or SYNMAC_ADMIN_TOKEN).
 import type { Command } from 'commander';
-import { jsonRequest } from '../client/http.js';
+import { jsonRequest, type HttpOptions } from '../client/http.js';
+import { checkServerUrl } from '../core/server-url.js';
 import { CliError } from './cli-error.js';
 import { out, printJson, when } from './output.js';
+
+// An enrollment code lives at most 7 days (the server's limit).
+const MAX_TTL_MINUTES = 7 * 24 * 60;
 
 export function adminOpts(o: { server?: string; adminToken?: string }) {
   const baseUrl = o.server ?? process.env.SYNMAC_SERVER;
   const token = o.adminToken ?? process.env.SYNMAC_ADMIN_TOKEN;
   if (!baseUrl) throw new CliError('--server URL is required (or set SYNMAC_SERVER)');
   if (!token) throw new CliError('--admin-token TOKEN is required (or set SYNMAC_ADMIN_TOKEN); it is in the server data dir, file admin-token');
-  return { baseUrl, token };
+  let checked: string;
+  try {
+    // The URL's shape only: the owner decides where the admin token may travel.
+    checked = checkServerUrl(baseUrl, { insecure: true });
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  return { baseUrl: checked, token, credential: 'admin' } satisfies HttpOptions;
 }
 
 export function registerAdminCommands(program: Command): void {
@@ -22,8 +33,10 @@ export function registerAdminCommands(program: Command): void {
     .option('--ttl <minutes>', 'how long the code stays valid', '15')
     .option('--json', 'machine-readable output (docs/client.md)')
     .action(async (o) => {
-      const ttl = Number(o.ttl);
-      if (!Number.isInteger(ttl) || ttl < 1) throw new CliError('--ttl must be a whole number of minutes');
+      const ttl = /^\d+$/.test(String(o.ttl)) ? Number(o.ttl) : NaN;
+      if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_MINUTES) {
+        throw new CliError(`--ttl is how many minutes the code stays valid: a whole number from 1 to ${MAX_TTL_MINUTES} (7 days), not "${o.ttl}"`);
+      }
       const res = await jsonRequest<{ code: string; expires_at: number }>(adminOpts(o), 'POST', '/api/v1/invites', { ttl_seconds: ttl * 60 });
       if (o.json) return printJson(res);
       out(`Enrollment code (valid until ${when(res.expires_at)}, works once):\n${res.code}`);

@@ -19,6 +19,10 @@ export function isLoopbackHost(hostname: string): boolean {
  * Throws InsecureUrlError for http:// to a non-loopback host unless `insecure` is set.
  */
 export function checkServerUrl(raw: string, opts: { insecure?: boolean } = {}): string {
+  // "127.0.0.1:8080" or "sync.example.com": the most common slip, said as such.
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(raw.trim()) && raw.trim() !== '') {
+    throw new InsecureUrlError(`"${raw}" has no http:// or https:// in front. Write https://${raw.trim()}, or http://${raw.trim()} for a server on this machine`);
+  }
   let url: URL;
   try {
     url = new URL(raw);
