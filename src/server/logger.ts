@@ -46,7 +46,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     hooks: {
       // Fastify announces every address it listens on by itself; synmac prints one listen
-      // line of its own, with the URL to use (see server.ts).
+      // line of its own, with the URL to use (src/cli/server-commands.ts).
       logMethod(args, method) {
         if (typeof args[0] === 'string' && args[0].startsWith('Server listening at ')) return;
         method.apply(this, args);
