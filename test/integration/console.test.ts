@@ -247,7 +247,7 @@ describe.each(ENGINES)('owner console API (%s)', (engine) => {
     expect(changes.body.changes.map((c: any) => c.path).sort()).toEqual(Object.keys(revs).sort());
     for (const [p, body] of Object.entries(files)) expect((await b.get(p)).raw.toString()).toBe(body);
     expect((await admin.getJson(`/api/v1/admin/trash?prefix=${q('Projects/Old Name')}`)).body.entries).toEqual([]);
-    expectApiError(await admin.post('/api/v1/admin/trash/restore', { path: 'Projects/Old Name' }), 404, 'version_not_found');
+    expectApiError(await admin.post('/api/v1/admin/trash/restore', { path: 'Projects/Old Name' }), 404, 'not_in_trash');
   });
 
   it('a device restores a folder through POST /api/v1/trash/restore (what `synmac trash restore DIR` calls)', async () => {
