@@ -89,7 +89,8 @@ export function toRemote(row: FilesTable): RemoteFile {
   };
 }
 
-function versionRow(row: FilesTable, reason: string) {
+/** The file_versions row that records `row` as it is now (shared by every writer). */
+export function versionRow(row: FilesTable, reason: string) {
   return {
     revision: row.revision,
     path: row.path,

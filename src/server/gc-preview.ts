@@ -6,7 +6,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { BlobStore } from './blobs.js';
 import type { Schema } from './db/schema.js';
-import { PACK_REWRITE_BELOW } from './gc.js';
+import { PACK_REWRITE_BELOW, packLiveBytes } from './gc.js';
 
 export interface GcPreview {
   reclaimable_bytes: number;
@@ -35,13 +35,8 @@ export async function previewGarbage(db: Kysely<Schema>, blobs: BlobStore, grace
     if (d.pack === null) bytes += Number(d.size);
     else doomedByPack.set(d.pack, (doomedByPack.get(d.pack) ?? 0) + Number(d.size));
   }
-  const sums = await db
-    .selectFrom('blobs')
-    .select(['pack', (eb) => eb.fn.sum<number | string>('size').as('bytes')])
-    .where('pack', 'is not', null)
-    .groupBy('pack')
-    .execute();
-  const liveBytes = new Map(sums.map((r) => [r.pack!, Number(r.bytes) - (doomedByPack.get(r.pack!) ?? 0)]));
+  const liveBytes = await packLiveBytes(db);
+  for (const [pack, bytes] of liveBytes) liveBytes.set(pack, bytes - (doomedByPack.get(pack) ?? 0));
   let packs = 0;
   for (const p of await blobs.listPacks()) {
     const live = liveBytes.get(p.pack);

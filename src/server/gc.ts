@@ -36,6 +36,17 @@ export interface GcReport {
 /** A pack is rewritten once less than this share of its bytes is still referenced. */
 export const PACK_REWRITE_BELOW = 0.5;
 
+/** Bytes of live blobs in each pack, by pack name (what GC and its preview judge packs by). */
+export async function packLiveBytes(db: Kysely<Schema>): Promise<Map<string, number>> {
+  const sums = await db
+    .selectFrom('blobs')
+    .select(['pack', (eb) => eb.fn.sum<number | string>('size').as('bytes')])
+    .where('pack', 'is not', null)
+    .groupBy('pack')
+    .execute();
+  return new Map(sums.map((r) => [r.pack!, Number(r.bytes)]));
+}
+
 export async function collectGarbage(db: Kysely<Schema>, blobs: BlobStore, opts: GcOptions = DEFAULT_GC, now = Date.now()): Promise<GcReport> {
   const versions_pruned = await pruneVersions(db, opts.retention, now);
   return blobs.sweepLock.exclusive(async () => {
@@ -70,14 +81,7 @@ export async function collectGarbage(db: Kysely<Schema>, blobs: BlobStore, opts:
       if (unlinked++ === 0) faultPoint('gc-mid-unlink');
     }
     // 3. Packs: drop the empty ones, rewrite the mostly dead ones.
-    const liveBytes = new Map<string, number>();
-    const sums = await db
-      .selectFrom('blobs')
-      .select(['pack', (eb) => eb.fn.sum<number | string>('size').as('bytes')])
-      .where('pack', 'is not', null)
-      .groupBy('pack')
-      .execute();
-    for (const r of sums) liveBytes.set(r.pack!, Number(r.bytes));
+    const liveBytes = await packLiveBytes(db);
     const emptied = new Set(doomed.flatMap((d) => (d.pack === null ? [] : [d.pack])));
     let packs_rewritten = 0;
     let orphans_removed = 0;

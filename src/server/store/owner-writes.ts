@@ -7,7 +7,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import { parentOf } from '../../core/paths.js';
 import type { FilesTable, Schema } from '../db/schema.js';
 import { ApiError, notInTrashLive } from '../errors.js';
-import { lockRevisionCounter } from '../files-store.js';
+import { lockRevisionCounter, versionRow } from '../files-store.js';
 import { underPrefix } from './console-queries.js';
 
 type Tx = Transaction<Schema>;
@@ -15,22 +15,6 @@ const CHUNK = 500;
 
 /** Deletes further apart than this (or by another device) are a different deletion. */
 export const DELETION_GAP_MS = 60_000;
-
-function versionValues(row: FilesTable, reason: string) {
-  return {
-    revision: row.revision,
-    path: row.path,
-    kind: row.kind,
-    sha256: row.sha256,
-    size: row.size,
-    mtime: row.mtime,
-    mode: row.mode,
-    is_deleted: row.is_deleted,
-    device_id: row.device_id,
-    created_at: row.updated_at,
-    reason,
-  };
-}
 
 interface DeletedRow {
   path: string;
@@ -120,7 +104,7 @@ export class OwnerWrites {
         const revs = newest.map((n) => Number(n.revision));
         const versions = revs.length === 0 ? [] : await tx.selectFrom('file_versions').selectAll().where('revision', 'in', revs).execute();
         const byPath = new Map(versions.map((v) => [v.path, v]));
-        const inserts: ReturnType<typeof versionValues>[] = [];
+        const inserts: ReturnType<typeof versionRow>[] = [];
         for (const p of chunk) {
           const cur = current.get(p);
           const v = byPath.get(p);
@@ -141,7 +125,7 @@ export class OwnerWrites {
           };
           const { path: _p, ...rest } = row;
           await tx.updateTable('files').set(rest).where('path', '=', p).execute();
-          inserts.push(versionValues(row, 'restored'));
+          inserts.push(versionRow(row, 'restored'));
           restored.push({ path: p, revision: row.revision });
         }
         if (inserts.length > 0) await tx.insertInto('file_versions').values(inserts).execute();
@@ -261,7 +245,7 @@ export class OwnerWrites {
         } else {
           await tx.insertInto('files').values(row).execute();
         }
-        await tx.insertInto('file_versions').values(versionValues(row, original ? 'updated' : 'created')).execute();
+        await tx.insertInto('file_versions').values(versionRow(row, original ? 'updated' : 'created')).execute();
         originalRevision = row.revision;
       }
       if (keep === 'original' && !liveOriginal) {
@@ -270,7 +254,7 @@ export class OwnerWrites {
       const gone: FilesTable = { ...copy, revision: ++counter, is_deleted: 1, deleted_at: now, deleted_by: null, device_id: null, updated_at: now };
       const { path: _p, ...rest } = gone;
       await tx.updateTable('files').set(rest).where('path', '=', copyPath).execute();
-      await tx.insertInto('file_versions').values(versionValues(gone, 'deleted')).execute();
+      await tx.insertInto('file_versions').values(versionRow(gone, 'deleted')).execute();
       if (counter !== start) await tx.updateTable('counter').set({ value: counter }).where('id', '=', 1).execute();
       max = counter;
       return { original: originalRevision === null ? null : { path: originalPath, revision: originalRevision }, copy: null };
