@@ -22,7 +22,7 @@ function registerArgs(code: string, name: string, folder: string, config: string
 async function deviceNames(): Promise<string[]> {
   const r = await runCli(['devices', 'list', '--json', '--server', fx.server.url, '--admin-token', fx.adminToken]);
   expect(r.code, r.stderr).toBe(0);
-  return (JSON.parse(r.stdout) as Array<{ name: string; revoked_at: number | null }>).filter((d) => !d.revoked_at).map((d) => d.name);
+  return (JSON.parse(r.stdout) as { devices: Array<{ name: string; revoked_at: number | null }> }).devices.filter((d) => !d.revoked_at).map((d) => d.name);
 }
 
 // Many CLI processes per test: generous limits for a busy machine.
@@ -204,7 +204,7 @@ describe('relink after a lost marker', slow, () => {
 
     const s = await a.sync('--json');
     const t = JSON.parse(s.stdout);
-    expect(t.deletedLocal + t.deletedRemote).toBe(0);
+    expect(t.deleted_local.count + t.deleted_remote.count).toBe(0);
     expect(t.conflicts).toEqual([]);
     await b.sync();
     expect(b.tree()).toEqual(a.tree());
