@@ -111,6 +111,7 @@ export function totalsJson(t: Totals) {
     received_conflicts: t.receivedConflicts ?? [],
     renamed_for_case: t.renamedForCase.map((r) => ({ path: r.path, disk_path: r.diskPath })),
     skipped: t.skipped,
+    unsyncable: t.unsyncable,
     problems: t.problems,
     cycles: t.cycles,
     duration_ms: t.durationMs,

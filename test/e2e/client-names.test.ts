@@ -35,7 +35,7 @@ describe('names that cannot be synced are reported, never skipped in silence', (
 
     const j = await a.run('sync', '--json');
     expect(j.code).toBe(2);
-    const totals = JSON.parse(j.stdout.trim().split('\n').pop()!);
+    const totals = JSON.parse(j.stdout);
     expect(totals.agreed).toBe(false);
     expect(totals.unsyncable).toBe(2);
     expect(totals.skipped.map((s: { path: string }) => s.path).sort()).toEqual(['caf\\xE9.txt', 'd\\xE9jà'].sort());
@@ -60,7 +60,7 @@ describe('names that cannot be synced are reported, never skipped in silence', (
     fs.writeFileSync(path.join(a.folder, 'tab\there.txt'), 'x');
     const r = await a.run('sync', '--json');
     expect(r.code).toBe(2);
-    const totals = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    const totals = JSON.parse(r.stdout);
     expect(totals.unsyncable).toBe(1);
     expect(totals.skipped[0].reason).toMatch(/control character/);
   });

@@ -46,7 +46,7 @@ describe('type changes (file ↔ directory) propagate and converge', () => {
     // Nothing is left to do on either side, however they ask.
     for (const d of [a, b]) {
       const again = await d.sync('--full', '--json');
-      const t = JSON.parse(again.stdout.trim().split('\n').pop()!);
+      const t = JSON.parse(again.stdout);
       expect(t.uploaded.files + t.downloaded.files).toBe(0);
     }
     // A device registered afterwards gets the same tree.
