@@ -54,6 +54,22 @@ describe('model-based test regressions', () => {
       await ops.syncAll(w);
     }));
 
+  // Found by seed 213988899: a false alarm of the model. C and A made a real conflict copy
+  // `d/e/f (conflict from C …).txt`; later the whole of d went to a subtree copy
+  // `d (conflict from B …)/` when A turned d into a file. The copy inside was judged at its
+  // relocated name, which no device ever wrote. It is now judged at `d/e/f.txt`.
+  it('a conflict copy inside a copied subtree is judged at the name the devices wrote', () =>
+    scenario(async (w) => {
+      ops.write(w, 'C', 'd/e/f.txt');
+      ops.write(w, 'A', 'd/e/f.txt');
+      await ops.syncAll(w);
+      ops.rmTree(w, 'B', 'd');
+      await ops.sync(w, 'B');
+      ops.rmTree(w, 'C', 'd');
+      ops.dirToFile(w, 'A', 'd');
+      await ops.sync(w, 'C');
+    }));
+
   // Found by the soak (seed 1448237985): not an engine bug but a false alarm of the model
   // itself — a conflict copy moved with its folder keeps its name, and was judged against
   // its new location. Kept to pin the invariant down.

@@ -311,11 +311,17 @@ export async function quiesceAndCheck(w: World): Promise<void> {
     let origin = p;
     for (let hops = 0; w.movedFrom.has(origin) && hops < 100; hops++) origin = w.movedFrom.get(origin)!;
     // A conflict copy is a file's own name, or a directory above it (a copy of a subtree
-    // that met a file on the server): judge each.
-    const segments = origin.split('/');
-    for (let i = 1; i <= segments.length; i++) {
-      const c = parseConflictPath(segments.slice(0, i).join('/'));
-      if (!c) continue;
+    // that met a file on the server): judge each. Inside a copied subtree, a file's own
+    // conflict is judged at the name the devices wrote it under: the copy's segments are
+    // mapped back to their originals (`d (conflict from B …)/e/f.txt` is `d/e/f.txt`).
+    const canon: string[] = [];
+    for (const segment of origin.split('/')) {
+      const c = parseConflictPath([...canon, segment].join('/'));
+      if (!c) {
+        canon.push(segment);
+        continue;
+      }
+      canon.push(c.originalPath.split('/').pop()!);
       // A copy of a subtree met a file: whoever touched the path or anything under it
       // (at some moment it was a directory) took part.
       const who = new Set(w.touchedBy.get(c.originalPath) ?? []);
