@@ -140,7 +140,7 @@ export function registerServerCommands(program: Command): void {
         // The token is for the person at the terminal; a service's log (JSON) never holds it.
         if (format === 'human') say.info(`first start: the admin token is ${server.createdAdminToken} (also in ${tokenFile}, mode 0600); ${inviteHint}`);
         else say.info({ admin_token_file: tokenFile }, `first start: created the admin token in ${tokenFile} (mode 0600; it is never written to the log); ${inviteHint}`);
-      } else if ((await server.ctx.devices.list()).length === 0) {
+      } else if (!(await server.ctx.devices.anyEnrolled())) {
         say.info({ admin_token_file: tokenFile }, `no device enrolled yet: the admin token is in ${tokenFile}; ${inviteHint}`);
       }
       const { listening } = server;

@@ -170,15 +170,9 @@ export class DeviceAuth {
     return { id: row.id, name: row.name };
   }
 
-  async list() {
-    const rows = await this.db.selectFrom('devices').select(['id', 'name', 'created_at', 'revoked_at', 'last_seen_at']).orderBy('created_at').execute();
-    return rows.map((r) => ({
-      id: r.id,
-      name: r.name,
-      created_at: Number(r.created_at),
-      revoked_at: r.revoked_at === null ? null : Number(r.revoked_at),
-      last_seen_at: r.last_seen_at === null ? null : Number(r.last_seen_at),
-    }));
+  /** Whether any device was ever enrolled (the start-up hint about the admin token ends then). */
+  async anyEnrolled(): Promise<boolean> {
+    return (await this.db.selectFrom('devices').select('id').limit(1).executeTakeFirst()) !== undefined;
   }
 
   async revoke(idOrName: string): Promise<{ id: string; name: string }> {
