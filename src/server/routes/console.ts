@@ -1,6 +1,7 @@
 // The owner console's API: sign-in, overview, trash, conflicts, activity and storage.
 // Every endpoint takes the admin token (Bearer) or the console session cookie (with the
 // CSRF token on state-changing requests): see console-session.ts and http-auth.ts.
+import { eventStreams } from './event-stream.js';
 import type { FastifyInstance } from 'fastify';
 import { normalizePath } from '../../core/paths.js';
 import { parseConflictPath } from '../../core/conflict-name.js';
@@ -277,35 +278,17 @@ export async function consoleApiRoutes(app: FastifyInstance, ctx: ServerContext,
     },
   );
 
-  const open = new Set<NodeJS.WritableStream & { end(): void }>();
-  app.addHook('onClose', async () => {
-    for (const s of open) s.end();
-  });
+  const openStream = eventStreams(app);
   app.get(
     '/api/v1/admin/activity/stream',
     {
       config: { auth: 'admin' },
       schema: { tags: ['activity'], summary: 'Server-Sent Events: one `activity` event (an ActivityEvent as JSON) per event, as it happens' },
     },
-    async (req, reply) => {
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, {
-        'content-type': 'text/event-stream',
-        'cache-control': 'no-store',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-        'x-content-type-options': 'nosniff',
-      });
+    async (_req, reply) => {
+      const { res, onClose } = openStream(reply, { 'x-content-type-options': 'nosniff' });
       res.write(': connected\n\n');
-      const unsubscribe = ctx.activity.subscribe((ev) => res.write(`id: ${ev.id}\nevent: activity\ndata: ${JSON.stringify(ev)}\n\n`));
-      const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
-      open.add(res);
-      res.on('close', () => {
-        clearInterval(ping);
-        unsubscribe();
-        open.delete(res);
-      });
+      onClose(ctx.activity.subscribe((ev) => res.write(`id: ${ev.id}\nevent: activity\ndata: ${JSON.stringify(ev)}\n\n`)));
     },
   );
 

@@ -1,5 +1,6 @@
 // The sync protocol: ask-first /status, batched /commit, the /changes feed and the
 // /events push stream.
+import { eventStreams } from './event-stream.js';
 import type { FastifyInstance } from 'fastify';
 import { planStatus } from '../../core/plan.js';
 import { normalizePath } from '../../core/paths.js';
@@ -262,10 +263,7 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
     },
   );
 
-  const open = new Set<NodeJS.WritableStream & { end(): void }>();
-  app.addHook('onClose', async () => {
-    for (const s of open) s.end();
-  });
+  const openStream = eventStreams(app);
 
   app.get(
     '/api/v1/events',
@@ -274,14 +272,7 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       schema: { summary: 'Server-Sent Events: "changed" with {cursor} after every commit' },
     },
     async (req, reply) => {
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, {
-        'content-type': 'text/event-stream',
-        'cache-control': 'no-store',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
+      const { res, onClose } = openStream(reply);
       const send = (event: string, cursor: number) => res.write(`event: ${event}\ndata: {"cursor":${cursor}}\n\n`);
       send('hello', await ctx.store.cursor());
       // Coalesce bursts: the cursor only grows, so one event with the newest value says all
@@ -295,20 +286,13 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
           send('changed', latest);
         }, PUSH_COALESCE_MS);
       });
-      // A comment line every 15 s keeps proxies from closing an idle stream.
-      const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
-      open.add(res);
       // A revoked key loses its stream at once, not at its next reconnect.
       const offRevoke = ctx.events.onDisconnect(req.device!.id, () => res.end());
-      const cleanup = () => {
-        clearInterval(ping);
+      onClose(() => {
         if (flush) clearTimeout(flush);
         unsubscribe();
-        open.delete(res);
         offRevoke();
-      };
-      req.raw.on('close', cleanup);
-      res.on('close', cleanup);
+      });
     },
   );
 }
