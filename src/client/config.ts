@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import envPaths from 'env-paths';
+import { DEFAULT_MERGE_EXTENSIONS, DEFAULT_MERGE_MAX_BYTES, normalizeExtension, type MergeSettings } from '../core/merge.js';
 import { parseRate } from '../core/rate.js';
 import { shellQuote } from '../core/shell-quote.js';
 import type { RateLimits } from './rate-limit.js';
@@ -26,6 +27,13 @@ export interface DeviceConfig {
   /** bandwidth limits, like "2MB" or "10Mbit" (per second; 0 or absent = unlimited); flags override them */
   max_upload_rate?: string | number;
   max_download_rate?: string | number;
+  /**
+   * Text files whose concurrent edits are merged line by line instead of becoming a
+   * conflict copy, by extension ("md" or ".md"; absent = the default list, [] = never merge)
+   */
+  merge_text_extensions?: string[];
+  /** the largest file (bytes, each version) that is merged; absent = 1 MiB */
+  merge_max_bytes?: number;
 }
 
 export class ConfigError extends Error {}
@@ -81,7 +89,26 @@ export function loadConfig(configPath: string): DeviceConfig {
       throw new ConfigError(`the device config ${configPath} has a bad "${k}": ${(err as Error).message}`);
     }
   }
+  if (cfg.merge_text_extensions !== undefined && cfg.merge_text_extensions !== null) {
+    const exts = cfg.merge_text_extensions as unknown;
+    if (!Array.isArray(exts) || exts.some((e) => typeof e !== 'string' || normalizeExtension(e) === '' || /[/\\]/.test(e))) {
+      throw new ConfigError(`the device config ${configPath} has a bad "merge_text_extensions": give a list of extensions such as ["md", "txt"] ([] merges nothing)`);
+    }
+  }
+  if (cfg.merge_max_bytes !== undefined && cfg.merge_max_bytes !== null) {
+    if (typeof cfg.merge_max_bytes !== 'number' || !Number.isSafeInteger(cfg.merge_max_bytes) || cfg.merge_max_bytes < 0) {
+      throw new ConfigError(`the device config ${configPath} has a bad "merge_max_bytes": give a whole number of bytes, such as 1048576`);
+    }
+  }
   return cfg;
+}
+
+/** Which text files this device merges (docs/client.md, "Text merges"). */
+export function mergeSettingsOf(cfg: DeviceConfig): MergeSettings {
+  return {
+    extensions: cfg.merge_text_extensions ?? DEFAULT_MERGE_EXTENSIONS,
+    maxBytes: cfg.merge_max_bytes ?? DEFAULT_MERGE_MAX_BYTES,
+  };
 }
 
 /** Written to a temp file then renamed, created with mode 0600 so the key is never world-readable. */

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig, redactedConfig, resolveConfigPath, saveConfig, stateDirFor, type DeviceConfig } from '../../src/client/config.js';
+import { loadConfig, mergeSettingsOf, redactedConfig, resolveConfigPath, saveConfig, stateDirFor, type DeviceConfig } from '../../src/client/config.js';
 import { makeIgnoreRules } from '../../src/client/ignore-rules.js';
 import { IndexDb, type IndexRow } from '../../src/client/index-db.js';
 import { checkFolder, probeCaseInsensitive, writeMarker } from '../../src/client/marker.js';
@@ -48,6 +48,21 @@ describe('config', () => {
   });
   it('a missing config says to register', () => {
     expect(() => loadConfig(path.join(dir, 'nope.json'))).toThrow(/synmac register/);
+  });
+  it('text merges: the default list and size unless the config says otherwise; bad values are refused', () => {
+    const p = path.join(dir, 'merge.json');
+    saveConfig(p, cfg());
+    const defaults = mergeSettingsOf(loadConfig(p));
+    expect(defaults.extensions).toContain('md');
+    expect(defaults.maxBytes).toBe(1024 * 1024);
+    saveConfig(p, { ...cfg(), merge_text_extensions: ['.org', 'TXT'], merge_max_bytes: 4096 });
+    expect(mergeSettingsOf(loadConfig(p))).toEqual({ extensions: ['.org', 'TXT'], maxBytes: 4096 });
+    saveConfig(p, { ...cfg(), merge_text_extensions: [] });
+    expect(mergeSettingsOf(loadConfig(p)).extensions).toEqual([]);
+    for (const bad of [{ merge_text_extensions: 'md' }, { merge_text_extensions: ['md', ''] }, { merge_max_bytes: -1 }, { merge_max_bytes: '1MB' }]) {
+      fs.writeFileSync(p, JSON.stringify({ ...cfg(), ...bad }));
+      expect(() => loadConfig(p)).toThrow(/merge_/);
+    }
   });
 });
 
