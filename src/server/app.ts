@@ -9,6 +9,7 @@ import { adminRoutes } from './routes/admin.js';
 import { blobRoutes } from './routes/blobs.js';
 import { blobBatchRoutes } from './routes/blob-batch.js';
 import { deviceRoutes } from './routes/devices.js';
+import { deviceProblemRoutes } from './routes/device-problems.js';
 import { filesRoutes } from './routes/files.js';
 import { historyRoutes } from './routes/history.js';
 import { syncRoutes } from './routes/sync.js';
@@ -131,6 +132,7 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
   app.get('/api/v1/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
 
   await app.register(async (scope) => deviceRoutes(scope, ctx));
+  await app.register(async (scope) => deviceProblemRoutes(scope, ctx));
   await app.register(async (scope) => adminRoutes(scope, ctx));
   await app.register(async (scope) => syncRoutes(scope, ctx));
   await app.register(async (scope) => historyRoutes(scope, ctx));

@@ -150,11 +150,40 @@ const filesPathBytes: Migration = {
   },
 };
 
+// What each device could not sync (names that are not UTF-8, symlinks, unreadable files),
+// as it last reported: one row per listed path, in the order sent (the position is the key:
+// a path can be longer than PostgreSQL's largest index entry), and one row per device with
+// the total, which may exceed the list the device sent.
+const deviceProblems: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('device_problems')
+      .addColumn('device_id', 'text', (c) => c.notNull())
+      .addColumn('position', 'integer', (c) => c.notNull())
+      .addColumn('path', 'text', (c) => c.notNull())
+      .addColumn('reason', 'text', (c) => c.notNull())
+      .addColumn('unsyncable_name', 'integer', (c) => c.notNull())
+      .addColumn('since', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('device_problems_pk', ['device_id', 'position'])
+      .execute();
+    await db.schema
+      .createTable('device_problem_reports')
+      .addColumn('device_id', 'text', (c) => c.primaryKey())
+      .addColumn('total', 'bigint', (c) => c.notNull())
+      .addColumn('reported_at', 'bigint', (c) => c.notNull())
+      .execute();
+  },
+  async down(db: Kysely<any>) {
+    for (const t of ['device_problem_reports', 'device_problems']) await db.schema.dropTable(t).ifExists().execute();
+  },
+};
+
 const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_packs': packs,
   '0003_owner_console': ownerConsole,
   '0004_files_path_bytes': filesPathBytes,
+  '0005_device_problems': deviceProblems,
 };
 
 class StaticProvider implements MigrationProvider {

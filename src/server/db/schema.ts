@@ -42,6 +42,26 @@ export interface ConflictResolutionsTable {
   resolved_at: number;
 }
 
+/** One path a device could not sync, as it last reported it (`position`: its place in the list). */
+export interface DeviceProblemsTable {
+  device_id: string;
+  position: number;
+  /** as the device displays it: a name that is not UTF-8 has its bytes escaped (\xE9) */
+  path: string;
+  reason: string;
+  /** 1: the name itself cannot be synced (rename it); 0: a symlink, an unreadable file… */
+  unsyncable_name: number;
+  /** when the device first reported this path (kept across reports while it stays listed) */
+  since: number;
+}
+
+export interface DeviceProblemReportsTable {
+  device_id: string;
+  /** how many paths the device could not sync (it lists at most 1,000 of them) */
+  total: number;
+  reported_at: number;
+}
+
 export interface EnrollmentCodesTable {
   code_hash: string;
   created_at: number;
@@ -105,5 +125,7 @@ export interface Schema {
   console_sessions: ConsoleSessionsTable;
   activity: ActivityTable;
   conflict_resolutions: ConflictResolutionsTable;
+  device_problems: DeviceProblemsTable;
+  device_problem_reports: DeviceProblemReportsTable;
   _unused?: { id: Generated<number> };
 }

@@ -11,6 +11,7 @@ import { tooManyFailures } from '../http-auth.js';
 import { SESSION_COOKIE, credentialFingerprint, sessionAnswer, validSession } from '../console-session.js';
 import { ConsoleQueries } from '../store/console-queries.js';
 import { OwnerWrites } from '../store/owner-writes.js';
+import { DeviceProblems } from '../device-problems.js';
 import { previewGarbage, storageFigures } from '../gc-preview.js';
 import { checkedPath } from '../request-parsing.js';
 import { errorResponses, pathBodySchema } from './schemas.js';
@@ -56,6 +57,7 @@ function parseTime(s: string): number {
 export async function consoleApiRoutes(app: FastifyInstance, ctx: ServerContext, version: string): Promise<void> {
   const queries = new ConsoleQueries(ctx.database.db, ctx.presence);
   const writes = new OwnerWrites(ctx.database.db, (c) => ctx.events.publish(c));
+  const problems = new DeviceProblems(ctx.database.db);
 
   // --- session -------------------------------------------------------------------------
 
@@ -132,12 +134,13 @@ export async function consoleApiRoutes(app: FastifyInstance, ctx: ServerContext,
     '/api/v1/admin/overview',
     { config: { auth: 'admin' }, schema: { tags: ['console'], summary: 'Files, storage, devices and the latest changes at a glance', response: errorResponses } },
     async () => {
-      const [files, devices, storage, gc, recent] = await Promise.all([
+      const [files, devices, storage, gc, recent, unsyncable] = await Promise.all([
         queries.fileTotals(),
         queries.deviceCounts(),
         storageFigures(ctx.database.db, ctx.blobs),
         previewGarbage(ctx.database.db, ctx.blobs, ctx.gcGraceMs),
         ctx.activity.list({ limit: 20 }),
+        problems.reports(),
       ]);
       return {
         version,
@@ -146,6 +149,8 @@ export async function consoleApiRoutes(app: FastifyInstance, ctx: ServerContext,
         storage: { ...storage, reclaimable_bytes: gc.reclaimable_bytes },
         devices,
         recent_changes: recent,
+        // Devices holding files they cannot sync: the overview warns about each.
+        device_problems: unsyncable,
       };
     },
   );
