@@ -14,6 +14,10 @@
 //  6. the server's storage is whole: every row's blob is there, byte for byte (loose or
 //     packed), whatever the garbage collector (run at random, no grace period) removed.
 //
+// The server runs in-process on SQLite, as a real process on SQLite (restart = SIGKILL), or
+// in-process on PostgreSQL (a fresh database per scenario). Two devices' cycles also run at
+// the same moment, so their commits race on the server.
+//
 // Used by test/model/sync-model.test.ts (a bounded number of scenarios in `npm test`) and
 // by scripts/soak.ts (`npm run soak -- --runs 10000`).
 import { createHash } from 'node:crypto';
@@ -22,6 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import fc from 'fast-check';
+import pg from 'pg';
 import { request } from 'undici';
 import { parseConflictPath } from '../../src/core/conflict-name.js';
 import { openDevice, registerDevice, type OpenDevice } from '../../src/client/device.js';
@@ -29,14 +34,17 @@ import { runSyncCycle, type CrashStage } from '../../src/client/sync-cycle.js';
 import { Api } from '../../src/client/api.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { storageProblems } from '../helpers/invariants.js';
+import { createTestDatabase } from '../helpers/postgres.js';
 import { freePort, spawnServer, type ServerProcess } from '../helpers/server.js';
 
-export type Profile = 'in-process' | 'process';
+export type Profile = 'in-process' | 'process' | 'postgres';
 
 const DEVICES = ['A', 'B', 'C'] as const;
 type Dev = (typeof DEVICES)[number];
-// Few paths, so devices often touch the same ones: contention is where bugs live.
-const FILES = ['a.txt', 'b.txt', 'd/c.txt', 'd/e/f.txt'];
+// Few paths, so devices often touch the same ones: contention is where bugs live. Two of
+// them are not ASCII (written in NFC or in NFD, as macOS tools do), and one differs from
+// another only by case.
+const FILES = ['a.txt', 'b.txt', 'd/c.txt', 'd/e/f.txt', 'A.txt', 'd/caf\u00e9.md', '\u00fcber/n.txt'];
 const DIRS = ['d', 'd/e', 'g', 'k'];
 const STAGES: CrashStage[] = ['after-plan', 'mid-upload', 'mid-download', 'before-index-commit'];
 
@@ -54,6 +62,8 @@ export class World {
   url = '';
   private inproc: RunningServer | null = null;
   private proc: ServerProcess | null = null;
+  /** the scenario's own PostgreSQL database (profile 'postgres') */
+  private pgdb: { url: string; drop(): Promise<void> } | null = null;
   devices = new Map<Dev, OpenDevice>();
   configs = new Map<Dev, string>();
   offline = new Set<Dev>();
@@ -73,6 +83,7 @@ export class World {
   }
 
   async start(): Promise<void> {
+    if (this.profile === 'postgres') this.pgdb = await createTestDatabase();
     this.port = await freePort();
     this.url = `http://127.0.0.1:${this.port}`;
     await this.startServer();
@@ -93,10 +104,17 @@ export class World {
   }
 
   private async startServer(): Promise<void> {
-    if (this.profile === 'in-process') {
+    if (this.profile !== 'process') {
       // GC only when a command says so, and then with no grace period: a blob uploaded by a
       // cycle that crashed before its commit is gone at once, and the retry must cope.
-      this.inproc = await startServer({ dataDir: this.dataDir, port: this.port, logLevel: 'silent', gcIntervalMs: 0, gc: { graceMs: 0 } });
+      this.inproc = await startServer({
+        dataDir: this.dataDir,
+        databaseUrl: this.pgdb?.url,
+        port: this.port,
+        logLevel: 'silent',
+        gcIntervalMs: 0,
+        gc: { graceMs: 0 },
+      });
     } else {
       this.proc = await spawnServer(this.dataDir, { port: this.port, extraArgs: ['--gc-interval', '0', '--gc-grace', '0'] });
     }
@@ -123,7 +141,31 @@ export class World {
     for (const d of this.devices.values()) await d.close().catch(() => {});
     if (this.inproc) await this.inproc.close().catch(() => {});
     if (this.proc) await this.proc.kill('SIGKILL').catch(() => {});
+    if (this.pgdb) await this.pgdb.drop().catch(() => {});
     fs.rmSync(this.root, { recursive: true, force: true });
+  }
+
+  get databaseUrl(): string | undefined {
+    return this.pgdb?.url;
+  }
+
+  /** One read-only query against the server's database, whichever engine it runs on. */
+  async query<T>(sql: string): Promise<T[]> {
+    if (this.pgdb) {
+      const c = new pg.Client({ connectionString: this.pgdb.url });
+      await c.connect();
+      try {
+        return (await c.query(sql)).rows as T[];
+      } finally {
+        await c.end();
+      }
+    }
+    const db = new BetterSqlite3(path.join(this.dataDir, 'synmac.db'), { readonly: true });
+    try {
+      return db.prepare(sql).all() as T[];
+    } finally {
+      db.close();
+    }
   }
 
   folder(dev: Dev): string {
@@ -159,23 +201,15 @@ export class World {
 
   /** The server's live state: path → sha256 (null for dirs). */
   async serverLive(): Promise<Map<string, string | null>> {
-    const db = new BetterSqlite3(path.join(this.dataDir, 'synmac.db'), { readonly: true });
-    try {
-      const rows = db.prepare('select path, sha256 from files where is_deleted = 0').all() as Array<{ path: string; sha256: string | null }>;
-      return new Map(rows.map((r) => [r.path, r.sha256]));
-    } finally {
-      db.close();
-    }
+    const rows = await this.query<{ path: string; sha256: string | null }>('select path, sha256 from files where is_deleted = 0');
+    return new Map(rows.map((r) => [r.path, r.sha256]));
   }
 
   async serverHistoryShas(): Promise<Set<string>> {
-    const db = new BetterSqlite3(path.join(this.dataDir, 'synmac.db'), { readonly: true });
-    try {
-      const rows = db.prepare('select sha256 from file_versions where sha256 is not null union select sha256 from files where sha256 is not null').all() as Array<{ sha256: string }>;
-      return new Set(rows.map((r) => r.sha256));
-    } finally {
-      db.close();
-    }
+    const rows = await this.query<{ sha256: string }>(
+      'select sha256 from file_versions where sha256 is not null union select sha256 from files where sha256 is not null',
+    );
+    return new Set(rows.map((r) => r.sha256));
   }
 }
 
@@ -224,6 +258,27 @@ function isFile(p: string): boolean {
 
 function exists(p: string): boolean {
   return fs.existsSync(p);
+}
+
+/**
+ * The spelling a path has on this disk: each segment as it exists (NFC or NFD), else as
+ * given. A device writes through the spelling that is there, as a macOS volume would, so
+ * the model never makes NFC/NFD twins (a real disk holding both is reported, not synced,
+ * and is covered by test/e2e/client-names.test.ts).
+ */
+function onDisk(folder: string, rel: string, fresh: 'NFC' | 'NFD' = 'NFC'): string {
+  const out: string[] = [];
+  for (const seg of rel.split('/')) {
+    const dir = path.join(folder, ...out);
+    let names: string[] = [];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      /* not there yet */
+    }
+    out.push(names.find((n) => n.normalize('NFC') === seg.normalize('NFC')) ?? seg.normalize(fresh));
+  }
+  return out.join('/');
 }
 
 /** mkdir -p that refuses to go through a file (the op is then a no-op). */
@@ -299,7 +354,7 @@ export async function quiesceAndCheck(w: World): Promise<void> {
   // Invariant 6: the server's storage is whole, also after one more collection, which
   // the devices must not notice.
   await w.collectGarbage();
-  const { problems } = await storageProblems(w.dataDir);
+  const { problems } = await storageProblems(w.dataDir, w.databaseUrl);
   if (problems.length) throw new Error(`server storage broken: ${problems.slice(0, 5).join('; ')}`);
   for (const dev of DEVICES) {
     const r = await runSyncCycle(w.devices.get(dev)!, {});
@@ -393,22 +448,22 @@ const command = (name: string, run: (w: World) => Promise<string | void> | strin
 
 /** The operations, by name: the commands below draw them at random, regressions call them. */
 export const ops = {
-  write(w: World, d: Dev, f: string) {
-    const full = path.join(w.folder(d), f);
+  write(w: World, d: Dev, f: string, form: 'NFC' | 'NFD' = 'NFC') {
+    const full = path.join(w.folder(d), onDisk(w.folder(d), f, form));
     if (exists(full) && !isFile(full)) return 'skip: a directory';
     if (!ensureParent(full)) return 'skip: parent is a file';
     fs.writeFileSync(full, w.content(d));
     w.touch(f, d);
   },
   delete(w: World, d: Dev, f: string) {
-    const full = path.join(w.folder(d), f);
+    const full = path.join(w.folder(d), onDisk(w.folder(d), f));
     if (!isFile(full)) return 'skip';
     fs.rmSync(full);
     w.touch(f, d);
   },
   rename(w: World, d: Dev, a: string, b: string) {
-    const from = path.join(w.folder(d), a);
-    const to = path.join(w.folder(d), b);
+    const from = path.join(w.folder(d), onDisk(w.folder(d), a));
+    const to = path.join(w.folder(d), onDisk(w.folder(d), b));
     if (a === b || !isFile(from) || exists(to) || !ensureParent(to)) return 'skip';
     fs.renameSync(from, to);
     w.movedFrom.set(b, a);
@@ -442,7 +497,7 @@ export const ops = {
   },
   /** A file replaced by a directory of the same name, with content inside. */
   fileToDir(w: World, d: Dev, f: string) {
-    const full = path.join(w.folder(d), f);
+    const full = path.join(w.folder(d), onDisk(w.folder(d), f));
     if (!isFile(full)) return 'skip';
     fs.rmSync(full);
     fs.mkdirSync(full);
@@ -459,6 +514,12 @@ export const ops = {
     fs.writeFileSync(full, w.content(d));
   },
   sync: (w: World, d: Dev) => syncOnce(w, d),
+  /** Two devices' cycles at the same moment: their /status, uploads and commits interleave. */
+  async race(w: World, a: Dev, b: Dev) {
+    if (a === b) return 'skip';
+    const [ra, rb] = await Promise.all([syncOnce(w, a), syncOnce(w, b)]);
+    return `${a}: ${ra}, ${b}: ${rb}`;
+  },
   async syncAll(w: World) {
     const notes: string[] = [];
     for (const d of DEVICES) notes.push(`${d}: ${await syncOnce(w, d)}`);
@@ -478,7 +539,9 @@ export const ops = {
   },
 };
 
-const writeCmd = fc.tuple(dev, file).map(([d, f]) => command(`write ${d} ${f}`, (w) => ops.write(w, d, f)));
+const writeCmd = fc
+  .tuple(dev, file, fc.constantFrom<'NFC' | 'NFD'>('NFC', 'NFD'))
+  .map(([d, f, form]) => command(`write ${d} ${f}${form === 'NFD' && f !== f.normalize('NFD') ? ' (NFD)' : ''}`, (w) => ops.write(w, d, f, form)));
 
 const typeCmd = fc.oneof(
   fc.tuple(dev, file).map(([d, f]) => command(`file→dir ${d} ${f}`, (w) => ops.fileToDir(w, d, f))),
@@ -502,6 +565,7 @@ export const commands = [
   dev.map((d) => command(`sync ${d}`, (w) => ops.sync(w, d))),
   dev.map((d) => command(`sync ${d}`, (w) => ops.sync(w, d))),
   fc.constant(command('sync all', (w) => ops.syncAll(w))),
+  fc.tuple(dev, dev).map(([a, b]) => command(`race ${a} ${b}`, (w) => ops.race(w, a, b))),
   fc.tuple(dev, fc.constantFrom(...STAGES)).map(([d, s]) => command(`crash ${d} at ${s}`, (w) => ops.crash(w, d, s))),
   fc.constant(command('restart server', (w) => ops.restartServer(w))),
   fc.constant(command('gc', (w) => ops.gc(w))),
