@@ -15,7 +15,7 @@ import { DEFAULT_RETENTION, versionsToKeep, type RetentionPolicy } from '../core
 import type { BlobStore } from './blobs.js';
 import type { Schema } from './db/schema.js';
 import { faultPoint } from './faults.js';
-import { lockRevisionCounter } from './files-store.js';
+import { lockRevisionCounter } from './store/revision-counter.js';
 
 export interface GcOptions {
   retention: RetentionPolicy;

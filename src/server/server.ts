@@ -91,7 +91,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const gcOptions: GcOptions = { ...DEFAULT_GC, ...opts.gc };
   const events = new ChangeEvents();
   const store = new FilesStore(database.db, (cursor) => events.publish(cursor), database.engine);
-  const blobs = new BlobStore(dataDir, { record: (list) => store.recordBlobs(list), lookup: (shas) => store.lookupBlobs(shas) });
+  const blobs = new BlobStore(dataDir, store.blobCatalog);
   await blobs.init();
   const { token: admin, created } = await AdminToken.load(dataDir);
   const sessionKey = await loadSessionKey(dataDir);

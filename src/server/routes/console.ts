@@ -10,7 +10,7 @@ import { ApiError } from '../errors.js';
 import { tooManyFailures } from '../http-auth.js';
 import { SESSION_COOKIE, credentialFingerprint, sessionAnswer, validSession } from '../console-session.js';
 import { ConsoleQueries } from '../store/console-queries.js';
-import { OwnerWrites } from '../store/owner-writes.js';
+import type { OwnerWrites } from '../store/owner-writes.js';
 import { DeviceProblems } from '../device-problems.js';
 import { previewGarbage, storageFigures } from '../gc-preview.js';
 import { checkedPath } from '../request-parsing.js';
@@ -56,7 +56,7 @@ function parseTime(s: string): number {
 
 export async function consoleApiRoutes(app: FastifyInstance, ctx: ServerContext, version: string): Promise<void> {
   const queries = new ConsoleQueries(ctx.database.db, ctx.presence);
-  const writes = new OwnerWrites(ctx.database.db, (c) => ctx.events.publish(c));
+  const writes = ctx.store.owner;
   const problems = new DeviceProblems(ctx.database.db);
 
   // --- session -------------------------------------------------------------------------
@@ -194,8 +194,8 @@ export async function consoleApiRoutes(app: FastifyInstance, ctx: ServerContext,
     async (req) => {
       const body = req.body as { path: string; since?: string };
       // The feed reports the restore from its version rows, like every other change.
-      const restored = await restoreFromTrash(writes, body, null);
-      return { restored, count: restored.length };
+      const { restored, refused } = await restoreFromTrash(writes, body, null);
+      return { restored, count: restored.length, refused };
     },
   );
 

@@ -5,7 +5,6 @@ import type { ServerContext } from '../context.js';
 import { checkedPath, pathFromUrl } from '../request-parsing.js';
 import { ApiError, notInTrashLive } from '../errors.js';
 import { errorResponses, pathBodySchema, revisionSchema } from './schemas.js';
-import { OwnerWrites } from '../store/owner-writes.js';
 import { emptyTrash, restoreFromTrash } from './console.js';
 
 const restoreBody = {
@@ -21,7 +20,7 @@ const trashRestoreBody = {
 } as const;
 
 export async function historyRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
-  const writes = new OwnerWrites(ctx.database.db, (c) => ctx.events.publish(c));
+  const writes = ctx.store.owner;
   app.get(
     '/api/v1/trash',
     { config: { auth: 'device' }, schema: { summary: 'Deleted files, newest first', response: errorResponses } },
@@ -59,8 +58,8 @@ export async function historyRoutes(app: FastifyInstance, ctx: ServerContext): P
       // A deleted file: as before. A folder (its own entry, or only files under it): the folder's files.
       if (row && row.kind === 'file' && !row.is_deleted) throw notInTrashLive(path, row.kind);
       if (row && row.kind === 'file' && body.since === undefined) return restore(body, req.device!.id);
-      const restored = await restoreFromTrash(writes, body, req.device!.id);
-      return { path, result: 'restored', restored, count: restored.length };
+      const { restored, refused } = await restoreFromTrash(writes, body, req.device!.id);
+      return { path, result: 'restored', restored, count: restored.length, refused };
     },
   );
 

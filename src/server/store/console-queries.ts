@@ -1,20 +1,14 @@
 // Read-only queries behind the owner console: devices, the folder tree, versions, trash,
-// conflict copies and storage figures. Kept apart from the sync write path.
-import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
+// conflict copies and storage figures. Kept apart from the sync write path; versions and
+// trash are the history queries (history.ts) shaped for the console.
+import { sql, type Kysely } from 'kysely';
 import { parseConflictPath } from '../../core/conflict-name.js';
 import type { Schema } from '../db/schema.js';
 import type { DevicePresence } from '../device-presence.js';
+import { HistoryQueries } from './history.js';
+import { underPrefix } from './path-conditions.js';
 
 const iso = (ms: number | string | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(Number(ms)).toISOString());
-
-/** Code points, which is what substr() counts on both engines. */
-const codePoints = (s: string) => [...s].length;
-
-/** `column` is `prefix` itself or lies under it (exact case, on both engines). */
-export function underPrefix<DB, TB extends keyof DB>(eb: ExpressionBuilder<DB, TB>, column: string, prefix: string, includeSelf = true) {
-  const inside = eb(eb.fn('substr', [eb.ref(column as any), eb.val(1), eb.val(codePoints(prefix) + 1)]), '=', `${prefix}/`);
-  return includeSelf ? eb.or([eb(eb.ref(column as any), '=', prefix), inside]) : inside;
-}
 
 /** The kind of change a version row records, as the console names it. */
 export function versionKind(reason: string): string {
@@ -37,10 +31,14 @@ export function versionKind(reason: string): string {
 }
 
 export class ConsoleQueries {
+  private readonly history: HistoryQueries;
+
   constructor(
     private readonly db: Kysely<Schema>,
     private readonly presence: DevicePresence,
-  ) {}
+  ) {
+    this.history = new HistoryQueries(db);
+  }
 
   async devices() {
     const rows = await this.db.selectFrom('devices').selectAll().orderBy('created_at').execute();
@@ -125,45 +123,28 @@ export class ConsoleQueries {
   }
 
   async versions(path: string) {
-    const rows = await this.db
-      .selectFrom('file_versions as v')
-      .leftJoin('devices as d', 'd.id', 'v.device_id')
-      .select(['v.revision', 'v.sha256', 'v.size', 'v.mtime', 'v.is_deleted', 'v.kind', 'v.reason', 'v.created_at', 'd.name as device_name'])
-      .where('v.path', '=', path)
-      .orderBy('v.revision', 'desc')
-      .execute();
-    return rows.map((r) => ({
-      revision: Number(r.revision),
-      sha256: r.sha256,
-      size: Number(r.size),
-      mtime: Number(r.mtime),
-      deleted: !!r.is_deleted,
-      entry_kind: r.kind,
-      device_name: r.device_name ?? null,
-      created_at: iso(r.created_at),
-      kind: versionKind(r.reason),
+    return (await this.history.versions(path)).map((v) => ({
+      revision: v.revision,
+      sha256: v.sha256,
+      size: v.size,
+      mtime: v.mtime,
+      deleted: v.deleted,
+      entry_kind: v.kind,
+      device_name: v.device_name,
+      created_at: iso(v.created_at),
+      kind: versionKind(v.reason),
     }));
   }
 
   /** Deleted paths, newest first, optionally under `prefix` and deleted by one device. */
   async trash(opts: { prefix?: string; device?: string; limit?: number }) {
-    let q = this.db
-      .selectFrom('files as f')
-      .leftJoin('devices as d', 'd.id', 'f.deleted_by')
-      .select(['f.path', 'f.kind', 'f.size', 'f.deleted_at', 'f.revision', 'd.name as deleted_by'])
-      .where('f.is_deleted', '=', 1)
-      .orderBy('f.deleted_at', 'desc')
-      .orderBy('f.path')
-      .limit(opts.limit ?? 10_000);
-    if (opts.prefix) q = q.where((eb) => underPrefix(eb, 'f.path', opts.prefix!));
-    if (opts.device) q = q.where('d.name', '=', opts.device);
-    const rows = await q.execute();
+    const rows = await this.history.trash({ prefix: opts.prefix, device: opts.device, limit: opts.limit ?? 10_000 });
     return rows.map((r) => ({
       path: r.path,
       kind: r.kind,
       size: Number(r.size),
       deleted_at: iso(r.deleted_at),
-      deleted_by: r.deleted_by ?? null,
+      deleted_by: r.deleted_by_name,
       revision: Number(r.revision),
     }));
   }

@@ -1,17 +1,17 @@
 // The owner's repairs: restore many deleted files at once, empty the trash, settle a
-// conflict copy. Each runs in one transaction that first takes the revision counter's row
-// lock, as every device write does (files-store.ts), so it is ordered with them; each
-// change is a new revision with a version row, so devices pick it up through /changes
-// like any other change, and nothing but "empty the trash" ever forgets a byte.
-import { sql, type Kysely, type Transaction } from 'kysely';
+// conflict copy. Each goes through the one write path (write-path.ts), as every device
+// write does: one transaction behind the revision counter's row lock, so it is ordered
+// with them; the same tree rule; each change a new revision with a version row, so devices
+// pick it up through /changes like any other change, and nothing but "empty the trash"
+// ever forgets a byte.
+import { sql, type Kysely } from 'kysely';
 import { parentOf } from '../../core/paths.js';
-import type { FilesTable, Schema } from '../db/schema.js';
+import type { Schema } from '../db/schema.js';
 import { ApiError, notInTrashLive } from '../errors.js';
-import { lockRevisionCounter, versionRow } from '../files-store.js';
-import { underPrefix } from './console-queries.js';
-
-type Tx = Transaction<Schema>;
-const CHUNK = 500;
+import { CHUNK, type Tx } from './file-rows.js';
+import { newestLiveVersions } from './history.js';
+import { underPrefix } from './path-conditions.js';
+import type { WritePath } from './write-path.js';
 
 /** Deletes further apart than this (or by another device) are a different deletion. */
 export const DELETION_GAP_MS = 60_000;
@@ -41,10 +41,16 @@ export function deletedTogether<T extends DeletedRow>(newestFirst: T[]): T[] {
   return out;
 }
 
+export interface RestoreOutcome {
+  restored: Array<{ path: string; revision: number }>;
+  /** selected paths left in the trash, with the reason (a restore that would break the tree) */
+  refused: Array<{ path: string; code: string; message: string }>;
+}
+
 export class OwnerWrites {
   constructor(
     private readonly db: Kysely<Schema>,
-    private readonly publish: (cursor: number) => void,
+    private readonly writes: WritePath,
   ) {}
 
   /**
@@ -83,57 +89,37 @@ export class OwnerWrites {
   /**
    * Brings back each deleted path's newest live version as a new revision, in one
    * transaction, made by `deviceId` (null: the owner). A path that is live again by now is
-   * left alone (and not listed).
+   * left alone (and not listed). One that would break the tree now (a file has taken its
+   * folder's name) stays in the trash and is listed in `refused`; when every path is
+   * refused, the first refusal is the answer.
    */
-  async restoreMany(paths: string[], deviceId: string | null = null): Promise<Array<{ path: string; revision: number }>> {
-    const restored: Array<{ path: string; revision: number }> = [];
-    await this.db.transaction().execute(async (tx) => {
-      let counter = await lockRevisionCounter(tx);
-      const start = counter;
-      const now = Date.now();
+  async restoreMany(paths: string[], deviceId: string | null = null): Promise<RestoreOutcome> {
+    const outcome = await this.writes.run(async (c) => {
+      const out: RestoreOutcome = { restored: [], refused: [] };
       for (let i = 0; i < paths.length; i += CHUNK) {
         const chunk = paths.slice(i, i + CHUNK);
-        const current = new Map((await tx.selectFrom('files').selectAll().where('path', 'in', chunk).execute()).map((r) => [r.path, r]));
-        const newest = await tx
-          .selectFrom('file_versions')
-          .select(['path', (eb) => eb.fn.max('revision').as('revision')])
-          .where('path', 'in', chunk)
-          .where('is_deleted', '=', 0)
-          .groupBy('path')
-          .execute();
-        const revs = newest.map((n) => Number(n.revision));
-        const versions = revs.length === 0 ? [] : await tx.selectFrom('file_versions').selectAll().where('revision', 'in', revs).execute();
-        const byPath = new Map(versions.map((v) => [v.path, v]));
-        const inserts: ReturnType<typeof versionRow>[] = [];
+        const versions = await newestLiveVersions(c.tx, chunk);
+        await c.prefetch(chunk.map((p) => ({ path: p, kind: versions.get(p)?.kind ?? null, sha256: null })));
         for (const p of chunk) {
-          const cur = current.get(p);
-          const v = byPath.get(p);
+          const cur = await c.row(p);
+          const v = versions.get(p);
           if (!cur || !cur.is_deleted || !v) continue;
-          const row: FilesTable = {
-            path: p,
-            kind: v.kind,
-            revision: ++counter,
-            sha256: v.sha256,
-            size: Number(v.size),
-            mtime: Number(v.mtime),
-            mode: Number(v.mode),
-            is_deleted: 0,
-            deleted_at: null,
-            deleted_by: null,
-            device_id: deviceId,
-            updated_at: now,
-          };
-          const { path: _p, ...rest } = row;
-          await tx.updateTable('files').set(rest).where('path', '=', p).execute();
-          inserts.push(versionRow(row, 'restored'));
-          restored.push({ path: p, revision: row.revision });
+          try {
+            const r = await c.put(p, v, deviceId, 'restored');
+            out.restored.push({ path: p, revision: r.revision });
+          } catch (err) {
+            if (!(err instanceof ApiError)) throw err;
+            out.refused.push({ path: p, code: err.code, message: err.message });
+          }
         }
-        if (inserts.length > 0) await tx.insertInto('file_versions').values(inserts).execute();
       }
-      if (counter !== start) await tx.updateTable('counter').set({ value: counter }).where('id', '=', 1).execute();
+      return out;
     });
-    if (restored.length > 0) this.publish(restored[restored.length - 1].revision);
-    return restored;
+    if (outcome.restored.length === 0 && outcome.refused.length > 0) {
+      const first = outcome.refused[0];
+      throw new ApiError(409, first.code, `${first.message} (${first.path}${outcome.refused.length > 1 ? ` and ${outcome.refused.length - 1} more` : ''})`);
+    }
+    return outcome;
   }
 
   /**
@@ -158,10 +144,8 @@ export class OwnerWrites {
       return { purged, bytes };
     };
     if (dryRun) return run(this.db);
-    return this.db.transaction().execute(async (tx) => {
-      await lockRevisionCounter(tx);
-      return run(tx);
-    });
+    // Through the write path for its lock: no revision is taken (nothing live changes).
+    return this.writes.run((c) => run(c.tx));
   }
 
   /** Bytes of content that only these paths' versions hold (what emptying them frees). */
@@ -203,19 +187,15 @@ export class OwnerWrites {
    *   longer listed as a conflict (an edit to it later lists it again).
    */
   async resolveConflict(copyPath: string, originalPath: string, keep: 'original' | 'copy' | 'both') {
-    let max = 0;
-    const result = await this.db.transaction().execute(async (tx) => {
-      let counter = await lockRevisionCounter(tx);
-      const start = counter;
-      const now = Date.now();
-      const copy = await tx.selectFrom('files').selectAll().where('path', '=', copyPath).executeTakeFirst();
+    return this.writes.run(async (c) => {
+      const copy = await c.row(copyPath);
       if (!copy || copy.is_deleted || copy.kind !== 'file') throw new ApiError(404, 'conflict_not_found', 'no live conflict copy at that path');
-      const original = await tx.selectFrom('files').selectAll().where('path', '=', originalPath).executeTakeFirst();
+      const original = await c.row(originalPath);
       const liveOriginal = original && !original.is_deleted ? original : undefined;
       if (keep === 'both') {
-        await tx
+        await c.tx
           .insertInto('conflict_resolutions')
-          .values({ path: copyPath, revision: copy.revision, resolved_at: now })
+          .values({ path: copyPath, revision: copy.revision, resolved_at: Date.now() })
           .onConflict((oc) => oc.columns(['path', 'revision']).doNothing())
           .execute();
         return {
@@ -223,43 +203,17 @@ export class OwnerWrites {
           copy: { path: copyPath, revision: Number(copy.revision) },
         };
       }
-      let originalRevision = liveOriginal ? Number(liveOriginal.revision) : null;
-      if (keep === 'copy' && !(liveOriginal && liveOriginal.sha256 === copy.sha256)) {
-        const row: FilesTable = {
-          path: originalPath,
-          kind: 'file',
-          revision: ++counter,
-          sha256: copy.sha256,
-          size: Number(copy.size),
-          mtime: Number(copy.mtime),
-          mode: Number(copy.mode),
-          is_deleted: 0,
-          deleted_at: null,
-          deleted_by: null,
-          device_id: null,
-          updated_at: now,
-        };
-        if (original) {
-          const { path: _p, ...rest } = row;
-          await tx.updateTable('files').set(rest).where('path', '=', originalPath).execute();
-        } else {
-          await tx.insertInto('files').values(row).execute();
-        }
-        await tx.insertInto('file_versions').values(versionRow(row, original ? 'updated' : 'created')).execute();
-        originalRevision = row.revision;
-      }
       if (keep === 'original' && !liveOriginal) {
         throw new ApiError(409, 'original_missing', 'the original is gone; keep the copy (or both) instead');
       }
-      const gone: FilesTable = { ...copy, revision: ++counter, is_deleted: 1, deleted_at: now, deleted_by: null, device_id: null, updated_at: now };
-      const { path: _p, ...rest } = gone;
-      await tx.updateTable('files').set(rest).where('path', '=', copyPath).execute();
-      await tx.insertInto('file_versions').values(versionRow(gone, 'deleted')).execute();
-      if (counter !== start) await tx.updateTable('counter').set({ value: counter }).where('id', '=', 1).execute();
-      max = counter;
+      let originalRevision = liveOriginal ? Number(liveOriginal.revision) : null;
+      if (keep === 'copy') {
+        // Identical bytes already there: nothing to write (put answers 'unchanged').
+        const r = await c.put(originalPath, copy, null, original ? 'updated' : 'created');
+        originalRevision = r.revision;
+      }
+      await c.delete(copyPath, null, null);
       return { original: originalRevision === null ? null : { path: originalPath, revision: originalRevision }, copy: null };
     });
-    if (max > 0) this.publish(max);
-    return result;
   }
 }

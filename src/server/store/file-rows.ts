@@ -1,0 +1,40 @@
+// The shapes shared by the store's parts: a files row as the wire sees it, and the
+// file_versions row that records a files row as it is now.
+import type { Transaction } from 'kysely';
+import type { RemoteFile } from '../../core/protocol.js';
+import type { FilesTable, Schema } from '../db/schema.js';
+
+export type Tx = Transaction<Schema>;
+
+/** Rows per IN (...) list: well under SQLite's and PostgreSQL's parameter limits. */
+export const CHUNK = 500;
+
+export function toRemote(row: FilesTable): RemoteFile {
+  return {
+    path: row.path,
+    kind: row.kind,
+    revision: Number(row.revision),
+    sha256: row.sha256,
+    size: Number(row.size),
+    mtime: Number(row.mtime),
+    mode: Number(row.mode),
+    deleted: !!row.is_deleted,
+  };
+}
+
+/** The file_versions row that records `row` as it is now (shared by every writer). */
+export function versionRow(row: FilesTable, reason: string) {
+  return {
+    revision: row.revision,
+    path: row.path,
+    kind: row.kind,
+    sha256: row.sha256,
+    size: row.size,
+    mtime: row.mtime,
+    mode: row.mode,
+    is_deleted: row.is_deleted,
+    device_id: row.device_id,
+    created_at: row.updated_at,
+    reason,
+  };
+}
