@@ -241,16 +241,24 @@ export function registerClientCommands(program: Command): void {
           r = await device.api.restoreFromTrash(target, o.version === undefined ? undefined : revisionArg(o.version), since);
         } catch (err) {
           // The server's words are already the user's: "X is not in the trash (...)".
-          if (err instanceof ServerError && (err.code === 'not_in_trash' || err.code === 'version_not_found')) throw new CliError(err.message, EXIT.error, err.code);
+          if (err instanceof ServerError && (err.code === 'not_in_trash' || err.code === 'version_not_found' || err.code === 'tree_conflict')) throw new CliError(err.message, EXIT.error, err.code);
           throw err;
         }
-        if (o.json) return printJson(r);
-        // A folder comes back as every file deleted with it: {restored:[{path, revision}], count}.
-        if (r.restored) {
-          out(`restored ${r.count} ${r.count === 1 ? 'entry' : 'entries'} under ${r.path}:`);
-          for (const x of r.restored) out(`  ${x.path}`);
-        } else out(`restored ${r.path} as revision ${r.revision}`);
-        out('run `synmac sync` (or let `watch` fetch it)');
+        // A folder comes back as every file deleted with it: {restored:[{path, revision}], count,
+        // refused:[{path, code, message}]} — refused: left in the trash, e.g. a file took its folder's name.
+        const refused = r.refused ?? [];
+        if (o.json) printJson(r);
+        else {
+          if (r.restored) {
+            out(`restored ${r.count} ${r.count === 1 ? 'entry' : 'entries'} under ${r.path}:`);
+            for (const x of r.restored) out(`  ${x.path}`);
+          } else out(`restored ${r.path} as revision ${r.revision}`);
+          out('run `synmac sync` (or let `watch` fetch it)');
+        }
+        if (refused.length > 0) {
+          const lines = refused.map((x) => `  ${x.path}: ${x.message}`).join('\n');
+          throw new CliError(`${refused.length} ${refused.length === 1 ? 'entry stays' : 'entries stay'} in the trash:\n${lines}`, EXIT.error, refused[0].code);
+        }
       });
     });
 

@@ -100,7 +100,7 @@ export class Api {
     const body: Record<string, unknown> = { path: p };
     if (revision !== undefined) body.revision = revision;
     if (since !== undefined) body.since = since;
-    return this.json<WriteResult & { restored?: Array<{ path: string; revision: number }>; count?: number }>('POST', '/api/v1/trash/restore', body);
+    return this.json<WriteResult & { restored?: Array<{ path: string; revision: number }>; count?: number; refused?: Array<{ path: string; code: string; message: string }> }>('POST', '/api/v1/trash/restore', body);
   }
   emptyTrash(p: string | undefined, dryRun: boolean) {
     return this.json<{ purged: string[]; count: number; bytes: number; dry_run: boolean }>('POST', '/api/v1/trash/empty', p === undefined ? { dry_run: dryRun } : { path: p, dry_run: dryRun });

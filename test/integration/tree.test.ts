@@ -149,4 +149,71 @@ describe.each(ENGINES)('the namespace is a tree (%s)', (engine) => {
     expect(await a.cursor()).toBe(before);
     expect(treeProblems(kinds(await liveRows(a)))).toEqual([]);
   });
+
+  it('a folder restore goes through the same tree rule: what would land under a live file stays in the trash, listed with the reason', async () => {
+    const [a] = dev;
+    const x = await a.put('F1/x/a.txt', 'under x once');
+    const b = await a.put('F1/b.txt', 'beside x');
+    expect((await a.del('F1/x/a.txt', x.body.revision)).status).toBeLessThan(300);
+    expect((await a.del('F1/b.txt', b.body.revision)).status).toBeLessThan(300);
+    expect((await a.put('F1/x', 'x is a file now')).status).toBe(201);
+    const r = await a.post('/api/v1/trash/restore', { path: 'F1' });
+    expect(r.status).toBe(200);
+    expect(r.body.restored.map((e: any) => e.path)).toEqual(['F1/b.txt']);
+    expect(r.body.refused).toEqual([{ path: 'F1/x/a.txt', code: 'tree_conflict', message: expect.stringContaining('"F1/x" is a file now') }]);
+    const live = await liveRows(a);
+    expect(treeProblems(kinds(live))).toEqual([]);
+    expect(live.get('F1/b.txt')?.sha256).toBe(sha('beside x'));
+    expect(live.has('F1/x/a.txt')).toBe(false);
+    const trash = await a.getJson('/api/v1/trash');
+    expect(trash.body.files.map((f: any) => f.path)).toContain('F1/x/a.txt');
+
+    // Nothing restorable at all: the refusal is the answer, and nothing changes.
+    const y = await a.put('F2/y/a.txt', 'under y once');
+    expect((await a.del('F2/y/a.txt', y.body.revision)).status).toBeLessThan(300);
+    expect((await a.put('F2/y', 'y is a file now')).status).toBe(201);
+    const before = await a.cursor();
+    const refused = await a.post('/api/v1/trash/restore', { path: 'F2' });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe('tree_conflict');
+    expect(await a.cursor()).toBe(before);
+  });
+
+  it('restores racing commits from six devices at once: still a tree, every byte live or still in the trash', { timeout: 120_000 }, async () => {
+    const written = new Set<string>();
+    for (let round = 0; round < 3; round++) {
+      const top = `S${round}`;
+      const { dirRev, fileRev } = await setup(top);
+      written.delete(sha(`${top} original`));
+      await putBlob(dev[0], `${top} deleted once`);
+      const old = await dev[0].post('/api/v1/commit', { ops: [write(`${top}/old.txt`, `${top} deleted once`, null)] });
+      expect((await dev[0].post('/api/v1/commit', { ops: [del(`${top}/old.txt`, old.body.results[0].revision)] })).body.results[0].result).toBe('deleted');
+      const statuses = await Promise.all(
+        dev.map(async (d, i) => {
+          if (i % 2 === 1) {
+            // Odd devices bring the deleted file back into the directory the others replace.
+            const r = await d.post('/api/v1/trash/restore', { path: `${top}/old.txt` });
+            return r.status === 200 ? 'restored' : r.body.error.code;
+          }
+          const content = `${top} by ${names[i]}`;
+          written.add(sha(content));
+          await putBlob(d, content);
+          const r = await d.post('/api/v1/commit', { ops: [del(`${top}/f.txt`, fileRev), write(top, content, dirRev)] });
+          expect(r.status).toBe(200);
+          return 'committed';
+        }),
+      );
+      // Restores race each other too: one brings it back, the others find it live (or refused by the tree rule).
+      for (const st of statuses) expect(['restored', 'committed', 'not_in_trash', 'tree_conflict']).toContain(st);
+      const live = await liveRows(dev[0]);
+      expect(treeProblems(kinds(live))).toEqual([]);
+      const restoredSomewhere = [...live.values()].some((r) => r.sha256 === sha(`${top} deleted once`));
+      const trash = await dev[0].getJson('/api/v1/trash');
+      const stillInTrash = trash.body.files.some((f: any) => f.path === `${top}/old.txt`);
+      expect(restoredSomewhere || stillInTrash, `${top}/old.txt is live or still in the trash`).toBe(true);
+    }
+    const live = await liveRows(dev[0]);
+    const liveShas = new Set([...live.values()].map((r) => r.sha256));
+    for (const h of written) expect(liveShas.has(h), `content ${h} is live somewhere`).toBe(true);
+  });
 });
