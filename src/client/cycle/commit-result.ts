@@ -1,0 +1,77 @@
+// What the server's answer to one committed op means here: record the new base, or
+// (the server kept another device's write under the name) move our file to the conflict
+// copy's name and fetch theirs.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { SyncAction, WriteResult } from '../../core/protocol.js';
+import type { CommitOp, CommitResult } from '../api.js';
+import type { LocalEntry } from '../scanner.js';
+import type { CycleContext } from './context.js';
+import { stillSame } from './disk-checks.js';
+import { putRow, rowFrom } from './rows.js';
+
+export interface PlannedOp {
+  op: CommitOp;
+  action: SyncAction;
+  entry?: LocalEntry;
+}
+
+/** Applies one commit result to the index and the disk; a conflict's download of the server's side goes to `conflictDownloads`. */
+export function applyCommitResult(ctx: CycleContext, c: PlannedOp, r: CommitResult, conflictDownloads: SyncAction[]): void {
+  const { index, result, namer, folder, rows, entries } = ctx;
+  const p = c.op.path;
+  if ('error' in r) {
+    if (c.op.op === 'delete' && r.error.code === 'not_found') {
+      index.remove(p);
+      return;
+    }
+    // edit_wins and friends: the next cycle downloads what the server has.
+    result.problems.push(`${p}: ${r.error.message}`);
+    return;
+  }
+  if (c.op.op === 'delete') {
+    index.remove(p);
+    result.deletedRemote++;
+    result.paths.deletedRemote.push(p);
+    return;
+  }
+  const w = r as WriteResult;
+  const e = c.entry!;
+  if (w.result !== 'unchanged' && e.kind === 'file') {
+    result.uploaded.files++;
+    result.paths.uploaded.push(p);
+  }
+  if (w.path === p) {
+    putRow(index, e.path, e, { revision: w.revision, sha256: w.sha256, kind: e.kind });
+    return;
+  }
+  // The server kept the other side's bytes under the name and stored ours as a
+  // conflict copy: move our file to that name here too, then fetch theirs.
+  result.conflicts.push(w.path);
+  const target = namer.diskPathFor(w.path);
+  const from = path.join(folder, e.diskPath);
+  const to = path.join(folder, target);
+  try {
+    // A conflict copy of a subtree (a directory that met a file on the server) moves as
+    // one: its files, committed after it, are found already at their new names.
+    const movedWithParent = e.kind === 'file' && !fs.existsSync(from) && stillSame(to, e);
+    if (!movedWithParent) {
+      if (!stillSame(from, e)) throw new Error('changed meanwhile');
+      if (fs.existsSync(to)) throw new Error('name taken');
+      fs.mkdirSync(path.dirname(to), { recursive: true });
+      fs.renameSync(from, to);
+    }
+    const st = fs.lstatSync(to);
+    index.put(rowFrom(w.path, target === w.path ? null : target, st, e.sha256, { revision: w.revision, sha256: w.sha256, kind: e.kind }));
+    // The original name is now empty here and its base is forgotten: the next step (or
+    // cycle) downloads whatever the server holds there, and never takes the empty name
+    // for a deletion made here.
+    if (rows.get(p)) index.remove(p);
+    entries.delete(p);
+    namer.forget(p);
+    if (c.action.action === 'conflict') conflictDownloads.push({ action: 'download', path: p, remote: c.action.remote });
+    else result.problems.push(`${p}: changed on the server meanwhile; fetched next cycle`);
+  } catch (err) {
+    result.problems.push(`${p}: conflict copy ${w.path} stays on the server for now (${(err as Error).message})`);
+  }
+}

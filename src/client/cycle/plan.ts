@@ -1,0 +1,163 @@
+// Phase 1: what this cycle must do. Scan the folder, find what changed here since the last
+// agreement, ask the server (the whole /status, or only /changes since the last clean
+// cursor), then drop what must not be touched and stop before a mass delete.
+import { decide } from '../../core/plan.js';
+import type { EntryKind, RemoteFile, StatusRequest, SyncAction } from '../../core/protocol.js';
+import type { Api } from '../api.js';
+import type { IgnoreRules } from '../ignore-rules.js';
+import type { IndexDb, RowView } from '../index-db.js';
+import { scanFolder, type ScanResult } from '../scanner.js';
+import { guardMassDelete } from './mass-delete.js';
+import { baseOf, localOf, sameContent, diskOrNull, statCols } from './rows.js';
+import type { CycleOptions, Device } from './types.js';
+
+export interface CyclePlan {
+  scan: ScanResult;
+  actions: SyncAction[];
+  /** the server's cursor the plan was made at */
+  cursor: number;
+  mode: 'full' | 'incremental';
+  /** problems found while planning, in the order they were found */
+  problems: string[];
+}
+
+export async function planCycle(
+  device: Device,
+  rules: IgnoreRules,
+  rows: RowView,
+  options: CycleOptions,
+): Promise<CyclePlan> {
+  const { config, index, api } = device;
+  const problems: string[] = [];
+  const lastCursor = index.getMeta('cursor');
+  const lastClean = index.getMeta('clean') === '1';
+  const planIncremental = !options.full && lastCursor !== null && lastClean;
+  const scan = await scanFolder(config.folder, index, rules, { compact: planIncremental });
+  const { entries } = scan;
+  const untouchable = new Set<string>([...scan.unstable, ...scan.skipped.map((s) => s.path)]);
+  const unstableSet = new Set(scan.unstable);
+  if (scan.unstable.length) problems.push(`${scan.unstable.length} file(s) changed while being read; retried next cycle`);
+
+  refreshStats(scan, index, rows);
+  const { localChanged, deletedHere } = changedHere(scan, index, rows, rules, untouchable);
+
+  let actions: SyncAction[];
+  let cursor: number;
+  let mode: CyclePlan['mode'] = 'full';
+  // Unclean until this cycle finishes: a crash anywhere below makes the next cycle ask the
+  // server about every path instead of trusting the incremental shortcut.
+  index.setMeta('clean', '0');
+  let incremental: { changes: Map<string, RemoteFile>; cursor: number } | null = null;
+  if (planIncremental) incremental = await fetchChanges(api, Number(lastCursor));
+
+  if (incremental) {
+    // Only paths that changed on either side since the last clean cycle can need work;
+    // decide() is the same function the server runs for /status.
+    mode = 'incremental';
+    cursor = incremental.cursor;
+    actions = [];
+    const paths = new Set<string>([...localChanged, ...incremental.changes.keys()]);
+    for (const p of paths) {
+      const row = rows.get(p);
+      const base = baseOf(row);
+      let remote = incremental.changes.get(p) ?? null;
+      if (!remote && base) {
+        // Unchanged on the server since our base: the base is the remote state.
+        remote = { path: p, kind: base.kind, revision: base.revision, sha256: base.sha256, size: 0, mtime: 0, mode: 0, deleted: false };
+      }
+      const a = decide(p, localOf(entries.get(p)), base, remote);
+      if (a) actions.push(a);
+    }
+  } else {
+    const res = await api.status(statusRequest(scan, rows, deletedHere));
+    cursor = res.cursor;
+    actions = res.actions;
+  }
+
+  // Never touch what the scanner could not see properly, never fetch what is ignored here.
+  actions = actions.filter((a) => {
+    if (untouchable.has(a.path)) {
+      // A file being written is looked at again next cycle; a symlink or unreadable
+      // file is reported by `status` and simply never synced.
+      if (unstableSet.has(a.path)) problems.push(`${a.path}: left alone this cycle (${a.action})`);
+      return false;
+    }
+    const kind = a.action === 'download' || a.action === 'conflict' ? a.remote.kind : (rows.get(a.path)?.kind ?? entries.get(a.path)?.kind ?? 'file');
+    return !rules.ignores(a.path, kind === 'dir');
+  });
+
+  guardMassDelete(actions, index, rows, options.allowMassDelete === true);
+  return { scan, actions, cursor, mode, problems };
+}
+
+/** Local stat changes with identical bytes (a touch, a copy-over) only refresh the index. */
+function refreshStats(scan: ScanResult, index: IndexDb, rows: RowView): void {
+  index.tx(() => {
+    for (const e of scan.entries.changedValues()) {
+      if (e.agreed) continue;
+      const row = rows.get(e.path);
+      if (!row) continue;
+      if (row.size !== e.size || row.mtime !== e.mtime || row.ino !== e.ino || row.ctime !== e.ctime || row.disk_path !== diskOrNull(e) || row.sha256 !== e.sha256) {
+        // The stat and the hash move together: a stat without its hash would let the
+        // next scan skip hashing a changed file. The base is untouched.
+        const next = { ...row, ...statCols(e), kind: e.kind, sha256: e.sha256 };
+        index.put(next);
+        rows.set(e.path, next);
+      }
+    }
+  });
+}
+
+/** What changed here since the last agreement, and which of those are deletions. */
+function changedHere(scan: ScanResult, index: IndexDb, rows: RowView, rules: IgnoreRules, untouchable: Set<string>) {
+  const { entries } = scan;
+  const localChanged = new Set<string>();
+  for (const e of entries.changedValues()) if (!e.agreed && !sameContent(e, baseOf(rows.get(e.path)))) localChanged.add(e.path);
+  const deletedHere: string[] = [];
+  for (const p of index.basePaths()) {
+    if (entries.has(p) || untouchable.has(p)) continue;
+    const row = rows.get(p)!;
+    if (rules.ignores(p, row.kind === 'dir')) continue;
+    localChanged.add(p);
+    deletedHere.push(p);
+  }
+  return { localChanged, deletedHere };
+}
+
+/** The full /status question: every entry on disk with its base, and every base gone from disk. */
+function statusRequest(scan: ScanResult, rows: RowView, deletedHere: string[]): StatusRequest {
+  const req: StatusRequest = { files: [], deleted: [] };
+  for (const e of scan.entries.values()) {
+    const b = baseOf(rows.get(e.path));
+    req.files.push({
+      path: e.path,
+      kind: e.kind,
+      sha256: e.kind === 'dir' ? null : e.sha256,
+      size: e.size,
+      mtime: Math.floor(e.mtime),
+      mode: e.mode,
+      base_revision: b ? b.revision : null,
+      base_sha256: b ? b.sha256 : null,
+      base_kind: b ? b.kind : null,
+    });
+  }
+  for (const p of deletedHere) {
+    const row = rows.get(p)!;
+    const baseKind = (row.base_kind ?? row.kind) as EntryKind;
+    req.deleted!.push({ path: row.path, base_revision: row.base_revision!, base_sha256: row.base_sha256, kind: baseKind, base_kind: baseKind });
+  }
+  return req;
+}
+
+/** Pages through /changes after `since`. Returns null (do a full /status) when there is too much to page. */
+async function fetchChanges(api: Api, since: number): Promise<{ changes: Map<string, RemoteFile>; cursor: number } | null> {
+  const changes = new Map<string, RemoteFile>();
+  let cursor = since;
+  for (let page = 0; page < 4; page++) {
+    const res = await api.changes(cursor, 5000);
+    for (const c of res.changes) changes.set(c.path, c);
+    cursor = res.cursor;
+    if (!res.has_more) return { changes, cursor };
+  }
+  return null;
+}

@@ -1,0 +1,56 @@
+// Translating between the index's rows, the scan's entries and the planner's states.
+import type fs from 'node:fs';
+import type { BaseState, LocalState } from '../../core/plan.js';
+import type { EntryKind } from '../../core/protocol.js';
+import type { IndexDb, IndexRow } from '../index-db.js';
+import type { LocalEntry } from '../scanner.js';
+
+export type BaseCols = { revision: number; sha256: string | null; kind: EntryKind };
+
+export function baseOf(row: IndexRow | undefined): BaseState | null {
+  if (!row || row.base_revision === null) return null;
+  return { revision: row.base_revision, kind: (row.base_kind ?? row.kind) as EntryKind, sha256: row.base_sha256 };
+}
+
+export function localOf(e: LocalEntry | undefined): LocalState | null {
+  return e ? { kind: e.kind, sha256: e.kind === 'dir' ? null : e.sha256 } : null;
+}
+
+export function sameContent(e: LocalEntry | undefined, b: BaseState | null): boolean {
+  if (!e || !b) return !e && !b;
+  if (e.kind !== b.kind) return false;
+  return e.kind === 'dir' || e.sha256 === b.sha256;
+}
+
+export function diskOrNull(e: LocalEntry): string | null {
+  return e.diskPath === e.path ? null : e.diskPath;
+}
+
+export function statCols(e: LocalEntry) {
+  return { disk_path: diskOrNull(e), size: e.size, mtime: e.mtime, ino: e.ino, ctime: e.ctime, mode: e.mode };
+}
+
+/** The row for a path whose local entry (as scanned) now agrees with `base`. */
+export function putRow(index: IndexDb, p: string, e: LocalEntry, base: BaseCols): void {
+  index.put({ path: p, kind: e.kind, ...statCols(e), sha256: e.sha256, base_revision: base.revision, base_sha256: base.sha256, base_kind: base.kind });
+}
+
+/** The row for a path from a fresh lstat (after a rename or a download). */
+export function rowFrom(p: string, disk: string | null, st: fs.Stats, sha: string | null, base: BaseCols): IndexRow {
+  return {
+    path: p,
+    disk_path: disk,
+    kind: st.isDirectory() ? 'dir' : 'file',
+    size: st.isDirectory() ? 0 : st.size,
+    mtime: st.mtimeMs,
+    ino: st.ino,
+    ctime: st.ctimeMs,
+    mode: st.mode & 0o7777,
+    sha256: sha,
+    base_revision: base.revision,
+    base_sha256: base.sha256,
+    base_kind: base.kind,
+  };
+}
+
+export const depth = (p: string) => p.split('/').length;

@@ -1,0 +1,54 @@
+// The public shapes of one sync cycle: what a caller passes in and what it gets back.
+import type { Api } from '../api.js';
+import type { DeviceConfig } from '../config.js';
+import type { IndexDb } from '../index-db.js';
+import type { Skipped } from '../scanner.js';
+
+export type CrashStage = 'after-plan' | 'mid-upload' | 'mid-download' | 'before-index-commit';
+
+export interface Device {
+  config: DeviceConfig;
+  index: IndexDb;
+  api: Api;
+}
+
+export interface CycleOptions {
+  allowMassDelete?: boolean;
+  /** ignore the incremental shortcut and ask the server about every path */
+  full?: boolean;
+  /** called at named stages; throwing aborts the cycle there (crash tests) */
+  hook?: (stage: CrashStage) => void | Promise<void>;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+  onProgress?: (p: { phase: 'upload' | 'download'; doneBytes: number; totalBytes: number }) => void;
+  concurrency?: number;
+}
+
+export interface CycleResult {
+  uploaded: { files: number; bytes: number };
+  downloaded: { files: number; bytes: number };
+  deletedLocal: number;
+  deletedRemote: number;
+  /** which paths the counts above are about, so people and scripts can see what moved */
+  paths: { uploaded: string[]; downloaded: string[]; deletedLocal: string[]; deletedRemote: string[] };
+  /** conflict copies this device's own writes became in this cycle (its upload lost a race) */
+  conflicts: string[];
+  /**
+   * conflict copies another device's write became, downloaded in this cycle: a new device's
+   * first sync fetches every old one. Reported apart, so they never read as this device's own.
+   */
+  receivedConflicts: string[];
+  /** server paths written under another local name (case collisions) */
+  renamedForCase: Array<{ path: string; diskPath: string }>;
+  skipped: Skipped[];
+  unstable: string[];
+  /** problems that left something for the next cycle */
+  problems: string[];
+  /** this device and the server agree on everything syncable */
+  agreed: boolean;
+  /** anything changed on either side */
+  changed: boolean;
+  mode: 'full' | 'incremental';
+  hashed: number;
+  durationMs: number;
+}
