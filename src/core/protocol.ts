@@ -108,3 +108,35 @@ export interface ApiErrorBody {
 }
 
 export const SHA256_RE = /^[0-9a-f]{64}$/;
+
+// Chunked content (docs/api.md "Manifests"). The manifest's own type and its checks live
+// in manifest.ts; these are the answers around it.
+export type { Manifest, ManifestChunk, ManifestChunking } from './manifest.js';
+
+/** What GET /health says the server can do; absent fields mean "not supported" (an older server). */
+export interface ServerCapabilities {
+  /** version of the manifest endpoints (PUT/GET /manifests/{sha256}); absent: whole files only */
+  manifests?: number;
+  /** encodings the server accepts and sends for chunks in batch frames v2, PUT /blobs and /blobs/fetch */
+  chunk_encodings?: string[];
+}
+
+export interface HealthResponse {
+  status: 'ok';
+  version: string;
+  database: string;
+  capabilities?: ServerCapabilities;
+}
+
+/** PUT /manifests/{sha256}: 201 when recorded now, 200 when the content was already stored as a manifest. */
+export interface ManifestPutResponse {
+  sha256: string;
+  size: number;
+  chunks: number;
+  stored: boolean;
+}
+
+/** 409 chunks_missing: error.missing lists the chunk hashes to upload first (each once, in manifest order). */
+export interface ChunksMissingErrorBody {
+  error: { code: 'chunks_missing'; message: string; missing: string[] };
+}

@@ -8,6 +8,8 @@ import { installAuth } from './http-auth.js';
 import { adminRoutes } from './routes/admin.js';
 import { blobRoutes } from './routes/blobs.js';
 import { blobBatchRoutes } from './routes/blob-batch.js';
+import { manifestRoutes } from './routes/manifests.js';
+import { CAPABILITIES } from './capabilities.js';
 import { deviceRoutes } from './routes/devices.js';
 import { deviceProblemRoutes } from './routes/device-problems.js';
 import { filesRoutes } from './routes/files.js';
@@ -94,7 +96,7 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
     // of it is still on the wire, so this connection cannot carry another request.
     if (!req.raw.complete) reply.header('connection', 'close');
     if (err instanceof ApiError) {
-      return reply.headers(err.headers).code(err.statusCode).send(errorBody(err.code, err.message));
+      return reply.headers(err.headers).code(err.statusCode).send(errorBody(err.code, err.message, err.details));
     }
     const fe = err as FastifyError & { code?: string };
     if (fe.validation) {
@@ -126,7 +128,7 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
     { config: { auth: 'none' }, schema: { summary: 'Liveness: 200 when the server and its database answer' } },
     async () => {
       await ctx.store.cursor();
-      return { status: 'ok', version: opts.version, database: ctx.database.engine };
+      return { status: 'ok', version: opts.version, database: ctx.database.engine, capabilities: CAPABILITIES };
     },
   );
   app.get('/api/v1/openapi.json', { config: { auth: 'none' }, schema: { hide: true } }, async () => app.swagger());
@@ -138,6 +140,7 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
   await app.register(async (scope) => historyRoutes(scope, ctx));
   await app.register(async (scope) => blobRoutes(scope, ctx));
   await app.register(async (scope) => blobBatchRoutes(scope, ctx));
+  await app.register(async (scope) => manifestRoutes(scope, ctx));
   await app.register(async (scope) => filesRoutes(scope, ctx));
   await app.register(async (scope) => consoleApiRoutes(scope, ctx, opts.version));
   await app.register(async (scope) => consoleFileRoutes(scope, ctx));

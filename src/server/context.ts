@@ -4,6 +4,8 @@ import type { AdminToken, DeviceAuth, DeviceIdentity } from './auth.js';
 import type { AuthFailureLimiter } from './auth-failures.js';
 import type { GcReport } from './gc.js';
 import type { BlobStore } from './blobs.js';
+import type { ContentStore } from './content.js';
+import type { ManifestStore } from './manifests.js';
 import type { ChangeEvents } from './events.js';
 import type { FilesStore } from './files-store.js';
 import type { Activity } from './activity.js';
@@ -22,6 +24,10 @@ export interface ServerContext {
   database: Database;
   store: FilesStore;
   blobs: BlobStore;
+  /** large files stored as manifests of chunks (the chunks are blobs) */
+  manifests: ManifestStore;
+  /** content by hash, whole or chunked: what downloads read */
+  content: ContentStore;
   devices: DeviceAuth;
   admin: AdminToken;
   events: ChangeEvents;

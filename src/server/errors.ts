@@ -6,13 +6,15 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** more fields of the error object a client can act on (e.g. chunks_missing's `missing` list) */
+    readonly details: Record<string, unknown> = {},
   ) {
     super(message);
   }
 }
 
-export function errorBody(code: string, message: string) {
-  return { error: { code, message } };
+export function errorBody(code: string, message: string, details: Record<string, unknown> = {}) {
+  return { error: { ...details, code, message } };
 }
 
 /** `trash restore` of a path that is live: what to do instead, in the user's terms. */

@@ -10,7 +10,10 @@ export type FaultPoint =
   | 'gc-rows-deleted' // GC removed blob rows, files not yet unlinked
   | 'gc-mid-unlink' // GC unlinked one blob file of several
   | 'gc-pack-written' // GC wrote a pack's live blobs into a new pack; rows still point at the old one
-  | 'gc-pack-moved'; // rows point at the new pack; the old pack not yet unlinked
+  | 'gc-pack-moved' // rows point at the new pack; the old pack not yet unlinked
+  | 'manifest-verified' // a manifest's chunks hashed to its sha256; no row yet
+  | 'manifest-recorded' // manifest rows committed, the answer not sent
+  | 'gc-manifests-deleted'; // GC removed unreferenced manifests' rows; their chunks' blob rows not yet judged
 
 const armed = process.env.SYNMAC_FAULT as FaultPoint | undefined;
 

@@ -28,6 +28,9 @@ export async function previewGarbage(db: Kysely<Schema>, blobs: BlobStore, grace
     .where('b.created_at', '<', cutoff)
     .where(({ not, exists, selectFrom }) => not(exists(selectFrom('files as f').select(sql`1`.as('one')).whereRef('f.sha256', '=', 'b.sha256'))))
     .where(({ not, exists, selectFrom }) => not(exists(selectFrom('file_versions as v').select(sql`1`.as('one')).whereRef('v.sha256', '=', 'b.sha256'))))
+    // Chunks of any manifest still stored are counted as live (a run that drops an
+    // unreferenced manifest first may free them too: more than this, never less).
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('manifest_chunks as mc').select(sql`1`.as('one')).whereRef('mc.chunk', '=', 'b.sha256'))))
     .execute();
   let bytes = 0;
   const doomedByPack = new Map<string, number>();

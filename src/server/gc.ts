@@ -6,7 +6,9 @@
 // place: a pack whose blobs are all gone is removed, and one that is mostly dead space is
 // rewritten with its live blobs (new pack durable, rows moved in one transaction, then
 // the old pack unlinked), so a crash leaves either pack unreferenced, never a row without
-// its bytes.
+// its bytes. A file stored as a manifest of chunks keeps every chunk alive while the
+// manifest is referenced; an unreferenced manifest goes first, then its chunks are judged
+// like any blob.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { Kysely } from 'kysely';
@@ -31,6 +33,8 @@ export interface GcReport {
   bytes_freed: number;
   orphans_removed: number;
   packs_rewritten: number;
+  /** chunked contents no longer referenced, whose chunk lists were dropped */
+  manifests_removed: number;
 }
 
 /** A pack is rewritten once less than this share of its bytes is still referenced. */
@@ -51,7 +55,28 @@ export async function collectGarbage(db: Kysely<Schema>, blobs: BlobStore, opts:
   const versions_pruned = await pruneVersions(db, opts.retention, now);
   return blobs.sweepLock.exclusive(async () => {
     const cutoff = now - opts.graceMs;
-    // 1. Rows: blobs no file and no kept version refers to.
+    // 1. Manifests no file and no kept version refers to (past the grace period: a
+    // manifest just recorded is about to be committed), with their chunk lists. Their
+    // chunks are then only blobs like any other, judged in step 2. A crash between the
+    // two transactions leaves unreferenced blob rows, which the next run removes.
+    const manifests_removed = await db.transaction().execute(async (tx) => {
+      await lockRevisionCounter(tx);
+      const rows = await tx
+        .selectFrom('manifests as m')
+        .select('m.sha256')
+        .where('m.created_at', '<', cutoff)
+        .where(({ not, exists, selectFrom }) => not(exists(selectFrom('files as f').select(sql`1`.as('one')).whereRef('f.sha256', '=', 'm.sha256'))))
+        .where(({ not, exists, selectFrom }) => not(exists(selectFrom('file_versions as v').select(sql`1`.as('one')).whereRef('v.sha256', '=', 'm.sha256'))))
+        .execute();
+      for (let i = 0; i < rows.length; i += 500) {
+        const shas = rows.slice(i, i + 500).map((r) => r.sha256);
+        await tx.deleteFrom('manifest_chunks').where('manifest', 'in', shas).execute();
+        await tx.deleteFrom('manifests').where('sha256', 'in', shas).execute();
+      }
+      return rows.length;
+    });
+    faultPoint('gc-manifests-deleted');
+    // 2. Rows: blobs no file, no kept version and no remaining manifest refers to.
     const doomed = await db.transaction().execute(async (tx) => {
       await lockRevisionCounter(tx);
       const rows = await tx
@@ -64,6 +89,10 @@ export async function collectGarbage(db: Kysely<Schema>, blobs: BlobStore, opts:
         .where(({ not, exists, selectFrom }) =>
           not(exists(selectFrom('file_versions as v').select(sql`1`.as('one')).whereRef('v.sha256', '=', 'b.sha256'))),
         )
+        // A chunk of any manifest still stored stays, however old it is.
+        .where(({ not, exists, selectFrom }) =>
+          not(exists(selectFrom('manifest_chunks as mc').select(sql`1`.as('one')).whereRef('mc.chunk', '=', 'b.sha256'))),
+        )
         .execute();
       for (let i = 0; i < rows.length; i += 500) {
         await tx.deleteFrom('blobs').where('sha256', 'in', rows.slice(i, i + 500).map((r) => r.sha256)).execute();
@@ -71,7 +100,7 @@ export async function collectGarbage(db: Kysely<Schema>, blobs: BlobStore, opts:
       return rows;
     });
     faultPoint('gc-rows-deleted');
-    // 2. Loose files of those rows (a packed blob's bytes go with its pack, below).
+    // 3. Loose files of those rows (a packed blob's bytes go with its pack, below).
     let bytes_freed = 0;
     let unlinked = 0;
     for (const r of doomed) {
@@ -80,7 +109,7 @@ export async function collectGarbage(db: Kysely<Schema>, blobs: BlobStore, opts:
       bytes_freed += Number(r.size);
       if (unlinked++ === 0) faultPoint('gc-mid-unlink');
     }
-    // 3. Packs: drop the empty ones, rewrite the mostly dead ones.
+    // 4. Packs: drop the empty ones, rewrite the mostly dead ones.
     const liveBytes = await packLiveBytes(db);
     const emptied = new Set(doomed.flatMap((d) => (d.pack === null ? [] : [d.pack])));
     let packs_rewritten = 0;
@@ -100,7 +129,7 @@ export async function collectGarbage(db: Kysely<Schema>, blobs: BlobStore, opts:
       bytes_freed += p.size - (await rewritePack(db, blobs, p.pack));
       packs_rewritten++;
     }
-    // 4. Orphans: loose files without a row saying so (a crash between rename and the row
+    // 5. Orphans: loose files without a row saying so (a crash between rename and the row
     // insert, or between step 1 and 2 of an earlier run), once past the grace period.
     const known = new Set((await db.selectFrom('blobs').select('sha256').where('pack', 'is', null).execute()).map((r) => r.sha256));
     for await (const b of blobs.list()) {
@@ -110,7 +139,7 @@ export async function collectGarbage(db: Kysely<Schema>, blobs: BlobStore, opts:
       bytes_freed += st?.size ?? 0;
       orphans_removed++;
     }
-    return { versions_pruned, blobs_removed: doomed.length, bytes_freed, orphans_removed, packs_rewritten };
+    return { versions_pruned, blobs_removed: doomed.length, bytes_freed, orphans_removed, packs_rewritten, manifests_removed };
   });
 }
 

@@ -9,6 +9,8 @@ import { createLogger, type LogFormat } from './logger.js';
 import { AdminToken, DeviceAuth } from './auth.js';
 import { buildApp } from './app.js';
 import { BlobStore } from './blobs.js';
+import { ContentStore } from './content.js';
+import { ManifestStore } from './manifests.js';
 import type { ServerContext, ServerLimits } from './context.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { openDatabase } from './db/connection.js';
@@ -93,6 +95,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const store = new FilesStore(database.db, (cursor) => events.publish(cursor), database.engine);
   const blobs = new BlobStore(dataDir, store.blobCatalog);
   await blobs.init();
+  const manifests = new ManifestStore(database.db, blobs);
   const { token: admin, created } = await AdminToken.load(dataDir);
   const sessionKey = await loadSessionKey(dataDir);
   const activity = new Activity(database.db);
@@ -102,6 +105,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     database,
     store,
     blobs,
+    manifests,
+    content: new ContentStore(blobs, manifests),
     devices: new DeviceAuth(database.db),
     admin,
     events,

@@ -1,4 +1,5 @@
-// Storage invariants that must hold after any crash: no row points at a missing blob, every
+// Storage invariants that must hold after any crash: no row points at missing content (a
+// blob, or a manifest whose chunks are all stored and hash to it), every
 // blob on disk is whole (a loose file's bytes hash to its name, a packed blob's bytes at
 // its recorded offset hash to its row), no temp upload is left visible. storageProblems
 // has no test-runner dependency, so the model-based test and the soak script use it too.
@@ -43,6 +44,34 @@ export async function blobRows(dataDir: string, databaseUrl?: string): Promise<M
   return new Map(rows.map((r) => [r.sha256, { size: Number(r.size), pack: r.pack, offset: Number(r.pack_offset ?? 0) }]));
 }
 
+/** sha256 → its manifest (chunk rows in order), from the manifests tables. */
+export async function manifestRows(
+  dataDir: string,
+  databaseUrl?: string,
+): Promise<Map<string, { size: number; chunkCount: number; chunks: Array<{ chunk: string; length: number }> }>> {
+  const heads = await query<{ sha256: string; size: number | string; chunk_count: number | string }>(dataDir, databaseUrl, 'select sha256, size, chunk_count from manifests');
+  const out = new Map(heads.map((r) => [r.sha256, { size: Number(r.size), chunkCount: Number(r.chunk_count), chunks: [] as Array<{ chunk: string; length: number }> }]));
+  const rows = await query<{ manifest: string; chunk: string; length: number | string }>(dataDir, databaseUrl, 'select manifest, chunk, length from manifest_chunks order by manifest, idx');
+  for (const r of rows) {
+    const m = out.get(r.manifest);
+    if (m) m.chunks.push({ chunk: r.chunk, length: Number(r.length) });
+    else out.set(r.manifest, { size: -1, chunkCount: -1, chunks: [{ chunk: r.chunk, length: Number(r.length) }] }); // chunk rows without their manifest: reported above
+  }
+  return out;
+}
+
+async function blobBytes(dataDir: string, sha: string, row: { size: number; pack: string | null; offset: number }): Promise<Buffer> {
+  if (row.pack === null) return fs.readFile(path.join(dataDir, 'blobs', sha.slice(0, 2), sha));
+  const fh = await fs.open(path.join(dataDir, 'packs', row.pack), 'r');
+  try {
+    const buf = Buffer.alloc(row.size);
+    await fh.read(buf, 0, row.size, row.offset);
+    return buf;
+  } finally {
+    await fh.close();
+  }
+}
+
 export async function hashFile(file: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
@@ -83,8 +112,23 @@ export async function storageProblems(dataDir: string, databaseUrl?: string): Pr
       await fh.close();
     }
   }
+  const manifests = await manifestRows(dataDir, databaseUrl);
+  for (const [sha, m] of manifests) {
+    const total = m.chunks.reduce((n, c) => n + c.length, 0);
+    if (m.chunks.length !== m.chunkCount) problems.push(`manifest ${sha} lists ${m.chunks.length} chunk rows, not ${m.chunkCount}`);
+    if (total !== m.size) problems.push(`manifest ${sha}'s chunks add up to ${total} bytes, not ${m.size}`);
+    const missing = m.chunks.filter((c) => !rows.has(c.chunk));
+    if (missing.length) {
+      problems.push(`manifest ${sha} names ${missing.length} chunk(s) with no blob row`);
+      continue;
+    }
+    // A chunked file reads back to its hash: its chunks' stored bytes, in order.
+    const h = createHash('sha256');
+    for (const c of m.chunks) h.update(await blobBytes(dataDir, c.chunk, rows.get(c.chunk)!));
+    if (h.digest('hex') !== sha) problems.push(`manifest ${sha}'s chunks do not hash to it`);
+  }
   const refs = await referencedShas(dataDir, databaseUrl);
-  for (const sha of refs) if (!rows.has(sha)) problems.push(`a file row points at blob ${sha}, which has no blob row`);
+  for (const sha of refs) if (!rows.has(sha) && !manifests.has(sha)) problems.push(`a file row points at content ${sha}, which has neither a blob row nor a manifest`);
   const tmp = await fs.readdir(path.join(dataDir, 'tmp')).catch(() => []);
   const visible = tmp.filter((f) => !f.startsWith('.'));
   if (visible.length) problems.push(`temp uploads left visible: ${visible.join(', ')}`);

@@ -178,12 +178,46 @@ const deviceProblems: Migration = {
   },
 };
 
+// Large files stored as manifests of chunks (docs/transfer-plan.md §3): a manifest row per
+// content hash and one row per chunk in order. The chunks themselves are ordinary blobs
+// (loose or packed). The index on manifest_chunks.chunk answers the collector's "does
+// any manifest still use this blob?".
+const manifests: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('manifests')
+      .addColumn('sha256', 'text', (c) => c.primaryKey())
+      .addColumn('size', 'bigint', (c) => c.notNull())
+      .addColumn('algo', 'text', (c) => c.notNull())
+      .addColumn('min', 'integer', (c) => c.notNull())
+      .addColumn('avg', 'integer', (c) => c.notNull())
+      .addColumn('max', 'integer', (c) => c.notNull())
+      .addColumn('chunk_count', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('manifest_chunks')
+      .addColumn('manifest', 'text', (c) => c.notNull())
+      .addColumn('idx', 'integer', (c) => c.notNull())
+      .addColumn('chunk', 'text', (c) => c.notNull())
+      .addColumn('length', 'integer', (c) => c.notNull())
+      .addPrimaryKeyConstraint('manifest_chunks_pk', ['manifest', 'idx'])
+      .execute();
+    await db.schema.createIndex('manifest_chunks_chunk').on('manifest_chunks').column('chunk').execute();
+  },
+  async down(db: Kysely<any>) {
+    await db.schema.dropTable('manifest_chunks').ifExists().execute();
+    await db.schema.dropTable('manifests').ifExists().execute();
+  },
+};
+
 const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_packs': packs,
   '0003_owner_console': ownerConsole,
   '0004_files_path_bytes': filesPathBytes,
   '0005_device_problems': deviceProblems,
+  '0006_manifests': manifests,
 };
 
 class StaticProvider implements MigrationProvider {

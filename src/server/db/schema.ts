@@ -79,6 +79,25 @@ export interface BlobsTable {
   pack_offset: number | null;
 }
 
+/** A content hash stored as a manifest of chunks (the chunks are rows of `blobs`). */
+export interface ManifestsTable {
+  sha256: string;
+  size: number;
+  algo: string;
+  min: number;
+  avg: number;
+  max: number;
+  chunk_count: number;
+  created_at: number;
+}
+
+export interface ManifestChunksTable {
+  manifest: string;
+  idx: number;
+  chunk: string;
+  length: number;
+}
+
 export interface FilesTable {
   path: string;
   kind: 'file' | 'dir';
@@ -120,6 +139,8 @@ export interface Schema {
   devices: DevicesTable;
   enrollment_codes: EnrollmentCodesTable;
   blobs: BlobsTable;
+  manifests: ManifestsTable;
+  manifest_chunks: ManifestChunksTable;
   files: FilesTable;
   file_versions: FileVersionsTable;
   console_sessions: ConsoleSessionsTable;

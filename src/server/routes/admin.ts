@@ -20,6 +20,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: ServerContext): Pro
               bytes_freed: { type: 'integer' },
               orphans_removed: { type: 'integer' },
               packs_rewritten: { type: 'integer' },
+              manifests_removed: { type: 'integer' },
             },
           },
           ...errorResponses,

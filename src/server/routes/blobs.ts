@@ -60,14 +60,15 @@ export async function blobRoutes(app: FastifyInstance, ctx: ServerContext): Prom
     { config: { auth: 'device' }, schema: { summary: 'Download a blob by hash', params: shaParams } },
     async (req, reply) => {
       const { sha256 } = req.params as { sha256: string };
-      const size = (await ctx.blobs.locate(sha256))?.size ?? null;
+      // A chunked file's content streams from its chunks, so any client can fetch it whole.
+      const size = await ctx.content.size(sha256);
       if (size === null) throw new ApiError(404, 'blob_not_found', 'no blob with that hash');
       reply.header('content-type', 'application/octet-stream');
       reply.header('content-length', String(size));
       reply.header('x-content-sha256', sha256);
       reply.header('cache-control', 'private, max-age=31536000, immutable');
       if (size === 0) return reply.send(Buffer.alloc(0));
-      const stream = await ctx.blobs.open(sha256);
+      const stream = await ctx.content.open(sha256);
       if (!stream) throw new ApiError(404, 'blob_not_found', 'no blob with that hash'); // collected just now
       return reply.send(stream);
     },

@@ -106,7 +106,7 @@ export async function consoleFileRoutes(app: FastifyInstance, ctx: ServerContext
       if (download) reply.header('content-disposition', attachment(path));
       reply.header('content-length', String(row.size));
       if (row.size === 0) return reply.send(Buffer.alloc(0));
-      return reply.send(await ctx.blobs.openReferenced(row.sha256!));
+      return reply.send(await ctx.content.openReferenced(row.sha256!));
     },
   );
 

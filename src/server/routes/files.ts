@@ -90,11 +90,11 @@ export async function filesRoutes(app: FastifyInstance, ctx: ServerContext): Pro
       reply.code(206);
       reply.header('content-range', `bytes ${range.start}-${range.end}/${size}`);
       reply.header('content-length', String(range.end - range.start + 1));
-      return reply.send(await ctx.blobs.openReferenced(row.sha256!, range));
+      return reply.send(await ctx.content.openReferenced(row.sha256!, range));
     }
     reply.header('content-length', String(size));
     if (size === 0) return reply.send(Buffer.alloc(0));
-    return reply.send(await ctx.blobs.openReferenced(row.sha256!));
+    return reply.send(await ctx.content.openReferenced(row.sha256!));
   };
 
   app.get(

@@ -11,7 +11,7 @@ import type { Engine } from '../db/connection.js';
 import type { FilesTable, Schema } from '../db/schema.js';
 import { ApiError } from '../errors.js';
 import { faultPoint } from '../faults.js';
-import { storedSizes } from './blob-catalog.js';
+import { contentSizes } from './content-sizes.js';
 import { CHUNK, versionRow, type Tx } from './file-rows.js';
 import { liveVersion } from './history.js';
 import { LiveBelow } from './path-conditions.js';
@@ -165,7 +165,7 @@ export class CommitTx {
     for (const p of await this.liveBelow.which(this.tx, candidates)) this.liveBelowAtStart.add(p);
     for (const p of candidates) this.checked.add(p);
     const shas = items.flatMap((i) => (i.kind === 'file' && i.sha256 && !this.blobs.has(i.sha256) ? [i.sha256] : []));
-    for (const [sha, size] of await storedSizes(this.tx, shas)) this.blobs.set(sha, size);
+    for (const [sha, size] of await contentSizes(this.tx, shas)) this.blobs.set(sha, size);
   }
 
   /** The current row of `path` as this transaction sees it (undefined: none). */
@@ -368,10 +368,10 @@ export class CommitTx {
     return other !== undefined;
   }
 
-  /** The blob must be stored (checked under the lock the collector takes too); its size is the stored one. */
+  /** The content must be stored, whole or as a manifest (checked under the lock the collector takes too); its size is the stored one. */
   private async withStoredSize(input: WriteInput): Promise<WriteInput> {
     if (input.kind !== 'file' || !input.sha256) return input;
-    if (!this.blobs.has(input.sha256)) for (const [sha, size] of await storedSizes(this.tx, [input.sha256])) this.blobs.set(sha, size);
+    if (!this.blobs.has(input.sha256)) for (const [sha, size] of await contentSizes(this.tx, [input.sha256])) this.blobs.set(sha, size);
     const stored = this.blobs.get(input.sha256);
     if (stored === undefined) throw new ApiError(409, 'blob_missing', 'the content is not on the server (any more); upload it again');
     return { ...input, size: stored };
