@@ -10,65 +10,78 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 
-async function query<T>(dataDir: string, databaseUrl: string | undefined, q: string): Promise<T[]> {
+/** Runs `qs` over one connection (a PostgreSQL connect is the slow part on a loaded machine). */
+async function queries(dataDir: string, databaseUrl: string | undefined, qs: string[]): Promise<any[][]> {
   if (databaseUrl) {
     const c = new pg.Client({ connectionString: databaseUrl });
     await c.connect();
     try {
-      return (await c.query(q)).rows as T[];
+      const out: any[][] = [];
+      for (const q of qs) out.push((await c.query(q)).rows);
+      return out;
     } finally {
       await c.end();
     }
   }
   const db = new BetterSqlite3(path.join(dataDir, 'synmac.db'), { readonly: true });
   try {
-    return db.prepare(q).all() as T[];
+    return qs.map((q) => db.prepare(q).all());
   } finally {
     db.close();
   }
 }
 
-async function referencedShas(dataDir: string, databaseUrl?: string): Promise<string[]> {
-  const q = `select sha256 from files where sha256 is not null and kind = 'file'
-             union select sha256 from file_versions where sha256 is not null and kind = 'file'`;
-  return (await query<{ sha256: string }>(dataDir, databaseUrl, q)).map((r) => r.sha256);
+async function query<T>(dataDir: string, databaseUrl: string | undefined, q: string): Promise<T[]> {
+  return (await queries(dataDir, databaseUrl, [q]))[0] as T[];
 }
 
-/** sha256 → where its bytes are, from the blobs table (pack null: a loose file). */
-export async function blobRows(dataDir: string, databaseUrl?: string): Promise<Map<string, { size: number; pack: string | null; offset: number }>> {
-  const rows = await query<{ sha256: string; size: number | string; pack: string | null; pack_offset: number | string | null }>(
-    dataDir,
-    databaseUrl,
-    'select sha256, size, pack, pack_offset from blobs',
-  );
+const REFERENCED_Q = `select sha256 from files where sha256 is not null and kind = 'file'
+             union select sha256 from file_versions where sha256 is not null and kind = 'file'`;
+const BLOBS_Q = 'select sha256, size, pack, pack_offset from blobs';
+const MANIFESTS_Q = 'select sha256, size, chunk_count from manifests';
+const MANIFEST_CHUNKS_Q = 'select manifest, chunk, length from manifest_chunks order by manifest, idx';
+
+type BlobRowMap = Map<string, { size: number; pack: string | null; offset: number }>;
+type ManifestMap = Map<string, { size: number; chunkCount: number; chunks: Array<{ chunk: string; length: number }> }>;
+
+function toBlobRows(rows: Array<{ sha256: string; size: number | string; pack: string | null; pack_offset: number | string | null }>): BlobRowMap {
   return new Map(rows.map((r) => [r.sha256, { size: Number(r.size), pack: r.pack, offset: Number(r.pack_offset ?? 0) }]));
 }
 
-/** sha256 → its manifest (chunk rows in order), from the manifests tables. */
-export async function manifestRows(
-  dataDir: string,
-  databaseUrl?: string,
-): Promise<Map<string, { size: number; chunkCount: number; chunks: Array<{ chunk: string; length: number }> }>> {
-  const heads = await query<{ sha256: string; size: number | string; chunk_count: number | string }>(dataDir, databaseUrl, 'select sha256, size, chunk_count from manifests');
-  const out = new Map(heads.map((r) => [r.sha256, { size: Number(r.size), chunkCount: Number(r.chunk_count), chunks: [] as Array<{ chunk: string; length: number }> }]));
-  const rows = await query<{ manifest: string; chunk: string; length: number | string }>(dataDir, databaseUrl, 'select manifest, chunk, length from manifest_chunks order by manifest, idx');
+function toManifests(heads: Array<{ sha256: string; size: number | string; chunk_count: number | string }>, rows: Array<{ manifest: string; chunk: string; length: number | string }>): ManifestMap {
+  const out: ManifestMap = new Map(heads.map((r) => [r.sha256, { size: Number(r.size), chunkCount: Number(r.chunk_count), chunks: [] }]));
   for (const r of rows) {
     const m = out.get(r.manifest);
     if (m) m.chunks.push({ chunk: r.chunk, length: Number(r.length) });
-    else out.set(r.manifest, { size: -1, chunkCount: -1, chunks: [{ chunk: r.chunk, length: Number(r.length) }] }); // chunk rows without their manifest: reported above
+    else out.set(r.manifest, { size: -1, chunkCount: -1, chunks: [{ chunk: r.chunk, length: Number(r.length) }] }); // chunk rows without their manifest: reported
   }
   return out;
 }
 
-async function blobBytes(dataDir: string, sha: string, row: { size: number; pack: string | null; offset: number }): Promise<Buffer> {
-  if (row.pack === null) return fs.readFile(path.join(dataDir, 'blobs', sha.slice(0, 2), sha));
-  const fh = await fs.open(path.join(dataDir, 'packs', row.pack), 'r');
+/** sha256 → where its bytes are, from the blobs table (pack null: a loose file). */
+export async function blobRows(dataDir: string, databaseUrl?: string): Promise<BlobRowMap> {
+  return toBlobRows(await query(dataDir, databaseUrl, BLOBS_Q));
+}
+
+/** sha256 → its manifest (chunk rows in order), from the manifests tables. */
+export async function manifestRows(dataDir: string, databaseUrl?: string): Promise<ManifestMap> {
+  const [heads, rows] = await queries(dataDir, databaseUrl, [MANIFESTS_Q, MANIFEST_CHUNKS_Q]);
+  return toManifests(heads, rows);
+}
+
+async function blobBytes(dataDir: string, sha: string, row: { size: number; pack: string | null; offset: number }): Promise<Buffer | null> {
   try {
-    const buf = Buffer.alloc(row.size);
-    await fh.read(buf, 0, row.size, row.offset);
-    return buf;
-  } finally {
-    await fh.close();
+    if (row.pack === null) return await fs.readFile(path.join(dataDir, 'blobs', sha.slice(0, 2), sha));
+    const fh = await fs.open(path.join(dataDir, 'packs', row.pack), 'r');
+    try {
+      const buf = Buffer.alloc(row.size);
+      await fh.read(buf, 0, row.size, row.offset);
+      return buf;
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return null; // reported as a missing blob file or pack
   }
 }
 
@@ -90,9 +103,11 @@ export async function blobFiles(dataDir: string): Promise<Map<string, string>> {
 /** Every broken storage invariant, in words (empty: all hold), and how many referenced blobs were checked. */
 export async function storageProblems(dataDir: string, databaseUrl?: string): Promise<{ problems: string[]; referenced: number }> {
   const problems: string[] = [];
+  // Read together, in one connection: the rows a crash could have left half-written.
+  const [refRows, blobRowList, manifestHeads, manifestChunkRows] = await queries(dataDir, databaseUrl, [REFERENCED_Q, BLOBS_Q, MANIFESTS_Q, MANIFEST_CHUNKS_Q]);
   const loose = await blobFiles(dataDir);
   for (const [name, file] of loose) if ((await hashFile(file)) !== name) problems.push(`blob ${name} is torn`);
-  const rows = await blobRows(dataDir, databaseUrl);
+  const rows = toBlobRows(blobRowList);
   for (const [sha, row] of rows) {
     if (row.pack === null) {
       if (!loose.has(sha)) problems.push(`blob row ${sha} has no file`);
@@ -112,7 +127,7 @@ export async function storageProblems(dataDir: string, databaseUrl?: string): Pr
       await fh.close();
     }
   }
-  const manifests = await manifestRows(dataDir, databaseUrl);
+  const manifests = toManifests(manifestHeads, manifestChunkRows);
   for (const [sha, m] of manifests) {
     const total = m.chunks.reduce((n, c) => n + c.length, 0);
     if (m.chunks.length !== m.chunkCount) problems.push(`manifest ${sha} lists ${m.chunks.length} chunk rows, not ${m.chunkCount}`);
@@ -124,10 +139,16 @@ export async function storageProblems(dataDir: string, databaseUrl?: string): Pr
     }
     // A chunked file reads back to its hash: its chunks' stored bytes, in order.
     const h = createHash('sha256');
-    for (const c of m.chunks) h.update(await blobBytes(dataDir, c.chunk, rows.get(c.chunk)!));
+    let readable = true;
+    for (const c of m.chunks) {
+      const bytes = await blobBytes(dataDir, c.chunk, rows.get(c.chunk)!);
+      if (bytes) h.update(bytes);
+      else readable = false;
+    }
+    if (!readable) continue;
     if (h.digest('hex') !== sha) problems.push(`manifest ${sha}'s chunks do not hash to it`);
   }
-  const refs = await referencedShas(dataDir, databaseUrl);
+  const refs = (refRows as Array<{ sha256: string }>).map((r) => r.sha256);
   for (const sha of refs) if (!rows.has(sha) && !manifests.has(sha)) problems.push(`a file row points at content ${sha}, which has neither a blob row nor a manifest`);
   const tmp = await fs.readdir(path.join(dataDir, 'tmp')).catch(() => []);
   const visible = tmp.filter((f) => !f.startsWith('.'));
