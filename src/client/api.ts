@@ -108,6 +108,19 @@ export class Api {
   restore(p: string, revision: number) {
     return this.json<WriteResult>('POST', '/api/v1/restore', { path: p, revision });
   }
+  /**
+   * Tells the server what this device cannot sync (replacing what it said before). A server
+   * from before this endpoint answers 404: 'absent', and the sync goes on as ever.
+   */
+  async reportProblems(body: { total: number; problems: Array<{ path: string; reason: string; unsyncable_name?: boolean }> }): Promise<'stored' | 'absent'> {
+    try {
+      await this.json('PUT', '/api/v1/devices/self/problems', body);
+      return 'stored';
+    } catch (err) {
+      if (err instanceof ServerError && err.status === 404) return 'absent';
+      throw err;
+    }
+  }
   versions(p: string) {
     return this.json<{ path: string; versions: VersionInfo[] }>('GET', `/api/v1/versions/${encodePathForUrl(p)}`);
   }

@@ -10,6 +10,7 @@ import { acquireLock, LockedError } from './lock.js';
 import { FolderGuardError } from './marker.js';
 import { MassDeleteError, runSyncCycle, type CycleOptions, type CycleResult, type Device } from './sync-cycle.js';
 import { addUp, type Totals } from './summary.js';
+import { reportProblems } from './problem-report.js';
 
 export type RunnerOptions = CycleOptions & { maxCycles?: number; onCycle?: (r: CycleResult) => void };
 
@@ -24,6 +25,9 @@ export async function cyclesUntilAgreed(device: Device, options: RunnerOptions =
     if (r.agreed || options.signal?.aborted) break;
     if (i > 0) await new Promise((res) => setTimeout(res, 200 * i));
   }
+  // The last scan's skipped paths are what this device cannot sync now: the owner's console shows them.
+  const last = results[results.length - 1];
+  if (last && !options.signal?.aborted) await reportProblems(device, last.skipped, options.log);
   return addUp(results, Date.now() - started);
 }
 

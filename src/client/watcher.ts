@@ -16,6 +16,9 @@ import { FolderGuardError } from './marker.js';
 import { MassDeleteError, runSyncCycle, type CycleResult } from './sync-cycle.js';
 import type { Totals } from './summary.js';
 import type { OpenDevice } from './device.js';
+import type { Skipped } from './scanner.js';
+import { SkippedNews } from './skipped-news.js';
+import { MAX_REPORTED, reportProblems } from './problem-report.js';
 
 /** the longest wait between two attempts while the server is down or a cycle keeps failing */
 export const RETRY_CAP_MS = 60_000;
@@ -32,6 +35,9 @@ export interface WatcherStatus {
   last_cycle_agreed: boolean | null;
   last_cycle_summary: string | null;
   last_cycle_error: string | null;
+  /** what the last cycle could not sync (the first 1,000), and how many in all */
+  skipped: Skipped[];
+  unsyncable: number;
 }
 
 export interface WatchOptions {
@@ -67,6 +73,9 @@ export class Watcher {
   /** paused by `synmac pause`: keeps watching, syncs nothing until `synmac resume` */
   private paused: { since: string } | null = null;
   private lastCycle: { at: string; agreed: boolean; summary: string; error?: string } | null = null;
+  /** the last cycle's skipped paths; each is printed once while it stays (skipped-news.ts) */
+  private skipped: Skipped[] = [];
+  private readonly news = new SkippedNews();
   fatal: Error | null = null;
   private done!: () => void;
   readonly finished = new Promise<void>((r) => (this.done = r));
@@ -166,6 +175,7 @@ export class Watcher {
       const r = await runSyncCycle(this.device, { allowMassDelete: this.opts.allowMassDelete, signal: this.ac.signal, full });
       this.noteCycle(r);
       this.opts.onCycle?.(r);
+      if (!this.ac.signal.aborted) await reportProblems(this.device, r.skipped, this.opts.log);
       if (this.trouble?.key === 'unreachable') this.settled(); // reached it, whatever the cycle found
       if (!r.agreed && !this.ac.signal.aborted) {
         this.troubled(`problems:${r.problems.join('\n')}`, r.problems.slice(0, 5).map((p) => `  ${p}`), 1000);
@@ -228,7 +238,10 @@ export class Watcher {
   }
 
   private noteCycle(r: CycleResult): void {
-    this.lastCycle = { at: new Date().toISOString(), agreed: r.agreed, summary: summaryLine(addUp([r], r.durationMs)) };
+    const t = addUp([r], r.durationMs);
+    this.lastCycle = { at: new Date().toISOString(), agreed: t.agreed, summary: summaryLine(t) };
+    this.skipped = r.skipped;
+    for (const line of this.news.lines(r.skipped)) this.opts.log(line);
   }
 
   private noteFailure(err: unknown): void {
@@ -303,6 +316,8 @@ export class Watcher {
       last_cycle_agreed: this.lastCycle?.agreed ?? null,
       last_cycle_summary: this.lastCycle?.summary || null,
       last_cycle_error: this.lastCycle?.error ?? null,
+      skipped: this.skipped.slice(0, MAX_REPORTED),
+      unsyncable: this.skipped.filter((s) => s.unsyncable_name).length,
     };
   }
 

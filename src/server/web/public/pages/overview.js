@@ -5,6 +5,7 @@ import { href } from '../lib/router.js';
 import { bytes, plural, localTime } from '../lib/format.js';
 import { useLoad, Loading, Time } from '../lib/ui.js';
 import { verb } from '../lib/events.js';
+import { cannotSync } from './devices.js';
 
 // Events about a device name it as their subject ("registered Gamma"), not as who did it.
 const DEVICE_IS_SUBJECT = new Set(['register', 'revoke']);
@@ -32,6 +33,12 @@ export function Overview() {
   const state = useLoad(() => get('/api/v1/admin/overview'), []);
   return html`<h1>Overview</h1>
     <${Loading} state=${state}>${(o) => html`
+      ${o.device_problems?.length
+        ? html`<section class="card warn" data-testid="sync-problems" aria-labelledby="sync-problems-title">
+            <h2 id="sync-problems-title">Not everything is in sync</h2>
+            <ul>${o.device_problems.map((p) => html`<li key=${p.device_id}><strong>${p.device_name}</strong>: ${cannotSync(p.total)} <a href=${href('devices')}>see which →</a></li>`)}</ul>
+          </section>`
+        : null}
       <div class="stats">
         <a class="stat" href=${href('files')}><span class="big">${o.files.count.toLocaleString()}</span> files<small>${bytes(o.files.bytes)} in ${plural(o.files.dirs, 'folder')}</small></a>
         <a class="stat" href=${href('devices')}><span class="big">${o.devices.online} / ${o.devices.total - o.devices.revoked}</span> devices online<small>${o.devices.revoked} revoked</small></a>
