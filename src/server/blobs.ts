@@ -286,6 +286,10 @@ export class BlobStore {
       await fs.rm(tmp, { force: true });
       if (err instanceof ApiError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
+      // From the inflater of an encoded upload (routes/blobs.ts): the body is not deflate-raw.
+      if (typeof code === 'string' && code.startsWith('Z_')) {
+        throw new ApiError(400, 'invalid_encoding', 'the body is not valid deflate-raw data; nothing was stored');
+      }
       if (code === 'ENOSPC' || code === 'EDQUOT') {
         throw new ApiError(507, 'insufficient_storage', 'the server is out of disk space; nothing was stored');
       }

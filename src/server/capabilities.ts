@@ -5,5 +5,5 @@ import type { ServerCapabilities } from '../core/protocol.js';
 
 export const CAPABILITIES: ServerCapabilities = {
   manifests: 1,
-  chunk_encodings: [],
+  chunk_encodings: ['deflate-raw'],
 };

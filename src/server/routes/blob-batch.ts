@@ -5,39 +5,33 @@
 // and recorded in one transaction: the same guarantees as PUT /blobs/{sha256}, paid once
 // per batch.
 //
-// Frame format (both directions): 64 ASCII hex digits of SHA-256, 8-byte big-endian
-// size, then `size` bytes. In /blobs/fetch answers a missing blob has size 2^64-1 and
-// no bytes.
+// Frames (both directions, docs/api.md): v1, or v2 with a per-frame encoding when the
+// request says `X-Synmac-Frame: 2` (batch) or asks for encodings (fetch); batch-frames.ts
+// reads and writes them. In /blobs/fetch answers a missing blob has size 2^64-1 and no bytes.
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
-import { SHA256_RE } from '../../core/protocol.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { ApiError } from '../errors.js';
+import { DEFLATE_RAW, MISSING, U32_MAX, decodeFrame, encodeForFetch, frameHeader, splitFrames } from '../batch-frames.js';
 import { acceptRawBodies } from './raw-body.js';
 import { errorResponses, sha256Schema } from './schemas.js';
 
 export const BATCH_MAX_BYTES = 64 * 1024 * 1024;
+/** Raw bytes per batch, after inflating: what the server holds in memory to write one pack. */
+export const BATCH_MAX_RAW_BYTES = 64 * 1024 * 1024;
 export const BATCH_MAX_BLOBS = 10_000;
-const MISSING = 0xffffffffffffffffn;
 const STREAM_ABOVE = 1024 * 1024;
+/** With encodings, blobs up to this size are read whole (to be deflated); bigger ones stream raw. */
+const ENCODE_UP_TO = 16 * 1024 * 1024;
 const GROUP_BYTES = 8 * 1024 * 1024;
 
-export function parseFrames(buf: Buffer): Array<{ sha256: string; body: Buffer }> {
-  const out: Array<{ sha256: string; body: Buffer }> = [];
-  let off = 0;
-  while (off < buf.length) {
-    if (off + 72 > buf.length) throw new ApiError(400, 'invalid_batch', 'truncated blob header');
-    const sha256 = buf.toString('latin1', off, off + 64);
-    if (!SHA256_RE.test(sha256)) throw new ApiError(400, 'invalid_batch', 'a blob header does not start with a lower-case hex SHA-256');
-    const size = buf.readBigUInt64BE(off + 64);
-    if (size > BigInt(buf.length - off - 72)) throw new ApiError(400, 'invalid_batch', 'truncated blob body');
-    const body = buf.subarray(off + 72, off + 72 + Number(size));
-    out.push({ sha256, body });
-    off += 72 + Number(size);
-    if (out.length > BATCH_MAX_BLOBS) throw new ApiError(413, 'batch_too_large', `at most ${BATCH_MAX_BLOBS} blobs per batch`);
-  }
-  return out;
+/** Which frames a batch request carries: absent or "1" the original ones, "2" the encoded ones. */
+function frameVersion(req: FastifyRequest): 1 | 2 {
+  const v = req.headers['x-synmac-frame'];
+  if (v === undefined || v === '1') return 1;
+  if (v === '2') return 2;
+  throw new ApiError(400, 'invalid_header', 'X-Synmac-Frame must be 1 or 2');
 }
 
 export async function blobBatchRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
@@ -50,6 +44,7 @@ export async function blobBatchRoutes(app: FastifyInstance, ctx: ServerContext):
         schema: { summary: 'Upload many small blobs in one body (frames: sha256 hex, u64 size, bytes)', response: errorResponses },
       },
       async (req) => {
+        const v2 = frameVersion(req) === 2;
         const chunks: Buffer[] = [];
         let total = 0;
         for await (const c of req.raw as AsyncIterable<Buffer>) {
@@ -57,12 +52,17 @@ export async function blobBatchRoutes(app: FastifyInstance, ctx: ServerContext):
           if (total > BATCH_MAX_BYTES) throw new ApiError(413, 'batch_too_large', `a batch may hold at most ${BATCH_MAX_BYTES} bytes`);
           chunks.push(c);
         }
-        const frames = parseFrames(Buffer.concat(chunks));
-        // Verify everything before storing anything: a bad frame keeps the whole batch out.
-        for (const f of frames) {
-          if (createHash('sha256').update(f.body).digest('hex') !== f.sha256) {
+        const raw = splitFrames(Buffer.concat(chunks), v2, BATCH_MAX_BLOBS);
+        const rawBytes = raw.reduce((n, f) => n + f.size, 0);
+        if (rawBytes > BATCH_MAX_RAW_BYTES) throw new ApiError(413, 'batch_too_large', `a batch may hold at most ${BATCH_MAX_RAW_BYTES} bytes of blobs (before compression)`);
+        // Decode and verify everything before storing anything: a bad frame keeps the whole batch out.
+        const frames: Array<{ sha256: string; body: Buffer }> = [];
+        for (const f of raw) {
+          const body = await decodeFrame(f);
+          if (createHash('sha256').update(body).digest('hex') !== f.sha256) {
             throw new ApiError(400, 'sha256_mismatch', `a blob does not hash to ${f.sha256}; nothing was stored`);
           }
+          frames.push({ sha256: f.sha256, body });
         }
         const unique = [...new Map(frames.map((f) => [f.sha256, f])).values()];
         await ctx.blobs.sweepLock.shared(async () => {
@@ -83,50 +83,66 @@ export async function blobBatchRoutes(app: FastifyInstance, ctx: ServerContext):
       config: { auth: 'device' },
       schema: {
         summary: 'Download many blobs in one answer (frames: sha256 hex, u64 size, bytes; size 2^64-1 = missing)',
-        body: { type: 'object', required: ['sha256'], properties: { sha256: { type: 'array', items: sha256Schema, maxItems: BATCH_MAX_BLOBS } } },
+        description:
+          'With `encodings: ["deflate-raw"]` the answer carries `X-Synmac-Frame: 2` and v2 frames (u8 encoding + u32 body size ' +
+          'after the raw size); a blob is deflated only when that shrinks it by at least 10 %.',
+        body: {
+          type: 'object',
+          required: ['sha256'],
+          properties: {
+            sha256: { type: 'array', items: sha256Schema, maxItems: BATCH_MAX_BLOBS },
+            encodings: { type: 'array', items: { type: 'string', maxLength: 64 }, maxItems: 16 },
+          },
+        },
       },
     },
     async (req, reply) => {
-      const { sha256 } = req.body as { sha256: string[] };
+      const { sha256, encodings } = req.body as { sha256: string[]; encodings?: string[] };
+      const v2 = !!encodings?.includes(DEFLATE_RAW);
       const locs = await ctx.blobs.catalog.lookup(sha256);
+      if (v2) {
+        const huge = sha256.find((s) => (locs.get(s)?.size ?? 0) > U32_MAX);
+        if (huge) throw new ApiError(400, 'frame_too_large', `blob ${huge} is too big for a v2 frame; fetch it with GET /api/v1/blobs/{sha256}`);
+      }
+      // Read whole (and so, in v2, possibly deflated) up to this size; anything larger streams raw.
+      const inMemory = v2 ? ENCODE_UP_TO : STREAM_ABOVE;
       async function* frames(): AsyncGenerator<Buffer> {
-        // Small blobs are read a group at a time (at most 256 or ~8 MiB, so one request
-        // cannot pull much into memory), each pack file opened once per group; anything
-        // large streams.
+        // Blobs are read a group at a time (at most 256 or ~8 MiB, so one request cannot
+        // pull much into memory), each pack file opened once per group; anything large
+        // streams. In v2 a group's blobs are deflated together (zlib's thread pool).
         for (let i = 0; i < sha256.length; ) {
           const group: string[] = [];
           let groupBytes = 0;
           while (i < sha256.length && group.length < 256 && groupBytes < GROUP_BYTES) {
             const size = locs.get(sha256[i])?.size ?? 0;
-            if (size <= STREAM_ABOVE) groupBytes += size;
+            if (size <= inMemory) groupBytes += size;
             group.push(sha256[i++]);
           }
           const smallLocs = group.flatMap((s) => {
             const loc = locs.get(s);
-            return loc && loc.size <= STREAM_ABOVE ? [loc] : [];
+            return loc && loc.size <= inMemory ? [loc] : [];
           });
           const small = await ctx.blobs.readMany(smallLocs);
+          const encoded = v2 ? new Map(await Promise.all([...small].map(async ([s, b]) => [s, await encodeForFetch(b)] as const))) : null;
           for (const s of group) {
-            const head = Buffer.alloc(72);
-            head.write(s, 0, 'latin1');
             const bytes = small.get(s);
             if (bytes) {
-              head.writeBigUInt64BE(BigInt(bytes.length), 64);
-              yield Buffer.concat([head, bytes]);
+              const e = encoded?.get(s) ?? { encoding: 0, body: bytes };
+              yield Buffer.concat([frameHeader(v2, s, BigInt(bytes.length), e.encoding, e.body.length), e.body]);
               continue;
             }
             const stream = locs.has(s) ? await ctx.blobs.open(s) : null;
             if (!stream) {
-              head.writeBigUInt64BE(MISSING, 64);
-              yield head;
+              yield frameHeader(v2, s, MISSING);
               continue;
             }
-            head.writeBigUInt64BE(BigInt(locs.get(s)!.size), 64);
-            yield head;
+            const size = locs.get(s)!.size;
+            yield frameHeader(v2, s, BigInt(size), 0, size);
             yield* stream as AsyncIterable<Buffer>;
           }
         }
       }
+      reply.header('x-synmac-frame', v2 ? '2' : '1');
       reply.header('content-type', 'application/octet-stream');
       return reply.send(Readable.from(frames()));
     },

@@ -1,12 +1,33 @@
 // Blobs by hash: upload bytes once, then commit any number of paths that point at them
 // (POST /api/v1/commit). This is what lets a rename or a copy cost no upload, and what
 // lets many small files share one commit transaction.
-import type { FastifyInstance } from 'fastify';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { MANIFEST_MAX_CHUNK_CEILING } from '../../core/manifest.js';
+import { DEFLATE_RAW } from '../batch-frames.js';
 import type { ServerContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { contentSha256 } from '../request-parsing.js';
 import { acceptRawBodies } from './raw-body.js';
 import { errorResponses, sha256Schema } from './schemas.js';
+
+/**
+ * The upload's raw bytes: the body itself, or with `Content-Encoding: deflate-raw` the body
+ * inflated on the way in (the hash, the size limit and the stored bytes are the raw ones).
+ * An encoded upload is one chunk, so its output is capped at the largest chunk size: a
+ * decompression bomb stops there and stores nothing.
+ */
+function decodedBody(req: FastifyRequest, limit: number): { body: Readable; maxBytes: number } {
+  const enc = req.headers['content-encoding'];
+  if (enc === undefined || enc === 'identity') return { body: req.raw, maxBytes: limit };
+  if (enc !== DEFLATE_RAW) throw new ApiError(415, 'unsupported_encoding', `Content-Encoding must be ${DEFLATE_RAW} (or none)`);
+  const inflater = zlib.createInflateRaw();
+  // Errors reach the store through the inflater (it is the stream the store reads).
+  pipeline(req.raw, inflater).catch(() => {});
+  return { body: inflater, maxBytes: Math.min(limit, MANIFEST_MAX_CHUNK_CEILING) };
+}
 
 const shaParams = { type: 'object', required: ['sha256'], properties: { sha256: sha256Schema } } as const;
 
@@ -38,7 +59,12 @@ export async function blobRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       '/api/v1/blobs/:sha256',
       {
         config: { auth: 'device' },
-        schema: { summary: 'Upload a blob; the body must hash to the sha256 in the URL', params: shaParams, response: errorResponses },
+        schema: {
+          summary: 'Upload a blob; the body must hash to the sha256 in the URL',
+          description: 'With Content-Encoding: deflate-raw the body is inflated first (at most 64 MiB out); the hash is of the raw bytes.',
+          params: shaParams,
+          response: errorResponses,
+        },
       },
       async (req, reply) => {
         const { sha256 } = req.params as { sha256: string };
@@ -49,7 +75,8 @@ export async function blobRoutes(app: FastifyInstance, ctx: ServerContext): Prom
         if (declared !== undefined && Number(declared) > ctx.limits.maxUploadBytes) {
           throw new ApiError(413, 'upload_too_large', `upload exceeds the limit of ${ctx.limits.maxUploadBytes} bytes`);
         }
-        const blob = await ctx.blobs.put(req.raw, sha256, ctx.limits.maxUploadBytes);
+        const { body, maxBytes } = decodedBody(req, ctx.limits.maxUploadBytes);
+        const blob = await ctx.blobs.put(body, sha256, maxBytes);
         return reply.code(201).send({ sha256: blob.sha256, size: blob.size });
       },
     );
