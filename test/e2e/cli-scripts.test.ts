@@ -266,6 +266,24 @@ describe('paths given to commands', { timeout: SLOW }, () => {
     expect(none.stderr).toMatch(/docs\/never\.txt is not in the trash/);
     expect(none.stderr).not.toMatch(/version_not_found/);
   });
+
+  it('trash restore DIR names what the tree rule keeps in the trash and exits 1; the rest comes back', async () => {
+    a.write('fold/x/a.txt', 'under x once');
+    a.write('fold/b.txt', 'beside x');
+    expect((await a.sync()).code).toBe(0);
+    fs.rmSync(a.file('fold'), { recursive: true });
+    expect((await a.sync()).code).toBe(0);
+    a.write('fold/x', 'x is a file now');
+    expect((await a.sync()).code).toBe(0);
+    const r = await a.run('trash', 'restore', 'fold');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^ {2}fold\/b\.txt$/m);
+    expect(r.stderr).toContain('1 entry stays in the trash:');
+    expect(r.stderr).toMatch(/fold\/x\/a\.txt: "fold\/x" is a file now/);
+    expect((await a.sync()).code).toBe(0);
+    expect(fs.readFileSync(a.file('fold/b.txt'), 'utf8')).toBe('beside x');
+    expect(fs.readFileSync(a.file('fold/x'), 'utf8')).toBe('x is a file now');
+  });
 });
 
 describe('output for people', { timeout: SLOW }, () => {

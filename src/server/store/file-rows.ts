@@ -1,10 +1,19 @@
 // The shapes shared by the store's parts: a files row as the wire sees it, and the
 // file_versions row that records a files row as it is now.
 import type { Transaction } from 'kysely';
-import type { RemoteFile } from '../../core/protocol.js';
+import type { EntryKind, RemoteFile } from '../../core/protocol.js';
 import type { FilesTable, Schema } from '../db/schema.js';
 
 export type Tx = Transaction<Schema>;
+
+/** What a path holds at one revision, beside its name: what a write puts there, what a version recorded. */
+export interface Content {
+  kind: EntryKind;
+  sha256: string | null;
+  size: number;
+  mtime: number;
+  mode: number;
+}
 
 /** Rows per IN (...) list: well under SQLite's and PostgreSQL's parameter limits. */
 export const CHUNK = 500;

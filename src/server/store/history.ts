@@ -2,19 +2,13 @@
 // rows). One query each, for the devices' API, the console and the write path's restores,
 // which shape the rows as they need.
 import type { Kysely } from 'kysely';
-import type { EntryKind } from '../../core/protocol.js';
 import type { FileVersionsTable, FilesTable, Schema } from '../db/schema.js';
-import { CHUNK, type Tx } from './file-rows.js';
+import { CHUNK, type Content, type Tx } from './file-rows.js';
 import { underPrefix } from './path-conditions.js';
 
-export interface VersionRow {
+export interface VersionRow extends Content {
   revision: number;
   path: string;
-  kind: EntryKind;
-  sha256: string | null;
-  size: number;
-  mtime: number;
-  mode: number;
   deleted: boolean;
   device_id: string | null;
   device_name: string | null;

@@ -12,18 +12,13 @@ import type { FilesTable, Schema } from '../db/schema.js';
 import { ApiError } from '../errors.js';
 import { faultPoint } from '../faults.js';
 import { contentSizes } from './content-sizes.js';
-import { CHUNK, versionRow, type Tx } from './file-rows.js';
+import { CHUNK, versionRow, type Content, type Tx } from './file-rows.js';
 import { liveVersion } from './history.js';
 import { LiveBelow } from './path-conditions.js';
 import { lockRevisionCounter, storeRevisionCounter } from './revision-counter.js';
 
-export interface WriteInput {
+export interface WriteInput extends Content {
   path: string;
-  kind: EntryKind;
-  sha256: string | null;
-  size: number;
-  mtime: number;
-  mode: number;
   /** the revision this write is based on; null = "new file" */
   baseRevision: number | null;
   device: { id: string; name: string };
@@ -34,15 +29,6 @@ export type BatchOp =
   | { op: 'delete'; path: string; baseRevision: number | null; deviceId: string };
 
 export type BatchResult = WriteResult | DeleteResult | { error: ApiError };
-
-/** What an owner's write puts at a path: a past version's state, or a conflict copy's. */
-export interface Content {
-  kind: EntryKind;
-  sha256: string | null;
-  size: number;
-  mtime: number;
-  mode: number;
-}
 
 export class WritePath {
   private readonly liveBelow: LiveBelow;
