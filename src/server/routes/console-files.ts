@@ -80,14 +80,9 @@ export async function consoleFileRoutes(app: FastifyInstance, ctx: ServerContext
       const path = folderPath(q.path, false);
       let row: { kind: string; sha256: string | null; size: number; revision: number } | undefined;
       if (q.revision !== undefined) {
-        const v = await ctx.database.db
-          .selectFrom('file_versions')
-          .select(['kind', 'sha256', 'size', 'revision', 'is_deleted'])
-          .where('path', '=', path)
-          .where('revision', '=', Number(q.revision))
-          .executeTakeFirst();
-        if (!v || v.is_deleted) throw new ApiError(404, 'version_not_found', 'no such version of that path (or it is a deletion)');
-        row = { kind: v.kind, sha256: v.sha256, size: Number(v.size), revision: Number(v.revision) };
+        const v = await ctx.store.history.version(path, Number(q.revision));
+        if (!v || v.deleted) throw new ApiError(404, 'version_not_found', 'no such version of that path (or it is a deletion)');
+        row = v;
       } else {
         const f = await ctx.store.get(path);
         if (!f || f.is_deleted) throw new ApiError(404, 'not_found', 'no such file on the server');

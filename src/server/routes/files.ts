@@ -64,7 +64,7 @@ export async function filesRoutes(app: FastifyInstance, ctx: ServerContext): Pro
     let row: { revision: number; kind: string; sha256: string | null; size: number; mtime: number; mode: number } | undefined;
     if (query.revision !== undefined) {
       if (!/^\d{1,15}$/.test(query.revision)) throw new ApiError(400, 'invalid_revision', 'revision must be a number');
-      const v = (await ctx.store.versions(path)).find((x) => x.revision === Number(query.revision));
+      const v = await ctx.store.history.version(path, Number(query.revision));
       if (!v || v.deleted) throw new ApiError(404, 'version_not_found', 'no such version of that path');
       row = v;
     } else {

@@ -26,13 +26,22 @@ export class HistoryQueries {
 
   /** Every version of `path`, newest first, with the writing device's name. */
   async versions(path: string): Promise<VersionRow[]> {
-    const rows = await this.db
+    return this.query(path, null);
+  }
+
+  /** One version of `path` (undefined: no such revision of that path). */
+  async version(path: string, revision: number): Promise<VersionRow | undefined> {
+    return (await this.query(path, revision))[0];
+  }
+
+  private async query(path: string, revision: number | null): Promise<VersionRow[]> {
+    let q = this.db
       .selectFrom('file_versions as v')
       .leftJoin('devices as d', 'd.id', 'v.device_id')
       .select(['v.revision', 'v.path', 'v.kind', 'v.sha256', 'v.size', 'v.mtime', 'v.mode', 'v.is_deleted', 'v.device_id', 'd.name as device_name', 'v.created_at', 'v.reason'])
-      .where('v.path', '=', path)
-      .orderBy('v.revision', 'desc')
-      .execute();
+      .where('v.path', '=', path);
+    if (revision !== null) q = q.where('v.revision', '=', revision);
+    const rows = await q.orderBy('v.revision', 'desc').execute();
     return rows.map((r) => ({
       revision: Number(r.revision),
       path: r.path,
