@@ -33,14 +33,21 @@ const clip = (s: string, max: number) => {
  * name that is not UTF-8 keeps its escaped bytes), the first 1,000 listed, all counted.
  */
 export function problemReport(skipped: Skipped[]): ProblemReportBody {
-  const seen = new Map<string, ProblemReportBody['problems'][number]>();
+  // Every path is counted once; only the listed ones are cleaned up (a folder of 100k
+  // symlinks must not cost a second per cycle here).
+  const seen = new Set<string>();
+  const listed = new Set<string>();
+  const problems: ProblemReportBody['problems'] = [];
   for (const s of skipped) {
+    if (s.path === '' || seen.has(s.path)) continue;
+    seen.add(s.path);
+    if (problems.length >= MAX_REPORTED) continue;
     const path = clip(s.path, MAX_PATH);
-    if (path === '' || seen.has(path)) continue;
-    seen.set(path, { path, reason: clip(s.reason || 'cannot be synced', MAX_REASON), ...(s.unsyncable_name ? { unsyncable_name: true } : {}) });
+    if (listed.has(path)) continue; // two very long paths that clip to one: listed once
+    listed.add(path);
+    problems.push({ path, reason: clip(s.reason || 'cannot be synced', MAX_REASON), ...(s.unsyncable_name ? { unsyncable_name: true } : {}) });
   }
-  const all = [...seen.values()];
-  return { total: all.length, problems: all.slice(0, MAX_REPORTED) };
+  return { total: Math.max(seen.size, problems.length), problems };
 }
 
 /** Sends the report if the server does not have it yet. Never throws. */
