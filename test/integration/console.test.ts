@@ -364,6 +364,18 @@ describe.each(ENGINES)('owner console API (%s)', (engine) => {
     expectApiError(await admin.post('/api/v1/admin/conflicts/resolve', { copy_path: k1.copyPath, keep: 'neither' }), 400, 'invalid_request');
   });
 
+  it('keep the copy where the original has become a folder: refused by the tree rule, nothing changes', async () => {
+    const k = await makeConflict('conf/became-dir.txt');
+    expect((await a.del('conf/became-dir.txt', k.original.revision)).status).toBeLessThan(300);
+    await put(a, 'conf/became-dir.txt/inside.txt', 'the name is a folder now');
+    const before = await a.cursor();
+    const r = await admin.post('/api/v1/admin/conflicts/resolve', { copy_path: k.copyPath, keep: 'copy' });
+    expectApiError(r, 409, 'tree_conflict');
+    expect(await a.cursor()).toBe(before);
+    expect((await a.get(k.copyPath)).raw.toString()).toBe('copy of conf/became-dir.txt');
+    expect((await a.get('conf/became-dir.txt/inside.txt')).raw.toString()).toBe('the name is a folder now');
+  });
+
   it('GC: the preview says what a run frees, changes nothing; the run then frees it', async () => {
     const body = 'bytes only this file holds, soon garbage';
     const f = await put(a, 'gc/doomed.txt', body);
