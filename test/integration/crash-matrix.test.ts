@@ -1,4 +1,5 @@
-// The server crash matrix: SIGKILL at each step of a commit and of garbage collection, on
+// The server crash matrix: SIGKILL at each step of a commit, of recording a manifest of
+// chunks, and of garbage collection (manifests included), on
 // SQLite and PostgreSQL. After a restart no row points at a missing blob, no partial blob
 // is visible, and a client that retries its request ends up with its bytes stored.
 import { createHash, randomBytes } from 'node:crypto';
@@ -9,6 +10,10 @@ import { ENGINES, createTestDatabase } from '../helpers/postgres.js';
 import { assertStorageConsistent } from '../helpers/invariants.js';
 import { blobFrames } from '../helpers/frames.js';
 import { spawnServer, tempDir, type ServerProcess } from '../helpers/server.js';
+import { chunkBuffer, type ChunkedContent } from '../../src/core/chunker.js';
+import { tierParams } from '../../src/core/chunk-params.js';
+import { CHUNKING_ALGO } from '../../src/core/manifest.js';
+import { prngBytes } from '../helpers/prng.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -35,6 +40,19 @@ const put = (srv: ServerProcess, key: string, path: string, bytes: Buffer, base?
 async function waitForDeath(srv: ServerProcess): Promise<string | null> {
   if (srv.child.exitCode === null && srv.child.signalCode === null) await new Promise((r) => srv.child.once('exit', r));
   return srv.child.signalCode;
+}
+
+const TIER = tierParams(256 * 1024);
+/** A file cut into chunks, with its manifest and the chunk bodies. */
+function chunked(data: Buffer) {
+  const c: ChunkedContent = chunkBuffer(data, TIER);
+  const manifest = {
+    sha256: c.sha256,
+    size: c.size,
+    chunking: { algo: CHUNKING_ALGO, min: TIER.min, avg: TIER.avg, max: TIER.max },
+    chunks: c.chunks.map((k) => [k.sha256, k.length]),
+  };
+  return { data, c, manifest: JSON.stringify(manifest), bodies: c.chunks.map((k) => data.subarray(k.offset, k.offset + k.length)) };
 }
 
 const commitPoints = ['blob-written', 'blob-renamed', 'before-commit', 'after-commit'] as const;
@@ -204,6 +222,82 @@ describe.each(ENGINES)('server crash matrix on %s', (engine) => {
       await assertStorageConsistent(dir, databaseUrl);
       expect(await fs.readdir(`${dir}/packs`)).toHaveLength(2); // the second and third uploads'
       for (const [j, b] of third.entries()) expect(sha((await call(srv, 'GET', `/api/v1/files/f${15 + j}.bin`, key)).buf)).toBe(sha(b));
+    } finally {
+      await srv.kill();
+    }
+  });
+  it.each(['manifest-verified', 'manifest-recorded'] as const)('SIGKILL at %s while recording a manifest: all of it or none, the retry commits the file', async (point) => {
+    const { dir, databaseUrl } = await fresh();
+    let srv = await spawnServer(dir, { databaseUrl });
+    const { key } = await enroll(srv);
+    const f = chunked(prngBytes(31, 3 * 1024 * 1024 + 17));
+    const octets = { 'content-type': 'application/octet-stream' };
+    const json = { 'content-type': 'application/json' };
+    expect((await call(srv, 'POST', '/api/v1/blobs/batch', key, blobFrames(f.bodies), octets)).status).toBe(200);
+    await srv.kill();
+
+    srv = await spawnServer(dir, { databaseUrl, env: { SYNMAC_FAULT: point } });
+    await expect(call(srv, 'PUT', `/api/v1/manifests/${f.c.sha256}`, key, f.manifest, json)).rejects.toThrow();
+    expect(await waitForDeath(srv)).toBe('SIGKILL');
+
+    srv = await spawnServer(dir, { databaseUrl });
+    try {
+      await assertStorageConsistent(dir, databaseUrl);
+      expect((await call(srv, 'GET', `/api/v1/manifests/${f.c.sha256}`, key)).status).toBe(point === 'manifest-recorded' ? 200 : 404);
+      const retry = await call(srv, 'PUT', `/api/v1/manifests/${f.c.sha256}`, key, f.manifest, json);
+      expect(retry.status).toBe(point === 'manifest-recorded' ? 200 : 201);
+      const ops = [{ op: 'write', path: 'big.bin', kind: 'file', sha256: f.c.sha256, mtime: 1_700_000_000_000, mode: 0o644, base_revision: null }];
+      expect((await call(srv, 'POST', '/api/v1/commit', key, JSON.stringify({ ops }), json)).json().results[0].result).toBe('created');
+      expect(sha((await call(srv, 'GET', '/api/v1/files/big.bin', key)).buf)).toBe(f.c.sha256);
+      await assertStorageConsistent(dir, databaseUrl);
+    } finally {
+      await srv.kill();
+    }
+  });
+
+  it('SIGKILL during garbage collection at gc-manifests-deleted: chunks a kept file shares stay, the next run frees the rest', async () => {
+    const { dir, databaseUrl } = await fresh();
+    let srv = await spawnServer(dir, { databaseUrl, extraArgs: GC_NOW });
+    const { admin, key } = await enroll(srv);
+    const octets = { 'content-type': 'application/octet-stream' };
+    const json = { 'content-type': 'application/json' };
+    // Two versions of a.bin sharing all but the chunks around an edit, and a chunked file
+    // that is then deleted (its last version stays restorable).
+    const v1 = prngBytes(41, 3 * 1024 * 1024);
+    const edited = Buffer.from(v1);
+    edited.fill(9, 1_600_000, 1_600_050);
+    const files = [chunked(v1), chunked(edited), chunked(prngBytes(42, 2 * 1024 * 1024))];
+    for (const f of files) {
+      expect((await call(srv, 'POST', '/api/v1/blobs/batch', key, blobFrames(f.bodies), octets)).status).toBe(200);
+      expect((await call(srv, 'PUT', `/api/v1/manifests/${f.c.sha256}`, key, f.manifest, json)).status).toBe(201);
+    }
+    const write = (path: string, f: { c: ChunkedContent }, base: number | null) => ({ op: 'write', path, kind: 'file', sha256: f.c.sha256, mtime: 1_700_000_000_000, mode: 0o644, base_revision: base });
+    const commit = async (op: unknown) => (await call(srv, 'POST', '/api/v1/commit', key, JSON.stringify({ ops: [op] }), json)).json().results[0];
+    const r1 = await commit(write('a.bin', files[0], null));
+    expect((await commit(write('a.bin', files[1], r1.revision))).result).toBe('updated');
+    const g = await commit(write('gone.bin', files[2], null));
+    const del = await request(`${srv.url}/api/v1/files/gone.bin`, { method: 'DELETE', headers: { authorization: `Bearer ${key}`, 'if-match': `"${g.revision}"` } });
+    expect(del.statusCode).toBe(200);
+    await del.body.dump();
+    await srv.kill();
+
+    srv = await gcKilledAt('gc-manifests-deleted', dir, admin, databaseUrl);
+    try {
+      await assertStorageConsistent(dir, databaseUrl);
+      expect(sha((await call(srv, 'GET', '/api/v1/files/a.bin', key)).buf)).toBe(files[1].c.sha256);
+      // v1's manifest went before the kill; its own chunks are freed by the next run.
+      expect((await call(srv, 'GET', `/api/v1/manifests/${files[0].c.sha256}`, key)).status).toBe(404);
+      const onlyV1 = [...new Set(files[0].c.chunks.map((k) => k.sha256).filter((h) => !files[1].c.chunks.some((k) => k.sha256 === h)))];
+      expect(onlyV1.length).toBeGreaterThan(0);
+      const report = (await call(srv, 'POST', '/api/v1/admin/gc', admin)).json();
+      expect(report.manifests_removed).toBe(0);
+      expect(report.blobs_removed).toBe(onlyV1.length);
+      await assertStorageConsistent(dir, databaseUrl);
+      for (const h of onlyV1) expect((await call(srv, 'GET', `/api/v1/blobs/${h}`, key)).status).toBe(404);
+      expect(sha((await call(srv, 'GET', '/api/v1/files/a.bin', key)).buf)).toBe(files[1].c.sha256);
+      const restored = await call(srv, 'POST', '/api/v1/trash/restore', key, JSON.stringify({ path: 'gone.bin' }), json);
+      expect(restored.status).toBe(200);
+      expect(sha((await call(srv, 'GET', '/api/v1/files/gone.bin', key)).buf)).toBe(files[2].c.sha256);
     } finally {
       await srv.kill();
     }
