@@ -16,6 +16,7 @@ import type {
   SyncAction,
   SyncActionType,
 } from './protocol.js';
+import { completeBases, statusInputs, type HistoryAnswers, type PathInputs } from './plan-inputs.js';
 
 export interface LocalState {
   kind: EntryKind;
@@ -92,49 +93,33 @@ export function emptySummary(): Record<SyncActionType, number> {
   return Object.fromEntries(ACTION_TYPES.map((t) => [t, 0])) as Record<SyncActionType, number>;
 }
 
+/** Plans every path of `inputs`, in their order: one `decide` per path, the same for full and incremental cycles. */
+export function planPaths(inputs: Iterable<PathInputs>): SyncAction[] {
+  const actions: SyncAction[] = [];
+  for (const i of inputs) {
+    const a = decide(i.path, i.local, i.base, i.remote);
+    if (a) actions.push(a);
+  }
+  return actions;
+}
+
 /**
  * The whole /status answer: every path the device mentioned plus every live path on the
  * server it did not mention. `remotes` must hold the server's row for each path it has
- * (live or deleted). Paths must already be validated and NFC, and every base must carry
- * its sha256 (the server fills it in from its version history when a device omits it).
+ * (live or deleted). Paths must already be validated and NFC. `history` holds what the
+ * server read for `historyLookups(request, remotes)`: bases are completed from it (in
+ * place) before planning; without it every base must already carry its sha256.
  */
 export function planStatus(
   request: StatusRequest,
   remotes: ReadonlyMap<string, RemoteFile>,
   cursor: number,
+  history?: HistoryAnswers,
 ): StatusResponse {
-  const actions: SyncAction[] = [];
+  if (history) completeBases(request, remotes, history);
+  const actions = planPaths(statusInputs(request, remotes));
   const summary = emptySummary();
-  const seen = new Set<string>();
-  const push = (a: SyncAction | null) => {
-    if (!a) return;
-    actions.push(a);
-    summary[a.action]++;
-  };
-
-  for (const f of request.files) {
-    seen.add(f.path);
-    const kind = f.kind ?? 'file';
-    const local: LocalState = { kind, sha256: kind === 'dir' ? null : (f.sha256 ?? null) };
-    // The base's own kind: a file that became a directory (or the reverse) is a change
-    // even when nothing else about it is. Clients that do not send it meant `kind`.
-    const baseKind = f.base_kind ?? kind;
-    const base: BaseState | null =
-      f.base_revision == null ? null : { revision: f.base_revision, kind: baseKind, sha256: baseKind === 'dir' ? null : (f.base_sha256 ?? null) };
-    push(decide(f.path, local, base, remotes.get(f.path) ?? null));
-  }
-  for (const d of request.deleted ?? []) {
-    if (seen.has(d.path)) continue; // present on disk wins over a stale deletion record
-    seen.add(d.path);
-    const kind = d.base_kind ?? d.kind ?? 'file';
-    push(
-      decide(d.path, null, { revision: d.base_revision, kind, sha256: d.base_sha256 ?? null }, remotes.get(d.path) ?? null),
-    );
-  }
-  for (const [path, remote] of remotes) {
-    if (seen.has(path) || remote.deleted) continue;
-    push({ action: 'download', path, remote });
-  }
+  for (const a of actions) summary[a.action]++;
   return { cursor, actions, summary };
 }
 

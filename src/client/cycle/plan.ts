@@ -1,7 +1,9 @@
 // Phase 1: what this cycle must do. Scan the folder, find what changed here since the last
 // agreement, ask the server (the whole /status, or only /changes since the last clean
 // cursor), then drop what must not be touched and stop before a mass delete.
-import { decide } from '../../core/plan.js';
+import { planPaths } from '../../core/plan.js';
+import { incrementalInputs } from '../../core/plan-inputs.js';
+import { excludeActions } from '../../core/plan-exclusions.js';
 import type { EntryKind, RemoteFile, StatusRequest, SyncAction } from '../../core/protocol.js';
 import type { Api } from '../api.js';
 import type { IgnoreRules } from '../ignore-rules.js';
@@ -35,7 +37,6 @@ export async function planCycle(
   const scan = await scanFolder(config.folder, index, rules, { compact: planIncremental });
   const { entries } = scan;
   const untouchable = new Set<string>([...scan.unstable, ...scan.skipped.map((s) => s.path)]);
-  const unstableSet = new Set(scan.unstable);
   if (scan.unstable.length) problems.push(`${scan.unstable.length} file(s) changed while being read; retried next cycle`);
 
   refreshStats(scan, index, rows);
@@ -51,23 +52,11 @@ export async function planCycle(
   if (planIncremental) incremental = await fetchChanges(api, Number(lastCursor));
 
   if (incremental) {
-    // Only paths that changed on either side since the last clean cycle can need work;
-    // decide() is the same function the server runs for /status.
     mode = 'incremental';
     cursor = incremental.cursor;
-    actions = [];
-    const paths = new Set<string>([...localChanged, ...incremental.changes.keys()]);
-    for (const p of paths) {
-      const row = rows.get(p);
-      const base = baseOf(row);
-      let remote = incremental.changes.get(p) ?? null;
-      if (!remote && base) {
-        // Unchanged on the server since our base: the base is the remote state.
-        remote = { path: p, kind: base.kind, revision: base.revision, sha256: base.sha256, size: 0, mtime: 0, mode: 0, deleted: false };
-      }
-      const a = decide(p, localOf(entries.get(p)), base, remote);
-      if (a) actions.push(a);
-    }
+    actions = planPaths(
+      incrementalInputs(localChanged, incremental.changes, (p) => localOf(entries.get(p)), (p) => baseOf(rows.get(p))),
+    );
   } else {
     const res = await api.status(statusRequest(scan, rows, deletedHere));
     cursor = res.cursor;
@@ -75,16 +64,14 @@ export async function planCycle(
   }
 
   // Never touch what the scanner could not see properly, never fetch what is ignored here.
-  actions = actions.filter((a) => {
-    if (untouchable.has(a.path)) {
-      // A file being written is looked at again next cycle; a symlink or unreadable
-      // file is reported by `status` and simply never synced.
-      if (unstableSet.has(a.path)) problems.push(`${a.path}: left alone this cycle (${a.action})`);
-      return false;
-    }
-    const kind = a.action === 'download' || a.action === 'conflict' ? a.remote.kind : (rows.get(a.path)?.kind ?? entries.get(a.path)?.kind ?? 'file');
-    return !rules.ignores(a.path, kind === 'dir');
+  const kept = excludeActions(actions, {
+    untouchable,
+    unstable: new Set(scan.unstable),
+    ignored: (p, isDir) => rules.ignores(p, isDir),
+    kindHere: (p) => rows.get(p)?.kind ?? entries.get(p)?.kind,
   });
+  actions = kept.actions;
+  for (const a of kept.leftAlone) problems.push(`${a.path}: left alone this cycle (${a.action})`);
 
   guardMassDelete(actions, index, rows, options.allowMassDelete === true);
   return { scan, actions, cursor, mode, problems };

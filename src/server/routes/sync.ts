@@ -3,6 +3,7 @@
 import { eventStreams } from './event-stream.js';
 import type { FastifyInstance } from 'fastify';
 import { planStatus } from '../../core/plan.js';
+import { historyLookups } from '../../core/plan-inputs.js';
 import { normalizePath } from '../../core/paths.js';
 import type { StatusRequest } from '../../core/protocol.js';
 import type { ServerContext } from '../context.js';
@@ -126,40 +127,14 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       // and after the cursor, which costs a redundant look later, never a missed change.
       const cursor = await ctx.store.cursor();
       const remotes = await ctx.store.all();
-      // Bases sent without their hash: a base that is the path's current revision has the
-      // current row's hash (the row and its version are written together); only older
-      // bases are looked up in the version history. Querying the history for every base
-      // took ~0.6 s of a 100k-file no-op /status.
-      const unknown: Array<{ base_revision?: number | null; base_sha256?: string | null }> = [];
-      for (const e of [files, deleted]) {
-        for (const x of e as Array<{ path: string; kind?: string; base_kind?: string | null; base_revision?: number | null; base_sha256?: string | null }>) {
-          // Only a file base has a hash: a directory that became a file has none to look up.
-          if (x.base_revision == null || x.base_sha256 !== undefined || (x.base_kind ?? x.kind ?? 'file') !== 'file') continue;
-          const r = remotes.get(x.path);
-          if (r && r.revision === x.base_revision) x.base_sha256 = r.sha256;
-          else unknown.push(x);
-        }
-      }
-      if (unknown.length > 0) {
-        const shas = await ctx.store.shaOfRevisions(unknown.map((e) => e.base_revision!));
-        for (const e of unknown) e.base_sha256 = shas.get(e.base_revision!) ?? null;
-      }
-      // A file held without a base whose bytes the server has had at that path is an old
-      // server version (a download that landed just before a crash wiped the device's
-      // record of it), not new work: that version is its base, so it is updated or
-      // removed like any unchanged file instead of becoming a conflict copy.
-      const orphans = files.filter((f) => f.base_revision == null && (f.kind ?? 'file') === 'file' && remotes.has(f.path) && remotes.get(f.path)!.sha256 !== f.sha256);
-      if (orphans.length > 0) {
-        const known = await ctx.store.revisionsWithContent(orphans.map((f) => ({ path: f.path, sha256: f.sha256! })));
-        for (const f of orphans) {
-          const rev = known.get(`${f.path}\u0000${f.sha256}`);
-          if (rev !== undefined) {
-            f.base_revision = rev;
-            f.base_sha256 = f.sha256;
-          }
-        }
-      }
-      return planStatus({ files, deleted }, remotes, cursor);
+      // The planner says which history reads it needs (old bases' hashes, old versions
+      // a device holds without a base); the store answers; the planner decides.
+      const need = historyLookups({ files, deleted }, remotes);
+      const history = {
+        shaOfRevision: need.revisions.length > 0 ? await ctx.store.shaOfRevisions(need.revisions) : new Map<number, string | null>(),
+        revisionWithContent: need.contents.length > 0 ? await ctx.store.revisionsWithContent(need.contents) : new Map<string, number>(),
+      };
+      return planStatus({ files, deleted }, remotes, cursor, history);
     },
   );
 
