@@ -5,6 +5,7 @@
 // one counter write-back and one change notification at the end.
 import type { Kysely } from 'kysely';
 import { conflictPath } from '../../core/conflict-name.js';
+import { isUnchangedWrite, writeNeedsHistory, writeOutcome, type LiveRow, type WriteRequest } from '../../core/write-rule.js';
 import { ancestorsOf, canHoldSubtree, placeInTree, rebasePath, type LiveKind, type Placement } from '../../core/tree.js';
 import type { DeleteResult, EntryKind, WriteResult } from '../../core/protocol.js';
 import type { Engine } from '../db/connection.js';
@@ -174,19 +175,21 @@ export class CommitTx {
     const current = this.rows.get(input.path) ?? undefined;
     const live = current && !current.is_deleted ? current : undefined;
 
-    if (live && live.kind === input.kind && (input.kind === 'dir' || live.sha256 === input.sha256)) {
-      return { path: input.path, revision: Number(live.revision), sha256: live.sha256, result: 'unchanged' };
+    // The rule is core's (write-rule.ts); this reads its inputs and carries it out.
+    const liveRow: LiveRow | null = live ? { kind: live.kind, sha256: live.sha256, revision: Number(live.revision) } : null;
+    const asked: WriteRequest = { kind: input.kind, sha256: input.sha256, baseRevision: input.baseRevision, deviceId: input.device.id };
+    if (isUnchangedWrite(liveRow, asked)) {
+      return { path: input.path, revision: liveRow!.revision, sha256: liveRow!.sha256, result: 'unchanged' };
     }
     input = await this.withStoredSize(input);
 
     let target = input.path;
-    let outcome: WriteResult['result'] = live ? 'updated' : 'created';
+    const outcome = writeOutcome(liveRow, asked, writeNeedsHistory(liveRow, asked) ? await this.writersSince(input) : []);
     let conflictOf: WriteResult['conflict_of'];
-    if (live && input.baseRevision !== Number(live.revision) && (await this.someoneElseWroteSince(input))) {
+    if (outcome === 'conflict') {
       // Someone else wrote first: they keep the name, these bytes get a copy beside it.
       target = await this.freeConflictPath(input.path, input.kind, input.device.name, new Date(now));
-      outcome = 'conflict';
-      conflictOf = { path: input.path, revision: Number(live.revision) };
+      conflictOf = { path: input.path, revision: liveRow!.revision };
       await this.loadRows([target]);
     }
     return this.putRow(target, input, input.device.id, outcome, outcome, conflictOf, now);
@@ -335,23 +338,21 @@ export class CommitTx {
   // --- conflicts and content -----------------------------------------------------------
 
   /**
-   * Whether another device (or the owner, through a restore) wrote this path after the
-   * writer's base. A stale base whose newer revisions are all the writer's own is no
-   * conflict: it is the device that crashed after its upload committed but before it
-   * recorded the new base, and then edited the file again. Its earlier upload stays in
-   * the history; a conflict copy of itself would only confuse the person.
+   * Who wrote this path after the writer's base: the distinct device ids (null: the owner,
+   * through a restore) of those versions, at most two (enough for writeOutcome to tell
+   * "only the writer itself" from "someone else").
    */
-  private async someoneElseWroteSince(input: WriteInput): Promise<boolean> {
+  private async writersSince(input: WriteInput): Promise<Array<string | null>> {
     await this.flushVersions(); // the history must include this transaction's own versions
-    const other = await this.tx
+    const rows = await this.tx
       .selectFrom('file_versions')
-      .select('revision')
+      .select('device_id')
+      .distinct()
       .where('path', '=', input.path)
       .where('revision', '>', input.baseRevision ?? 0)
-      .where((eb) => eb.or([eb('device_id', 'is', null), eb('device_id', '!=', input.device.id)]))
-      .limit(1)
-      .executeTakeFirst();
-    return other !== undefined;
+      .limit(2)
+      .execute();
+    return rows.map((r) => r.device_id);
   }
 
   /** The content must be stored, whole or as a manifest (checked under the lock the collector takes too); its size is the stored one. */
