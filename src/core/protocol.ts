@@ -91,6 +91,27 @@ export interface WriteResult {
   conflict_of?: { path: string; revision: number };
 }
 
+/**
+ * Result of a POST /api/v1/commit `move` item. `moved`: the source (and, for a directory,
+ * every live path below it) now lives under `path`, each with a new revision, and the
+ * history follows it. A fallback (`fallback` says why) moved nothing: the target was
+ * written as new content like a write with no base (`result` as for a write: created,
+ * unchanged, or a conflict copy), and the source was left as the server holds it. For a
+ * directory that means only the directory itself: the device sends what it holds inside
+ * as ordinary writes.
+ */
+export interface MoveResult {
+  path: string;
+  from: string;
+  revision: number;
+  sha256: string | null;
+  result: 'moved' | WriteResult['result'];
+  /** result 'moved': every path that moved, with its new revision (a directory first) */
+  moved?: Array<{ from: string; path: string; revision: number }>;
+  fallback?: 'source_changed' | 'target_taken';
+  conflict_of?: { path: string; revision: number };
+}
+
 export interface DeleteResult {
   path: string;
   revision: number;

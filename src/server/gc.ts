@@ -173,7 +173,10 @@ async function pruneVersions(db: Kysely<Schema>, policy: RetentionPolicy, now: n
   let pruned = 0;
   for (let i = 0; i < paths.length; i += 200) {
     const chunk = paths.slice(i, i + 200).map((p) => p.path);
-    const rows = await db.selectFrom('file_versions').select(['path', 'revision', 'created_at', 'is_deleted']).where('path', 'in', chunk).execute();
+    const rows = await db.selectFrom('file_versions').select(['path', 'revision', 'created_at', 'is_deleted', 'moved_from']).where('path', 'in', chunk).execute();
+    // A move's arrival is the link to the history before it (store/history.ts): thinning
+    // it out would cut a file's past off from its name.
+    const links = new Set(rows.filter((r) => r.moved_from !== null).map((r) => Number(r.revision)));
     const byPath = new Map<string, Array<{ revision: number; created_at: number; deleted: boolean }>>();
     for (const r of rows) {
       const list = byPath.get(r.path) ?? [];
@@ -183,7 +186,7 @@ async function pruneVersions(db: Kysely<Schema>, policy: RetentionPolicy, now: n
     const drop: number[] = [];
     for (const list of byPath.values()) {
       const keep = versionsToKeep(list, now, policy);
-      for (const v of list) if (!keep.has(v.revision)) drop.push(v.revision);
+      for (const v of list) if (!keep.has(v.revision) && !links.has(v.revision)) drop.push(v.revision);
     }
     for (let j = 0; j < drop.length; j += 500) {
       await db.deleteFrom('file_versions').where('revision', 'in', drop.slice(j, j + 500)).execute();

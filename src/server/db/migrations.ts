@@ -211,6 +211,25 @@ const manifests: Migration = {
   },
 };
 
+// A move is recorded as one: the row at the new path says where it came from, the row left
+// at the old path says where it went (so the trash, which lists deleted rows, leaves it
+// out), and the version rows carry the same link so a file's history follows it across
+// names. Nullable columns: every row written before keeps meaning what it meant.
+const moves: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('files').addColumn('moved_from', 'text').execute();
+    await db.schema.alterTable('files').addColumn('moved_to', 'text').execute();
+    await db.schema.alterTable('file_versions').addColumn('moved_from', 'text').execute();
+    await db.schema.alterTable('file_versions').addColumn('moved_to', 'text').execute();
+  },
+  async down(db: Kysely<any>) {
+    for (const t of ['file_versions', 'files']) {
+      await db.schema.alterTable(t).dropColumn('moved_to').execute();
+      await db.schema.alterTable(t).dropColumn('moved_from').execute();
+    }
+  },
+};
+
 const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_packs': packs,
@@ -218,6 +237,7 @@ const migrations: Record<string, Migration> = {
   '0004_files_path_bytes': filesPathBytes,
   '0005_device_problems': deviceProblems,
   '0006_manifests': manifests,
+  '0007_moves': moves,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -111,6 +111,10 @@ export interface FilesTable {
   deleted_by: string | null;
   device_id: string | null;
   updated_at: number;
+  /** a live row a move put here: the path it came from (null: written here) */
+  moved_from: string | null;
+  /** a deleted row a move left: the path it went to (not in the trash; null: really deleted) */
+  moved_to: string | null;
 }
 
 export interface FileVersionsTable {
@@ -124,8 +128,12 @@ export interface FileVersionsTable {
   is_deleted: number;
   device_id: string | null;
   created_at: number;
-  /** created | updated | deleted | conflict | restored */
+  /** created | updated | deleted | conflict | restored | moved */
   reason: string;
+  /** reason 'moved', live: the path this version came from (its history continues there) */
+  moved_from: string | null;
+  /** reason 'moved', deleted: the path the content went to */
+  moved_to: string | null;
 }
 
 export interface AdminTable {

@@ -69,10 +69,16 @@ const commitBody = {
       maxItems: 10_000,
       items: {
         type: 'object',
-        required: ['op', 'path'],
+        required: ['op'],
+        // A move names its two ends; a write or delete its one path.
+        if: { properties: { op: { const: 'move' } } },
+        then: { required: ['from', 'to'] },
+        else: { required: ['path'] },
         properties: {
-          op: { type: 'string', enum: ['write', 'delete'] },
+          op: { type: 'string', enum: ['write', 'delete', 'move'] },
           path: pathBodySchema,
+          from: pathBodySchema,
+          to: pathBodySchema,
           kind: kindSchema,
           sha256: nullableSha,
           size: { type: 'integer', minimum: 0 },
@@ -88,8 +94,10 @@ const commitBody = {
 const PUSH_COALESCE_MS = 10;
 
 interface CommitOp {
-  op: 'write' | 'delete';
+  op: 'write' | 'delete' | 'move';
   path: string;
+  from?: string;
+  to?: string;
   kind?: 'file' | 'dir';
   sha256?: string | null;
   size?: number;
@@ -144,7 +152,7 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       config: { auth: 'device' },
       bodyLimit: ctx.limits.maxJsonBytes,
       schema: {
-        summary: 'Commit many writes (of blobs already uploaded) and deletes in one transaction',
+        summary: 'Commit many writes (of blobs already uploaded), deletes and moves in one transaction',
         body: commitBody,
         response: errorResponses,
       },
@@ -154,6 +162,33 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       const device = req.device!;
       const prepared: Array<BatchOp | { error: ApiError }> = [];
       for (const op of ops) {
+        const baseRevision = op.base_revision ?? null;
+        if (op.op === 'move') {
+          let from: string;
+          let to: string;
+          try {
+            from = checkedPath(() => normalizePath(op.from!));
+            to = checkedPath(() => normalizePath(op.to!));
+          } catch (err) {
+            prepared.push({ error: err as ApiError });
+            continue;
+          }
+          const kind = op.kind ?? 'file';
+          prepared.push({
+            op: 'move',
+            input: {
+              from,
+              to,
+              kind,
+              baseRevision,
+              sha256: kind === 'file' ? (op.sha256 ?? null) : null,
+              mtime: op.mtime ?? Date.now(),
+              mode: op.mode ?? (kind === 'dir' ? 0o755 : 0o644),
+              device,
+            },
+          });
+          continue;
+        }
         let path: string;
         try {
           path = checkedPath(() => normalizePath(op.path));
@@ -161,7 +196,6 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
           prepared.push({ error: err as ApiError });
           continue;
         }
-        const baseRevision = op.base_revision ?? null;
         if (op.op === 'delete') {
           prepared.push({ op: 'delete', path, baseRevision, deviceId: device.id });
           continue;

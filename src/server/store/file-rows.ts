@@ -45,5 +45,7 @@ export function versionRow(row: FilesTable, reason: string) {
     device_id: row.device_id,
     created_at: row.updated_at,
     reason,
+    moved_from: row.moved_from ?? null,
+    moved_to: row.moved_to ?? null,
   };
 }

@@ -68,6 +68,7 @@ export class OwnerWrites {
       .selectFrom('files')
       .select(['path', 'kind', 'deleted_at', 'deleted_by'])
       .where('is_deleted', '=', 1)
+      .where('moved_to', 'is', null) // moved away, not deleted: not in the trash
       .where((eb) => underPrefix(eb, 'path', path))
       .orderBy('deleted_at', 'desc')
       .orderBy('path');
@@ -129,7 +130,9 @@ export class OwnerWrites {
    */
   async emptyTrash(path: string | null, dryRun: boolean): Promise<{ purged: string[]; bytes: number }> {
     const run = async (tx: Kysely<Schema> | Tx) => {
-      let q = tx.selectFrom('files').select('path').where('is_deleted', '=', 1);
+      // A row a move left is not in the trash: its versions are the history of the file
+      // at the target, which emptying the trash must not take.
+      let q = tx.selectFrom('files').select('path').where('is_deleted', '=', 1).where('moved_to', 'is', null);
       if (path !== null) q = q.where((eb) => underPrefix(eb, 'path', path));
       const purged = (await q.orderBy('path').execute()).map((r) => r.path);
       const bytes = await this.bytesOnlyIn(tx, purged);

@@ -2,6 +2,7 @@
 // prefix" for the console and the trash, "some live path below" for the tree rule.
 import { sql, type ExpressionBuilder } from 'kysely';
 import type { Engine } from '../db/connection.js';
+import type { FilesTable } from '../db/schema.js';
 import { CHUNK, type Tx } from './file-rows.js';
 
 /** Code points, which is what substr() counts on both engines. */
@@ -42,6 +43,12 @@ export class LiveBelow {
   async has(tx: Tx, p: string): Promise<boolean> {
     const r = await sql<{ one: number }>`select 1 as one from files where ${this.isLive(sql.ref('is_deleted'))} and ${this.below(sql.ref('path'), p)} limit 1`.execute(tx);
     return r.rows.length > 0;
+  }
+
+  /** Every live row strictly below `p`, in path order: what a directory move carries. */
+  async rowsUnder(tx: Tx, p: string): Promise<FilesTable[]> {
+    const r = await sql<FilesTable>`select * from files where ${this.isLive(sql.ref('is_deleted'))} and ${this.below(sql.ref('path'), p)} order by path`.execute(tx);
+    return r.rows;
   }
 
   /**

@@ -7,7 +7,8 @@ import type { Kysely } from 'kysely';
 import { conflictPath } from '../../core/conflict-name.js';
 import { isUnchangedWrite, writeNeedsHistory, writeOutcome, type LiveRow, type WriteRequest } from '../../core/write-rule.js';
 import { ancestorsOf, canHoldSubtree, placeInTree, rebasePath, type LiveKind, type Placement } from '../../core/tree.js';
-import type { DeleteResult, EntryKind, WriteResult } from '../../core/protocol.js';
+import { decideMove, impossibleMove } from '../../core/move.js';
+import type { DeleteResult, EntryKind, MoveResult, WriteResult } from '../../core/protocol.js';
 import type { Engine } from '../db/connection.js';
 import type { FilesTable, Schema } from '../db/schema.js';
 import { ApiError } from '../errors.js';
@@ -25,11 +26,29 @@ export interface WriteInput extends Content {
   device: { id: string; name: string };
 }
 
+/** A device's move of `from` (a file, or a directory with its subtree) to `to`. */
+export interface MoveInput {
+  from: string;
+  to: string;
+  kind: EntryKind;
+  /** the source's revision the device moved */
+  baseRevision: number | null;
+  /** the content the device holds at `to`: what a fallback writes there */
+  sha256: string | null;
+  mtime: number;
+  mode: number;
+  device: { id: string; name: string };
+}
+
 export type BatchOp =
   | { op: 'write'; input: WriteInput }
-  | { op: 'delete'; path: string; baseRevision: number | null; deviceId: string };
+  | { op: 'delete'; path: string; baseRevision: number | null; deviceId: string }
+  | { op: 'move'; input: MoveInput };
 
-export type BatchResult = WriteResult | DeleteResult | { error: ApiError };
+export type BatchResult = WriteResult | DeleteResult | MoveResult | { error: ApiError };
+
+/** Rows per multi-row INSERT (14 columns: well under both engines' parameter limits). */
+const INSERT_CHUNK = 200;
 
 export class WritePath {
   private readonly liveBelow: LiveBelow;
@@ -69,11 +88,19 @@ export class WritePath {
    */
   async batch(ops: BatchOp[]): Promise<BatchResult[]> {
     return this.run(async (c) => {
-      await c.prefetch(ops.map((op) => (op.op === 'write' ? op.input : { path: op.path, kind: null, sha256: null })));
+      await c.prefetch(
+        ops.flatMap((op) =>
+          op.op === 'write'
+            ? [op.input]
+            : op.op === 'move'
+              ? [{ path: op.input.from, kind: null, sha256: null }, { path: op.input.to, kind: op.input.kind, sha256: op.input.sha256 }]
+              : [{ path: op.path, kind: null, sha256: null }],
+        ),
+      );
       const out: BatchResult[] = [];
       for (const op of ops) {
         try {
-          out.push(op.op === 'write' ? await c.write(op.input) : await c.delete(op.path, op.baseRevision, op.deviceId));
+          out.push(op.op === 'write' ? await c.write(op.input) : op.op === 'move' ? await c.move(op.input) : await c.delete(op.path, op.baseRevision, op.deviceId));
         } catch (err) {
           if (!(err instanceof ApiError)) throw err;
           out.push({ error: err });
@@ -239,12 +266,97 @@ export class CommitTx {
     }
     const revision = ++this.counter;
     const now = Date.now();
-    const row: FilesTable = { ...current, revision, is_deleted: 1, deleted_at: now, deleted_by: by, device_id: by, updated_at: now };
+    const row: FilesTable = { ...current, revision, is_deleted: 1, deleted_at: now, deleted_by: by, device_id: by, updated_at: now, moved_from: null, moved_to: null };
     await this.upsert(row, true);
     this.rows.set(path, row);
     for (const a of ancestorsOf(path)) this.touched.add(a);
     this.versions.push({ row, reason: 'deleted' });
     return { path, revision, result: 'deleted' };
+  }
+
+  /**
+   * Commits one device move (core/move.ts decides). Carried out, the source row — and for
+   * a directory every live row below it — is written at the target with a new revision
+   * and a link to where it came from, and the source is left deleted with a link to where
+   * it went (so it is no trash entry). The target rows' revisions come before the
+   * source's: the history of a moved file is its target's versions, then its source's
+   * versions older than the move. Otherwise the fallback: `to` is written as new content
+   * (a write with no base, which meets whatever lives there by the conflict rule) and the
+   * source is left alone.
+   */
+  async move(m: MoveInput): Promise<MoveResult> {
+    const impossible = impossibleMove(m.from, m.to);
+    if (impossible) throw new ApiError(400, 'invalid_move', impossible);
+    await this.loadRows([m.from, m.to, ...ancestorsOf(m.to)]);
+    const source = this.rows.get(m.from) ?? null;
+    const placement = await this.placement(m.to, m.kind);
+    const targetFree = placement.place === 'here' && this.liveKind(m.to) === null && !(m.kind === 'dir' && (await this.liveBelowNow(m.to)));
+    const decision = decideMove({
+      source: source && { kind: source.kind, revision: Number(source.revision), deleted: !!source.is_deleted },
+      kind: m.kind,
+      baseRevision: m.baseRevision,
+      targetFree,
+    });
+    if (decision !== 'move') {
+      if (m.kind === 'file' && !m.sha256) throw new ApiError(400, 'missing_sha256', 'a file move needs its sha256 (written at the target if the move cannot be made)');
+      const input: WriteInput = { path: m.to, kind: m.kind, sha256: m.kind === 'file' ? m.sha256 : null, size: 0, mtime: m.mtime, mode: m.mode, baseRevision: null, device: m.device };
+      const there = this.rows.get(m.to);
+      if (placement.place === 'here' && there && !there.is_deleted && !(there.kind === m.kind && (m.kind === 'dir' || there.sha256 === m.sha256))) {
+        // Other content at the target, even the mover's own: it never saw it there (it
+        // moved onto a free name), so the moved bytes go beside it, not over it.
+        const now = Date.now();
+        const target = await this.freeConflictPath(m.to, m.kind, m.device.name, new Date(now));
+        await this.loadRows([target]);
+        const w = await this.putRow(target, await this.withStoredSize(input), m.device.id, 'conflict', 'conflict', { path: m.to, revision: Number(there.revision) }, now);
+        return { ...w, from: m.from, fallback: decision };
+      }
+      const w = await this.write(input);
+      return { ...w, from: m.from, fallback: decision };
+    }
+
+    const sources = [source!, ...(m.kind === 'dir' ? await this.liveBelow.rowsUnder(this.tx, m.from) : [])];
+    const targets = sources.map((r) => rebasePath(r.path, m.from, m.to));
+    await this.loadRows(targets);
+    const now = Date.now();
+    const by = m.device.id;
+    const arrived: FilesTable[] = sources.map((r, i) => ({
+      ...r,
+      path: targets[i],
+      revision: ++this.counter,
+      is_deleted: 0,
+      deleted_at: null,
+      deleted_by: null,
+      device_id: by,
+      updated_at: now,
+      moved_from: r.path,
+      moved_to: null,
+    }));
+    const left: FilesTable[] = sources.map((r, i) => ({
+      ...r,
+      revision: ++this.counter,
+      is_deleted: 1,
+      deleted_at: now,
+      deleted_by: by,
+      device_id: by,
+      updated_at: now,
+      moved_from: null,
+      moved_to: targets[i],
+    }));
+    await this.replaceRows([...arrived, ...left]);
+    for (const row of [...arrived, ...left]) {
+      this.rows.set(row.path, row);
+      for (const a of ancestorsOf(row.path)) this.touched.add(a);
+      this.versions.push({ row, reason: 'moved' });
+    }
+    const top = arrived[0];
+    return {
+      path: m.to,
+      from: m.from,
+      revision: Number(top.revision),
+      sha256: top.sha256,
+      result: 'moved',
+      moved: arrived.map((r) => ({ from: r.moved_from!, path: r.path, revision: Number(r.revision) })),
+    };
   }
 
   /** Writes the version rows and the counter; run() calls it before COMMIT. */
@@ -400,6 +512,8 @@ export class CommitTx {
       deleted_by: null,
       device_id: by,
       updated_at: now,
+      moved_from: null,
+      moved_to: null,
     };
     await this.upsert(row, !!this.rows.get(target));
     this.rows.set(target, row);
@@ -416,6 +530,26 @@ export class CommitTx {
       await this.tx.updateTable('files').set(rest).where('path', '=', path).execute();
     } else {
       await this.tx.insertInto('files').values(row).execute();
+    }
+  }
+
+  /**
+   * Many rows written at once, whatever was at their paths before (a folder move writes
+   * two rows per file: one DELETE and one multi-row INSERT per chunk instead of a
+   * statement per row, which on PostgreSQL is a round trip each).
+   */
+  private async replaceRows(rows: FilesTable[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+      const chunk = rows.slice(i, i + INSERT_CHUNK);
+      await this.tx
+        .deleteFrom('files')
+        .where(
+          'path',
+          'in',
+          chunk.map((r) => r.path),
+        )
+        .execute();
+      await this.tx.insertInto('files').values(chunk).execute();
     }
   }
 
