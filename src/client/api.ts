@@ -10,6 +10,7 @@ import { ServerError, USER_AGENT, UnreachableError, jsonRequest, makeAgent, read
 import type { DeviceConfig } from './config.js';
 import { Readable } from 'node:stream';
 import { bucketsFor, throttled, type Buckets, type RateLimits } from './rate-limit.js';
+import { Compressor, DEFLATE_RAW, capabilities, openChunkFetch, putChunkBatch, type OutChunk } from './chunk-wire.js';
 
 export class KeyRevokedError extends Error {
   constructor() {
@@ -52,8 +53,8 @@ export class Api {
     return new Api(cfg.server, cfg.apiKey, { ca: cfg.caFile ? fs.readFileSync(cfg.caFile) : undefined, limits });
   }
 
-  /** An upload body, held to --max-upload-rate. */
-  private upBody(body: Buffer | Readable): Buffer | Readable {
+  /** An upload body, held to --max-upload-rate (what crosses the wire: after any compression). */
+  upBody(body: Buffer | Readable): Buffer | Readable {
     const b = this.buckets.upload;
     if (!b) return body;
     return Readable.from(throttled(Buffer.isBuffer(body) ? [body] : body, b), { objectMode: false });
@@ -148,10 +149,14 @@ export class Api {
   /**
    * Uploads many small blobs in one request (POST /blobs/batch). Each body is hashed
    * here first: a file that changed since it was scanned is left out (and returned), so
-   * it cannot spoil the batch. Returns null when the server has no batch endpoint.
+   * it cannot spoil the batch. Returns null when the server has no batch endpoint. Where
+   * the server takes deflate-raw (frames v2), bodies that shrink travel deflated.
    */
   async putBlobBatch(items: Array<{ sha256: string; file: string }>): Promise<{ changed: string[] } | null> {
-    const parts: Buffer[] = [];
+    const caps = await capabilities(this).catch(() => null);
+    const v2 = !!caps && caps.encodings.length > 0;
+    const compressor = new Compressor(!!caps && caps.encodings.includes(DEFLATE_RAW));
+    const out: OutChunk[] = [];
     const changed: string[] = [];
     for (const it of items) {
       let body: Buffer;
@@ -165,20 +170,11 @@ export class Api {
         changed.push(it.sha256);
         continue;
       }
-      const head = Buffer.alloc(72);
-      head.write(it.sha256, 0, 'latin1');
-      head.writeBigUInt64BE(BigInt(body.length), 64);
-      parts.push(head, body);
+      out.push(await compressor.encode(it.sha256, body));
     }
-    if (parts.length === 0) return { changed };
+    if (out.length === 0) return { changed };
     try {
-      const body = Buffer.concat(parts);
-      const res = await this.raw('/api/v1/blobs/batch', {
-        method: 'POST',
-        headers: { 'content-type': 'application/octet-stream', 'content-length': String(body.length) },
-        body: this.upBody(body),
-      });
-      await res.body.dump();
+      await putChunkBatch(this, out, v2);
     } catch (err) {
       if (err instanceof ServerError && err.status === 404 && err.code === 'not_found') return null;
       throw err;
@@ -188,30 +184,18 @@ export class Api {
 
   /**
    * Downloads many blobs in one answer (POST /blobs/fetch), yielding each as it arrives
-   * (body null = the server no longer has it). The caller verifies the hashes.
+   * (body null = the server no longer has it), inflated when the server deflated it. The
+   * caller verifies the hashes.
    */
   async *fetchBlobs(sha256: string[]): AsyncGenerator<{ sha256: string; body: Buffer | null }> {
-    const res = await this.raw('/api/v1/blobs/fetch', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sha256 }) });
-    let buf: Buffer = Buffer.alloc(0);
-    for await (const piece of this.downBody(res.body)) {
-      const chunk = Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.length);
-      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      for (;;) {
-        if (buf.length < 72) break;
-        const sha = buf.toString('latin1', 0, 64);
-        const size = buf.readBigUInt64BE(64);
-        if (size === 0xffffffffffffffffn) {
-          yield { sha256: sha, body: null };
-          buf = buf.subarray(72);
-          continue;
-        }
-        const n = Number(size);
-        if (buf.length < 72 + n) break;
-        yield { sha256: sha, body: buf.subarray(72, 72 + n) };
-        buf = buf.subarray(72 + n);
-      }
+    const caps = await capabilities(this).catch(() => null);
+    const encodings = caps?.encodings.includes(DEFLATE_RAW) ? [DEFLATE_RAW] : [];
+    const f = await openChunkFetch(this, sha256, encodings);
+    try {
+      yield* f.frames;
+    } finally {
+      f.cancel();
     }
-    if (buf.length) throw new Error('the blob batch ended in the middle of a blob');
   }
 
   /** Opens a blob for download; the caller streams and verifies it. */

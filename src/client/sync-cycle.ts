@@ -94,6 +94,9 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   deleteLocalPhase(ctx, actions);
   await downloadPhase(ctx, actions, conflictDownloads);
   await finishPhase(ctx, actions, plan.cursor, committed, scan.skipped);
+  // Nothing is left to fetch: partial chunked downloads kept for resuming are not wanted
+  // any more (a file that changed on the server mid-download leaves one behind).
+  if (result.agreed) cleanTmp(tmpDir, { partials: false });
 
   result.durationMs = Date.now() - started;
   log(`cycle (${result.mode}): ${actions.length} action(s), ${result.problems.length} problem(s)`);

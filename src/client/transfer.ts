@@ -80,13 +80,33 @@ export function writeWithMeta(file: string, body: Uint8Array, mtimeMs: number, r
   }
 }
 
-/** Removes temp files a killed client left behind (only this folder's; one client per folder holds the lock). */
-export function cleanTmp(tmpDir: string): void {
+/** A resumable partial download (`dl-<sha256>.part` and its `.done` journal) is kept this long. */
+export const PARTIAL_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+const PARTIAL_RE = /^dl-[0-9a-f]{64}\.(part|done)$/;
+
+/**
+ * Removes temp files a killed client left behind (only this folder's; one client per
+ * folder holds the lock) — except resumable partial downloads younger than 7 days, unless
+ * `partials` is false (a cycle that agreed on everything wants none of them any more).
+ */
+export function cleanTmp(tmpDir: string, opts: { partials?: boolean } = {}): void {
+  const keepPartials = opts.partials ?? true;
   let names: string[] = [];
   try {
     names = fs.readdirSync(tmpDir);
   } catch {
     return;
   }
-  for (const n of names) fs.rmSync(path.join(tmpDir, n), { force: true, recursive: true });
+  const now = Date.now();
+  for (const n of names) {
+    const full = path.join(tmpDir, n);
+    if (keepPartials && PARTIAL_RE.test(n)) {
+      try {
+        if (now - fs.statSync(full).mtimeMs < PARTIAL_MAX_AGE_MS) continue;
+      } catch {
+        continue;
+      }
+    }
+    fs.rmSync(full, { force: true, recursive: true });
+  }
 }

@@ -36,6 +36,7 @@ import { startServer, type RunningServer } from '../../src/server/server.js';
 import { storageProblems } from '../helpers/invariants.js';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { freePort, spawnServer, type ServerProcess } from '../helpers/server.js';
+import { prngBytes } from '../helpers/prng.js';
 
 export type Profile = 'in-process' | 'process' | 'postgres';
 
@@ -46,7 +47,9 @@ type Dev = (typeof DEVICES)[number];
 // another only by case.
 const FILES = ['a.txt', 'b.txt', 'd/c.txt', 'd/e/f.txt', 'A.txt', 'd/caf\u00e9.md', '\u00fcber/n.txt'];
 const DIRS = ['d', 'd/e', 'g', 'k'];
-const STAGES: CrashStage[] = ['after-plan', 'mid-upload', 'mid-download', 'before-index-commit'];
+const STAGES: CrashStage[] = ['after-plan', 'mid-upload', 'mid-download', 'before-index-commit', 'mid-chunk-upload', 'mid-chunk-download'];
+/** Big enough to travel as chunks (above the 1 MiB single-chunk limit: ~10 chunks of ~256 KiB). */
+const BIG = 2.5 * 1024 * 1024;
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -195,6 +198,25 @@ export class World {
     this.counter++;
     // Sizes vary from a few bytes to a few KiB so the transfer paths differ.
     const body = Buffer.from(`${dev}#${this.counter} `.repeat(1 + ((this.counter * 37) % 300)));
+    this.written.add(sha(body));
+    return body;
+  }
+
+  /**
+   * Content for a file large enough to be chunked: new pseudo-random bytes, or the file's
+   * old bytes edited inside — 64 KiB overwritten in the middle, or a few bytes inserted
+   * near the start — so the chunked transfer reuses most chunks and moves the rest.
+   */
+  bigContent(dev: Dev, old: Buffer | null, how: 'overwrite' | 'insert'): Buffer {
+    this.counter++;
+    const tag = Buffer.from(`${dev}#${this.counter} `);
+    let body: Buffer;
+    if (old && old.length > BIG / 2) {
+      if (how === 'overwrite') {
+        body = Buffer.from(old);
+        Buffer.from(tag.toString().repeat(Math.ceil(65536 / tag.length))).copy(body, Math.floor(old.length / 2));
+      } else body = Buffer.concat([old.subarray(0, 1000), tag, old.subarray(1000)]);
+    } else body = Buffer.concat([prngBytes(this.counter, BIG), tag]);
     this.written.add(sha(body));
     return body;
   }
@@ -455,6 +477,15 @@ export const ops = {
     fs.writeFileSync(full, w.content(d));
     w.touch(f, d);
   },
+  /** A large (chunked) file written or edited inside: see World.bigContent. */
+  writeBig(w: World, d: Dev, f: string, how: 'overwrite' | 'insert') {
+    const full = path.join(w.folder(d), onDisk(w.folder(d), f));
+    if (exists(full) && !isFile(full)) return 'skip: a directory';
+    if (!ensureParent(full)) return 'skip: parent is a file';
+    const old = isFile(full) ? fs.readFileSync(full) : null;
+    fs.writeFileSync(full, w.bigContent(d, old, how));
+    w.touch(f, d);
+  },
   delete(w: World, d: Dev, f: string) {
     const full = path.join(w.folder(d), onDisk(w.folder(d), f));
     if (!isFile(full)) return 'skip';
@@ -553,6 +584,7 @@ export const commands = [
   writeCmd,
   writeCmd,
   writeCmd,
+  fc.tuple(dev, file, fc.constantFrom<'overwrite' | 'insert'>('overwrite', 'insert')).map(([d, f, how]) => command(`write big ${d} ${f} (${how})`, (w) => ops.writeBig(w, d, f, how))),
   fc.tuple(dev, file).map(([d, f]) => command(`delete ${d} ${f}`, (w) => ops.delete(w, d, f))),
   fc.tuple(dev, file, file).map(([d, a, b]) => command(`rename ${d} ${a} → ${b}`, (w) => ops.rename(w, d, a, b))),
   fc.tuple(dev, dir).map(([d, x]) => command(`mkdir ${d} ${x}`, (w) => ops.mkdir(w, d, x))),

@@ -100,13 +100,15 @@ export async function downloadPhase(ctx: CycleContext, actions: SyncAction[], co
         }
       : undefined;
     try {
+      let landed: (() => void) | void;
       try {
-        await downloadLarge(ctx, a, tmp, onBytes);
+        landed = await downloadLarge(ctx, a, tmp, onBytes);
       } finally {
         dlStreaming -= streamed;
       }
       await dlProgress(a.remote.size);
       lander.land(a, tmp, false);
+      landed?.();
     } catch (err) {
       fs.rmSync(tmp, { force: true });
       if (err instanceof ServerError && err.status !== 401) {

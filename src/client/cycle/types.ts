@@ -4,7 +4,7 @@ import type { DeviceConfig } from '../config.js';
 import type { IndexDb } from '../index-db.js';
 import type { Skipped } from '../scanner.js';
 
-export type CrashStage = 'after-plan' | 'mid-upload' | 'mid-download' | 'before-index-commit';
+export type CrashStage = 'after-plan' | 'mid-upload' | 'mid-download' | 'before-index-commit' | 'mid-chunk-upload' | 'mid-chunk-download';
 
 export interface Device {
   config: DeviceConfig;

@@ -1,14 +1,36 @@
-// How one large file's bytes reach the server. Its own seam so another transfer (chunked,
-// resumable) can take over for large files without touching the upload phase.
+// How one large file's bytes reach the server. Above the single-chunk limit (1 MiB) a file
+// goes up as chunks plus a manifest (chunked-upload.ts): only chunks the server lacks
+// travel, and an upload cut off anywhere resumes. A server without manifests, and files up
+// to the limit, get the whole-file PUT.
 import path from 'node:path';
+import { SINGLE_CHUNK_LIMIT } from '../../core/chunk-params.js';
+import { chunkIndexOf } from '../chunk-index.js';
+import { uploadChunked } from '../chunked-upload.js';
 import type { LocalEntry } from '../scanner.js';
 import type { CycleContext } from './context.js';
 
 /**
- * Uploads the bytes of `e` (a file, hashed by the scan) as blob `e.sha256`. Reports bytes
+ * Uploads the bytes of `e` (a file, hashed by the scan) as content `e.sha256`. Reports bytes
  * as they go through `onBytes`. Throws a ServerError when the server refuses (4xx: nothing
- * kept, e.g. the file changed after it was hashed) and ENOENT when the file vanished.
+ * kept, e.g. the file changed after it was hashed), ChangedDuringUploadError when the
+ * chunked read saw other bytes than the scan, and ENOENT when the file vanished.
  */
 export async function uploadLarge(ctx: CycleContext, e: LocalEntry, onBytes?: (n: number) => void): Promise<void> {
-  await ctx.api.putBlob(e.sha256!, path.join(ctx.folder, e.diskPath), e.size, onBytes);
+  const file = path.join(ctx.folder, e.diskPath);
+  if (e.size > SINGLE_CHUNK_LIMIT) {
+    const chunks = chunkIndexOf(ctx.index);
+    const sent = await uploadChunked(
+      ctx.api,
+      { file, diskPath: e.diskPath, sha256: e.sha256!, size: e.size, mtime: e.mtime, ino: e.ino, ctime: e.ctime },
+      {
+        chunkIndex: chunks,
+        previous: chunks.chunking(e.diskPath)?.params,
+        onBytes,
+        onHalf: () => ctx.hook('mid-chunk-upload'),
+        signal: ctx.options.signal,
+      },
+    );
+    if (sent) return;
+  }
+  await ctx.api.putBlob(e.sha256!, file, e.size, onBytes);
 }

@@ -7,6 +7,7 @@ import { commitOrder } from '../../core/plan.js';
 import type { SyncAction } from '../../core/protocol.js';
 import { SMALL_BLOB, batchesOf } from '../batches.js';
 import { pool } from '../hash.js';
+import { ChangedDuringUploadError } from '../chunked-upload.js';
 import { ServerError } from '../http.js';
 import type { LocalEntry } from '../scanner.js';
 import { applyCommitResult, type PlannedOp } from './commit-result.js';
@@ -121,6 +122,11 @@ export async function uploadPhase(ctx: CycleContext, actions: SyncAction[]): Pro
           // Most often: the file changed after it was hashed (sha256_mismatch). Nothing was kept.
           failed.add(sha);
           result.problems.push(`${e.path}: upload refused (${err.message}); retried next cycle`);
+          return;
+        }
+        if (err instanceof ChangedDuringUploadError) {
+          failed.add(sha);
+          result.problems.push(`${e.path}: changed while being uploaded; retried next cycle`);
           return;
         }
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') {

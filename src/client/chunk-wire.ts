@@ -1,0 +1,286 @@
+// The client's half of the chunked-transfer wire (docs/api.md, docs/transfer-plan.md §1, §2,
+// §6): what the server can do (/health capabilities), manifests up and down, chunks up in
+// batches or one by one, and chunks down in one framed answer — with deflate-raw where both
+// sides list it. Every body goes through the Api's bandwidth buckets, so a limit counts the
+// bytes on the wire (after compression).
+import { Readable } from 'node:stream';
+import zlib from 'node:zlib';
+import { promisify } from 'node:util';
+import type { Api } from './api.js';
+import { ServerError } from './http.js';
+
+const deflateRaw = promisify(zlib.deflateRaw);
+const inflateRaw = promisify(zlib.inflateRaw);
+
+export interface ServerCapabilities {
+  /** PUT/GET /manifests: files can be sent and fetched as chunks */
+  manifests: boolean;
+  /** encodings the server accepts and sends for chunk bodies */
+  encodings: string[];
+}
+
+/** The manifest of a chunked file, as it travels (transfer-plan §1). */
+export interface WireManifest {
+  sha256: string;
+  size: number;
+  chunking: { algo: string; min: number; avg: number; max: number };
+  chunks: Array<[string, number]>;
+}
+
+/** The cut rule of src/core/chunker.ts, by its wire name. */
+export const CHUNK_ALGO = 'fastcdc-gear32-nc2';
+
+/** The only encoding this client speaks besides raw bytes. */
+export const DEFLATE_RAW = 'deflate-raw';
+/** Frame v2 encoding byte values. */
+export const ENC_IDENTITY = 0;
+export const ENC_DEFLATE_RAW = 1;
+
+const capsCache = new WeakMap<Api, Promise<ServerCapabilities>>();
+
+/**
+ * What the server can do, asked once per Api. A server that predates chunking answers
+ * /health without `capabilities`: the client then sends and fetches whole files, as before.
+ */
+export function capabilities(api: Api): Promise<ServerCapabilities> {
+  let p = capsCache.get(api);
+  if (!p) {
+    p = (async () => {
+      const res = await api.raw('/api/v1/health', { method: 'GET' });
+      const body = (await res.body.json()) as { capabilities?: { manifests?: number; chunk_encodings?: string[] } };
+      const c = body.capabilities;
+      return { manifests: !!c && Number(c.manifests) >= 1, encodings: Array.isArray(c?.chunk_encodings) ? c.chunk_encodings : [] };
+    })();
+    // A failed ask is not remembered: the next transfer asks again.
+    p.catch(() => capsCache.delete(api));
+    capsCache.set(api, p);
+  }
+  return p;
+}
+
+/** Forgets what the server said (after a reconnect to a possibly different server build). */
+export function forgetCapabilities(api: Api): void {
+  capsCache.delete(api);
+}
+
+export async function putManifest(api: Api, m: WireManifest): Promise<void> {
+  const body = Buffer.from(JSON.stringify(m));
+  const res = await api.raw(`/api/v1/manifests/${m.sha256}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', 'content-length': String(body.length) },
+    body: api.upBody(body),
+  });
+  await res.body.dump();
+}
+
+/** The manifest of `sha256`, or null when the server holds that content whole. */
+export async function getManifest(api: Api, sha256: string): Promise<WireManifest | null> {
+  let res;
+  try {
+    res = await api.raw(`/api/v1/manifests/${sha256}`, { method: 'GET' });
+  } catch (err) {
+    if (err instanceof ServerError && err.status === 404) return null;
+    throw err;
+  }
+  const chunks: Buffer[] = [];
+  for await (const c of api.downBody(res.body)) chunks.push(c as Buffer);
+  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as WireManifest;
+}
+
+/** A chunk about to be sent: its raw bytes, and the deflated form when that is worth sending. */
+export interface OutChunk {
+  sha256: string;
+  raw: Buffer;
+  encoded: Buffer | null;
+}
+
+/** Sample size for the "does it shrink?" test: incompressible media costs only this much deflate. */
+const PROBE = 16 * 1024;
+/** Compressed only when it saves at least this fraction (plan §6: 10 %). */
+const MIN_SAVING = 0.1;
+
+/**
+ * Decides per chunk whether to deflate it (level 1: ~100+ MB/s per core, on the thread
+ * pool so it overlaps the reading and hashing on the main thread). A sample is tried
+ * first; after a run of chunks that do not shrink (a video, a zip), later ones of the same
+ * file are only sampled now and then.
+ */
+export class Compressor {
+  private misses = 0;
+  private seen = 0;
+  constructor(readonly enabled: boolean) {}
+
+  async encode(sha256: string, raw: Buffer): Promise<OutChunk> {
+    if (!this.enabled || raw.length < 512) return { sha256, raw, encoded: null };
+    this.seen++;
+    // After 8 chunks in a row that did not shrink, sample only every 16th chunk.
+    if (this.misses >= 8 && this.seen % 16 !== 0) return { sha256, raw, encoded: null };
+    if (raw.length > PROBE * 2) {
+      const probe = await deflateRaw(raw.subarray(0, PROBE), { level: 1 });
+      if (probe.length > PROBE * (1 - MIN_SAVING)) {
+        this.misses++;
+        return { sha256, raw, encoded: null };
+      }
+    }
+    const encoded = await deflateRaw(raw, { level: 1 });
+    if (encoded.length > raw.length * (1 - MIN_SAVING)) {
+      this.misses++;
+      return { sha256, raw, encoded: null };
+    }
+    this.misses = 0;
+    return { sha256, raw, encoded };
+  }
+}
+
+/** Bytes a chunk takes on the wire. */
+export const wireSize = (c: OutChunk): number => (c.encoded ?? c.raw).length;
+
+/**
+ * Sends chunks in one POST /blobs/batch. With `v2` (the server lists an encoding) each
+ * frame says whether its bytes are deflated: 64 hex + u64 raw size + u8 encoding + u32
+ * encoded size; without, the original frames (64 hex + u64 size) with raw bytes.
+ */
+export async function putChunkBatch(api: Api, chunks: OutChunk[], v2: boolean): Promise<void> {
+  const parts: Buffer[] = [];
+  for (const c of chunks) {
+    if (v2) {
+      const head = Buffer.alloc(77);
+      head.write(c.sha256, 0, 'latin1');
+      head.writeBigUInt64BE(BigInt(c.raw.length), 64);
+      head.writeUInt8(c.encoded ? ENC_DEFLATE_RAW : ENC_IDENTITY, 72);
+      head.writeUInt32BE((c.encoded ?? c.raw).length, 73);
+      parts.push(head, c.encoded ?? c.raw);
+    } else {
+      const head = Buffer.alloc(72);
+      head.write(c.sha256, 0, 'latin1');
+      head.writeBigUInt64BE(BigInt(c.raw.length), 64);
+      parts.push(head, c.raw);
+    }
+  }
+  // Streamed from the parts as they are: no copy of up to 8 MiB into one buffer.
+  const length = parts.reduce((n, p) => n + p.length, 0);
+  const headers: Record<string, string> = { 'content-type': 'application/octet-stream', 'content-length': String(length) };
+  if (v2) headers['x-synmac-frame'] = '2';
+  const res = await api.raw('/api/v1/blobs/batch', { method: 'POST', headers, body: api.upBody(Readable.from(parts, { objectMode: false })) });
+  await res.body.dump();
+}
+
+/** Sends one (large) chunk with PUT /blobs/{sha256}; deflated bodies say so in Content-Encoding. */
+export async function putChunk(api: Api, c: OutChunk): Promise<void> {
+  const body = c.encoded ?? c.raw;
+  const headers: Record<string, string> = {
+    'content-type': 'application/octet-stream',
+    'content-length': String(body.length),
+    'x-content-sha256': c.sha256,
+  };
+  if (c.encoded) headers['content-encoding'] = DEFLATE_RAW;
+  const res = await api.raw(`/api/v1/blobs/${c.sha256}`, { method: 'PUT', headers, body: api.upBody(body) });
+  await res.body.dump();
+}
+
+/**
+ * Collects a byte stream into frames without copying everything on every read: pieces are
+ * kept in a list and joined only for the frame being cut out.
+ */
+class ByteQueue {
+  private pieces: Buffer[] = [];
+  length = 0;
+  push(b: Buffer): void {
+    if (b.length) {
+      this.pieces.push(b);
+      this.length += b.length;
+    }
+  }
+  /** The first n bytes (n ≤ length), removed from the queue. */
+  take(n: number): Buffer {
+    const first = this.pieces[0];
+    let out: Buffer;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.pieces.shift();
+      else this.pieces[0] = first.subarray(n);
+    } else {
+      out = Buffer.allocUnsafe(n);
+      let off = 0;
+      while (off < n) {
+        const p = this.pieces[0];
+        const k = Math.min(p.length, n - off);
+        p.copy(out, off, 0, k);
+        off += k;
+        if (k === p.length) this.pieces.shift();
+        else this.pieces[0] = p.subarray(k);
+      }
+    }
+    this.length -= n;
+    return out;
+  }
+}
+
+const MISSING = 0xffffffffffffffffn;
+
+/**
+ * Fetches chunks in one POST /blobs/fetch answer. The request starts at once (so a caller
+ * can have the next one on its way while reading this one); the returned generator yields
+ * each chunk as it arrives, raw (body null = the server does not have it). With
+ * `encodings`, the server may deflate chunks that shrink; the frames (v2) say which. The
+ * caller verifies every hash.
+ */
+export interface ChunkFetch {
+  frames: AsyncGenerator<{ sha256: string; body: Buffer | null }>;
+  /** Drops the answer unread (a download that stopped early must not leave it hanging). */
+  cancel(): void;
+}
+
+export async function openChunkFetch(api: Api, sha256: string[], encodings: string[]): Promise<ChunkFetch> {
+  const req: Record<string, unknown> = { sha256 };
+  if (encodings.length) req.encodings = encodings;
+  const res = await api.raw('/api/v1/blobs/fetch', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req) });
+  const frameHeader = res.headers['x-synmac-frame'];
+  const v2 = frameHeader !== undefined ? String(frameHeader) === '2' : encodings.length > 0;
+  return { frames: readFrames(api.downBody(res.body), v2), cancel: () => res.body.destroy() };
+}
+
+async function* readFrames(body: AsyncIterable<Buffer | Uint8Array>, v2: boolean): AsyncGenerator<{ sha256: string; body: Buffer | null }> {
+  const headLen = v2 ? 77 : 72;
+  const q = new ByteQueue();
+  let head: Buffer | null = null;
+  for await (const piece of body) {
+    q.push(Buffer.isBuffer(piece) ? piece : Buffer.from(piece));
+    for (;;) {
+      if (!head) {
+        if (q.length < headLen) break;
+        head = q.take(headLen);
+      }
+      const sha = head.toString('latin1', 0, 64);
+      const rawSize = head.readBigUInt64BE(64);
+      if (rawSize === MISSING) {
+        head = null;
+        yield { sha256: sha, body: null };
+        continue;
+      }
+      const enc = v2 ? head.readUInt8(72) : ENC_IDENTITY;
+      const n = v2 ? head.readUInt32BE(73) : Number(rawSize);
+      if (q.length < n) break;
+      const bytes = q.take(n);
+      head = null;
+      if (enc === ENC_IDENTITY) yield { sha256: sha, body: bytes };
+      else if (enc === ENC_DEFLATE_RAW) {
+        // Capped at the declared size: a frame that inflates past it is refused, not buffered.
+        const raw = await inflateRaw(bytes, { maxOutputLength: Math.max(1, Number(rawSize)) });
+        yield { sha256: sha, body: raw };
+      } else throw new Error(`the server sent a chunk in an unknown encoding (${enc})`);
+    }
+  }
+  if (head || q.length) throw new Error('the chunk answer ended in the middle of a chunk');
+}
+
+/** The manifest's implied offsets (the running sum of lengths). */
+export function offsetsOf(m: WireManifest): number[] {
+  const out: number[] = new Array(m.chunks.length);
+  let off = 0;
+  for (let i = 0; i < m.chunks.length; i++) {
+    out[i] = off;
+    off += m.chunks[i][1];
+  }
+  return out;
+}

@@ -1,0 +1,421 @@
+// Downloading a chunked file (docs/transfer-plan.md §4, §5): the manifest says which chunks
+// make the file; every chunk this device already holds — in the old version at the same
+// path or in any file of the chunk index — is copied from disk after its bytes are hashed
+// again, and only the rest is fetched, in manifest order, a few requests ahead. Chunks are
+// written at their offsets into `.synmac/tmp/dl-<sha256>.part`; after each fsync'd group,
+// `dl-<sha256>.done` gets a line naming the chunks now verified there, so a download cut
+// off by a network drop, a kill or a reboot continues where it stopped. The whole file is
+// hashed in order as it fills in and must match its SHA-256 before the caller renames it
+// into place — the same atomic landing as a whole-file download.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Cutter, makeChunkParams } from '../core/chunker.js';
+import { SINGLE_CHUNK_LIMIT } from '../core/chunk-params.js';
+import type { Api } from './api.js';
+import { stampOf, type ChunkIndex } from './chunk-index.js';
+import { CHUNK_ALGO, capabilities, getManifest, offsetsOf, openChunkFetch, type WireManifest } from './chunk-wire.js';
+import { HashMismatchError } from './transfer.js';
+import { makeDurable } from '../platform/durable-files.js';
+
+/**
+ * One fetch request asks for at most this many chunk bytes, and one more request is on its
+ * way while an answer is read: enough to keep a 100 Mbit/s, 40 ms link full (its
+ * bandwidth-delay product is 0.5 MB), and little to lose when the process is killed — the
+ * answers in flight are what a crash throws away; everything before is in the journal.
+ */
+const FETCH_BYTES = 2 << 20;
+const FETCH_CHUNKS = 64;
+const FETCH_AHEAD = 2;
+
+export const partPath = (tmpDir: string, sha256: string) => path.join(tmpDir, `dl-${sha256}.part`);
+export const journalPath = (tmpDir: string, sha256: string) => path.join(tmpDir, `dl-${sha256}.done`);
+
+export interface ChunkedDownloadOptions {
+  chunkIndex?: ChunkIndex;
+  /** the folder: chunk index paths are relative to it */
+  folder: string;
+  /** the disk path (folder-relative) of the version this download replaces, if any */
+  replacing?: string;
+  /** raw bytes of the file dealt with (copied locally or fetched) */
+  onBytes?: (n: number) => void;
+  /** called once when half of the chunks to fetch have been fetched (crash tests) */
+  onHalf?: () => void | Promise<void>;
+  /** fetch requests in flight */
+  concurrency?: number;
+  signal?: AbortSignal;
+}
+
+export interface ChunkedDownloadResult {
+  /** the verified, durable temp file (rename it into place) */
+  tmp: string;
+  manifest: WireManifest;
+  /** chunk bytes that were already in the .part from an earlier attempt */
+  resumedBytes: number;
+  /** chunk bytes copied from local files */
+  reusedBytes: number;
+  /** chunk bytes fetched */
+  fetchedBytes: number;
+}
+
+/** Downloads of one sha256 in progress in this process: a second one of the same content gets its own temp name. */
+const active = new Set<string>();
+
+function checkManifest(m: WireManifest, sha256: string, size: number): void {
+  let sum = 0;
+  for (const [sha, len] of m.chunks) {
+    if (!/^[0-9a-f]{64}$/.test(sha) || !Number.isSafeInteger(len) || len <= 0) throw new Error('the server sent a malformed manifest');
+    sum += len;
+  }
+  if (m.sha256 !== sha256 || m.size !== size || sum !== size) throw new Error('the server sent a manifest for other content');
+}
+
+/** The chunk indices an earlier attempt verified in the .part, if its journal can be trusted. */
+function readJournal(journal: string, part: string): Set<number> | null {
+  let text: string;
+  let st: fs.Stats;
+  try {
+    text = fs.readFileSync(journal, 'utf8');
+    st = fs.statSync(part);
+  } catch {
+    return null;
+  }
+  const done = new Set<number>();
+  let last: { size?: number; mtime?: number } | null = null;
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    try {
+      const rec = JSON.parse(line) as { i: number[]; size: number; mtime: number };
+      for (const i of rec.i) done.add(i);
+      last = rec;
+    } catch {
+      break; // a torn last line: what came before it stands
+    }
+  }
+  // The .part must still be what the last line saw; anything else is re-hashed.
+  if (!last || last.size !== st.size || last.mtime !== st.mtimeMs) return null;
+  return done;
+}
+
+async function readAt(fh: fs.promises.FileHandle, length: number, position: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  let off = 0;
+  while (off < length) {
+    const { bytesRead } = await fh.read(buf, off, length - off, position + off);
+    if (bytesRead === 0) break;
+    off += bytesRead;
+  }
+  return off === length ? buf : buf.subarray(0, off);
+}
+
+async function writeAt(fh: fs.promises.FileHandle, buf: Buffer, position: number): Promise<void> {
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off, position + off);
+    off += bytesWritten;
+  }
+}
+
+const sha256Of = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
+
+/**
+ * Downloads content `sha256` (`size` bytes) as chunks into a temp file in `tmpDir`.
+ * Returns null when the server holds it whole (or cannot do manifests): the caller
+ * downloads the blob as before.
+ */
+export async function downloadChunked(api: Api, sha256: string, size: number, tmpDir: string, opts: ChunkedDownloadOptions): Promise<ChunkedDownloadResult | null> {
+  const caps = await capabilities(api);
+  if (!caps.manifests) return null;
+  const manifest = await getManifest(api, sha256);
+  if (!manifest) return null;
+  checkManifest(manifest, sha256, size);
+  const encodings = caps.encodings.includes('deflate-raw') ? ['deflate-raw'] : [];
+  const n = manifest.chunks.length;
+  const offsets = offsetsOf(manifest);
+  const own = !active.has(sha256);
+  const suffix = own ? '' : `-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  const part = partPath(tmpDir, sha256) + suffix;
+  const journal = journalPath(tmpDir, sha256) + suffix;
+  if (own) active.add(sha256);
+  const result: ChunkedDownloadResult = { tmp: part, manifest, resumedBytes: 0, reusedBytes: 0, fetchedBytes: 0 };
+  try {
+    const done = new Array<boolean>(n).fill(false);
+    const hadPart = fs.existsSync(part);
+    const trusted = hadPart ? readJournal(journal, part) : null;
+    const fh = await fs.promises.open(part, hadPart ? 'r+' : 'w+', 0o600);
+    try {
+      const st = await fh.stat();
+      if (st.size !== size) await fh.truncate(size);
+      if (trusted) {
+        for (const i of trusted) if (i >= 0 && i < n) done[i] = true;
+      } else if (hadPart && st.size === size) {
+        // No journal to trust: re-hash every region (cheap beside a WAN).
+        for (let i = 0; i < n; i++) if (sha256Of(await readAt(fh, manifest.chunks[i][1], offsets[i])) === manifest.chunks[i][0]) done[i] = true;
+      }
+      if (!trusted) fs.rmSync(journal, { force: true });
+      for (let i = 0; i < n; i++) if (done[i]) result.resumedBytes += manifest.chunks[i][1];
+      opts.onBytes?.(result.resumedBytes);
+
+      const journalFh = await fs.promises.open(journal, 'a', 0o600);
+      try {
+        /** Makes the written chunks durable, then says so in the journal. */
+        const commit = async (indices: number[]) => {
+          if (!indices.length) return;
+          await fh.sync();
+          const s = await fh.stat();
+          await journalFh.write(`${JSON.stringify({ i: indices, size: s.size, mtime: s.mtimeMs })}\n`);
+          await journalFh.sync();
+        };
+
+        // ---- chunks this device already has ----
+        const reused = await copyLocalChunks(fh, manifest, offsets, done, opts);
+        result.reusedBytes = reused.bytes;
+        opts.onBytes?.(reused.bytes);
+        await commit(reused.indices);
+
+        // ---- the rest, fetched in manifest order, hashed whole as the file fills in ----
+        const whole = crypto.createHash('sha256');
+        let hashed = 0;
+        const hashUpTo = async (end: number, inHand?: { i: number; bytes: Buffer }) => {
+          for (; hashed < end; hashed++) {
+            if (inHand && inHand.i === hashed) whole.update(inHand.bytes);
+            else whole.update(await readAt(fh, manifest.chunks[hashed][1], offsets[hashed]));
+          }
+        };
+        // Each distinct missing chunk once, with every index it goes to.
+        const wanted = new Map<string, number[]>();
+        for (let i = 0; i < n; i++) {
+          if (done[i]) continue;
+          const sha = manifest.chunks[i][0];
+          const at = wanted.get(sha);
+          if (at) at.push(i);
+          else wanted.set(sha, [i]);
+        }
+        const groups: string[][] = [];
+        let cur: string[] = [];
+        let curBytes = 0;
+        for (const [sha, at] of wanted) {
+          const len = manifest.chunks[at[0]][1];
+          if (cur.length && (curBytes + len > FETCH_BYTES || cur.length >= FETCH_CHUNKS)) {
+            groups.push(cur);
+            cur = [];
+            curBytes = 0;
+          }
+          cur.push(sha);
+          curBytes += len;
+        }
+        if (cur.length) groups.push(cur);
+        const toFetch = [...wanted.values()].reduce((s, at) => s + manifest.chunks[at[0]][1], 0);
+        const depth = Math.max(1, opts.concurrency ?? FETCH_AHEAD);
+        const inflight: Array<ReturnType<typeof openChunkFetch>> = [];
+        let next = 0;
+        // `depth` requests in all: the one being read and depth - 1 on their way.
+        const launch = (limit: number) => {
+          while (next < groups.length && inflight.length < limit) {
+            const p = openChunkFetch(api, groups[next++], encodings);
+            p.catch(() => {}); // observed when its turn comes
+            inflight.push(p);
+          }
+        };
+        launch(depth);
+        let fetched = 0;
+        let halfCalled = false;
+        try {
+          for (let g = 0; g < groups.length; g++) {
+            if (opts.signal?.aborted) throw new Error('aborted');
+            const current = await inflight.shift()!;
+            launch(depth - 1);
+            const frames = current.frames;
+            const expect = new Set(groups[g]);
+            const landedIdx: number[] = [];
+            for await (const f of frames) {
+              if (!expect.delete(f.sha256)) throw new Error('the server answered with a chunk that was not asked for');
+              if (!f.body || sha256Of(f.body) !== f.sha256) {
+                throw new Error(f.body ? `a chunk of ${sha256} arrived damaged (its bytes do not hash to its name)` : `the server no longer has a chunk of ${sha256}`);
+              }
+              const at = wanted.get(f.sha256)!;
+              for (const i of at) {
+                await writeAt(fh, f.body, offsets[i]);
+                done[i] = true;
+                landedIdx.push(i);
+              }
+              await hashUpTo(at[0], undefined);
+              await hashUpTo(at[0] + 1, { i: at[0], bytes: f.body });
+              fetched += f.body.length;
+              result.fetchedBytes += f.body.length;
+              opts.onBytes?.(f.body.length);
+            }
+            if (expect.size) throw new Error('the chunk answer left chunks out');
+            await commit(landedIdx);
+            if (!halfCalled && opts.onHalf && fetched * 2 >= toFetch) {
+              halfCalled = true;
+              await opts.onHalf();
+            }
+          }
+        } finally {
+          // Requests already on their way when the download stopped: drop their answers.
+          for (const p of inflight.splice(0)) p.then((f) => f.cancel(), () => {});
+        }
+        await hashUpTo(n);
+        if (hashed !== n || !done.every(Boolean)) throw new Error('internal: chunks left unwritten');
+        const got = whole.digest('hex');
+        if (got !== sha256) {
+          // A journal that lied, a local file that changed between its check and its copy:
+          // start from nothing next time.
+          await fh.close().catch(() => {});
+          fs.rmSync(part, { force: true });
+          fs.rmSync(journal, { force: true });
+          throw new HashMismatchError(`the assembled chunks hash to ${got}, expected ${sha256}; nothing was written`);
+        }
+      } finally {
+        await journalFh.close().catch(() => {});
+      }
+    } finally {
+      await fh.close().catch(() => {});
+    }
+    await makeDurable(tmpDir, [part]);
+    return result;
+  } finally {
+    if (own) active.delete(sha256);
+  }
+}
+
+/**
+ * Copies into the .part every chunk found in a local file, each re-hashed first: the
+ * index only says where a chunk *was*. The file being replaced is cut on the spot when the
+ * index does not know it (yet): that is where most of an edited file's chunks are.
+ */
+async function copyLocalChunks(
+  fh: fs.promises.FileHandle,
+  m: WireManifest,
+  offsets: number[],
+  done: boolean[],
+  opts: ChunkedDownloadOptions,
+): Promise<{ indices: number[]; bytes: number }> {
+  const indices: number[] = [];
+  let bytes = 0;
+  const idx = opts.chunkIndex;
+  /** sha → where it sits in the replaced file, when that file was cut here and now */
+  const inReplaced = new Map<string, { offset: number; length: number }>();
+  if (opts.replacing) {
+    const known = idx?.chunking(opts.replacing);
+    const file = path.join(opts.folder, opts.replacing);
+    let st: fs.Stats | null = null;
+    try {
+      st = fs.statSync(file);
+    } catch {
+      // gone: nothing to reuse there
+    }
+    const sameCut = known && known.params.min === m.chunking.min && known.params.avg === m.chunking.avg && known.params.max === m.chunking.max;
+    if (st && st.isFile() && st.size > SINGLE_CHUNK_LIMIT && m.chunking.algo === CHUNK_ALGO && !(sameCut && known!.stamp === stampOf(st))) {
+      for (const c of await cutFile(file, m.chunking)) if (!inReplaced.has(c.sha256)) inReplaced.set(c.sha256, c);
+    }
+  }
+  const handles = new Map<string, fs.promises.FileHandle | null>();
+  const open = async (rel: string, stamp: string | null): Promise<fs.promises.FileHandle | null> => {
+    if (handles.has(rel)) return handles.get(rel)!;
+    let h: fs.promises.FileHandle | null = null;
+    try {
+      h = await fs.promises.open(path.join(opts.folder, rel), 'r');
+      // A file whose stamp moved since it was indexed is likely rewritten: its rows go.
+      if (stamp !== null && stampOf(await h.stat()) !== stamp) {
+        idx?.drop(rel);
+        await h.close();
+        h = null;
+      }
+    } catch {
+      h = null;
+    }
+    handles.set(rel, h);
+    return h;
+  };
+  const copied = new Map<string, Buffer>();
+  try {
+    for (let i = 0; i < m.chunks.length; i++) {
+      if (done[i]) continue;
+      const [sha, len] = m.chunks[i];
+      let bytesHere = copied.get(sha) ?? null;
+      if (!bytesHere) {
+        const candidates: Array<{ rel: string; offset: number; stamp: string | null }> = [];
+        const r = inReplaced.get(sha);
+        if (r && r.length === len) candidates.push({ rel: opts.replacing!, offset: r.offset, stamp: null });
+        if (idx) for (const c of idx.find(sha)) if (c.length === len) candidates.push({ rel: c.path, offset: c.offset, stamp: c.stamp });
+        for (const c of candidates) {
+          const h = await open(c.rel, c.stamp);
+          if (!h) continue;
+          const b = await readAt(h, len, c.offset);
+          if (b.length === len && sha256Of(b) === sha) {
+            bytesHere = b;
+            break;
+          }
+        }
+      }
+      if (!bytesHere) continue;
+      // A chunk that repeats (zeros) is kept only while this pass runs, and only once.
+      if (copied.size < 64) copied.set(sha, bytesHere);
+      await writeAt(fh, bytesHere, offsets[i]);
+      done[i] = true;
+      indices.push(i);
+      bytes += len;
+    }
+  } finally {
+    for (const h of handles.values()) await h?.close().catch(() => {});
+  }
+  return { indices, bytes };
+}
+
+/** The chunks of a local file, cut with the given sizes (one sequential read). */
+async function cutFile(file: string, sizes: { min: number; avg: number; max: number }): Promise<Array<{ sha256: string; offset: number; length: number }>> {
+  const cutter = new Cutter(makeChunkParams(sizes.min, sizes.avg, sizes.max));
+  const out: Array<{ sha256: string; offset: number; length: number }> = [];
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    let part = crypto.createHash('sha256');
+    let start = 0;
+    let pos = 0;
+    const buf = Buffer.allocUnsafe(4 << 20);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead === 0) break;
+      const data = buf.subarray(0, bytesRead);
+      let from = 0;
+      for (const cut of cutter.push(data)) {
+        part.update(data.subarray(from, cut));
+        out.push({ sha256: part.digest('hex'), offset: start, length: pos + cut - start });
+        part = crypto.createHash('sha256');
+        start = pos + cut;
+        from = cut;
+      }
+      part.update(data.subarray(from));
+      pos += bytesRead;
+    }
+    if (cutter.finish() > 0) out.push({ sha256: part.digest('hex'), offset: start, length: pos - start });
+  } finally {
+    await fh.close();
+  }
+  return out;
+}
+
+/**
+ * After the rename: the journal goes, and the file's chunks are indexed under its disk
+ * path (so the next download can reuse them) with the stamp it has now.
+ */
+export function landedChunked(tmpDir: string, result: ChunkedDownloadResult, index: ChunkIndex | undefined, diskPath: string, st: fs.Stats): void {
+  fs.rmSync(result.tmp.replace(/\.part(-[^/]*)?$/, (_m, s: string | undefined) => `.done${s ?? ''}`), { force: true });
+  if (!index) return;
+  const m = result.manifest;
+  const offsets = offsetsOf(m);
+  index.record(
+    diskPath,
+    m.sha256,
+    stampOf(st),
+    m.chunking,
+    m.chunks.map(([sha, length], i) => ({ sha256: sha, length, offset: offsets[i] })),
+  );
+}
+
+/** The file at a path is no longer a whole, verified download: a failed attempt removes its temp files only if asked. */
+export function discardPartial(tmpDir: string, sha256: string): void {
+  fs.rmSync(partPath(tmpDir, sha256), { force: true });
+  fs.rmSync(journalPath(tmpDir, sha256), { force: true });
+}

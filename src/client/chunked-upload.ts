@@ -1,0 +1,283 @@
+// Uploading a large file as chunks (docs/transfer-plan.md §4, §5): one streaming read cuts
+// the file (src/core/chunker.ts) and hashes each chunk; groups of chunk hashes are checked
+// with /blobs/missing while the read goes on, and only the chunks the server lacks travel
+// (small ones in batches, big ones on their own, a few requests in flight, deflated when
+// that shrinks them). The manifest comes last: the server checks that the chunks, in
+// order, hash to the file's SHA-256 — the scan's hash, which this pass does not recompute.
+//
+// Resume is free: a chunk is durable on the server once its request answered, so an upload
+// cut off anywhere re-asks /blobs/missing next time and sends only the rest.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { Cutter, type ChunkParams, type ChunkRef } from '../core/chunker.js';
+import { chunkParamsFor } from '../core/chunk-params.js';
+import type { Api } from './api.js';
+import { stampOf, type ChunkIndex } from './chunk-index.js';
+import { CHUNK_ALGO, Compressor, capabilities, putChunk, putChunkBatch, putManifest, wireSize, type OutChunk, type WireManifest } from './chunk-wire.js';
+import { ServerError } from './http.js';
+
+/** Chunks up to this size travel in batches (the server packs them); bigger ones stream alone. */
+export const BATCH_CHUNK_MAX = 1 << 20;
+/** One /blobs/missing question covers this many chunk bytes (~64 chunks at the 256 KiB tier). */
+const GROUP_BYTES = 16 << 20;
+const GROUP_CHUNKS = 256;
+/** A batch request carries at most this much. */
+const BATCH_BYTES = 8 << 20;
+/** Read size: large reads keep the thread pool round trips few. */
+const READ = 4 << 20;
+
+export class ChangedDuringUploadError extends Error {}
+
+/** What the scan saw of the file: the upload refuses bytes that are not those. */
+export interface ScannedFile {
+  /** absolute path */
+  file: string;
+  /** folder-relative disk path: the chunk index's key */
+  diskPath: string;
+  sha256: string;
+  size: number;
+  mtime: number;
+  ino: number;
+  ctime: number;
+}
+
+export interface ChunkedUploadOptions {
+  chunkIndex?: ChunkIndex;
+  /** the sizes the previous version was cut with (hysteresis: keep the tier) */
+  previous?: Pick<ChunkParams, 'min' | 'avg' | 'max'>;
+  /** raw bytes of the file dealt with so far (sent, or found on the server) */
+  onBytes?: (n: number) => void;
+  /** called once when half of the file's bytes are dealt with (crash tests) */
+  onHalf?: () => void | Promise<void>;
+  /** requests in flight */
+  concurrency?: number;
+  signal?: AbortSignal;
+}
+
+export interface ChunkedUploadResult {
+  chunks: number;
+  /** chunks the server lacked and that were sent */
+  sentChunks: number;
+  /** raw bytes of those chunks */
+  sentBytes: number;
+  /** bytes of chunk bodies on the wire (after compression) */
+  wireBytes: number;
+  params: ChunkParams;
+  refs: ChunkRef[];
+}
+
+/** Runs at most `limit` tasks at once; `run` waits for a free slot (backpressure on the reader). */
+class Slots {
+  private active = new Set<Promise<void>>();
+  error: unknown = null;
+  constructor(private readonly limit: number) {}
+  async run(task: () => Promise<void>): Promise<void> {
+    while (this.active.size >= this.limit) await Promise.race(this.active);
+    if (this.error) throw this.error;
+    const p: Promise<void> = task()
+      .catch((err) => {
+        this.error ??= err;
+      })
+      .finally(() => this.active.delete(p));
+    this.active.add(p);
+  }
+  async drain(): Promise<void> {
+    while (this.active.size) await Promise.race(this.active);
+    if (this.error) throw this.error;
+  }
+}
+
+/**
+ * Uploads `f` as chunks plus its manifest. Returns null when the server cannot take
+ * manifests (the caller sends the whole file). Throws ChangedDuringUploadError when the
+ * file is not what the scan saw (nothing half-done is left but chunks, which GC collects).
+ */
+export async function uploadChunked(api: Api, f: ScannedFile, opts: ChunkedUploadOptions = {}): Promise<ChunkedUploadResult | null> {
+  const caps = await capabilities(api);
+  if (!caps.manifests) return null;
+  const params = chunkParamsFor(f.size, opts.previous);
+  const compressor = new Compressor(caps.encodings.includes('deflate-raw'));
+  const v2 = caps.encodings.length > 0;
+  const slots = new Slots(Math.max(1, opts.concurrency ?? 3));
+  const refs: ChunkRef[] = [];
+  /** chunks already asked about in this upload: a repeated chunk (zeros) is sent once */
+  const seen = new Set<string>();
+  const result: ChunkedUploadResult = { chunks: 0, sentChunks: 0, sentBytes: 0, wireBytes: 0, params, refs };
+  let dealt = 0;
+  let halfCalled = false;
+  const account = async (n: number) => {
+    dealt += n;
+    opts.onBytes?.(n);
+    if (!halfCalled && opts.onHalf && dealt * 2 >= f.size) {
+      halfCalled = true;
+      await opts.onHalf();
+    }
+  };
+
+  const sendGroup = async (group: Array<{ ref: ChunkRef; bytes: Buffer }>): Promise<void> => {
+    const ask = group.filter((g) => !seen.has(g.ref.sha256));
+    for (const g of ask) seen.add(g.ref.sha256);
+    const missing = new Set(ask.length ? (await api.missingBlobs([...new Set(ask.map((g) => g.ref.sha256))])).missing : []);
+    let known = 0;
+    const out: Array<{ c: OutChunk; len: number }> = [];
+    const queued = new Set<string>();
+    for (const g of group) {
+      if (missing.has(g.ref.sha256) && !queued.has(g.ref.sha256)) {
+        queued.add(g.ref.sha256);
+        out.push({ c: await compressor.encode(g.ref.sha256, g.bytes), len: g.ref.length });
+      } else known += g.ref.length;
+    }
+    if (known) await account(known);
+    await sendChunks(api, out, v2, async (sent) => {
+      for (const s of sent) {
+        result.sentChunks++;
+        result.sentBytes += s.len;
+        result.wireBytes += wireSize(s.c);
+      }
+      await account(sent.reduce((n, s) => n + s.len, 0));
+    });
+  };
+
+  const fh = await fs.promises.open(f.file, 'r');
+  try {
+    const cutter = new Cutter(params);
+    let part = crypto.createHash('sha256');
+    let pieces: Buffer[] = [];
+    let chunkStart = 0;
+    let pos = 0;
+    let group: Array<{ ref: ChunkRef; bytes: Buffer }> = [];
+    let groupBytes = 0;
+    const endChunk = async (end: number) => {
+      const bytes = pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
+      const ref = { offset: chunkStart, length: end - chunkStart, sha256: part.digest('hex') };
+      refs.push(ref);
+      group.push({ ref, bytes });
+      groupBytes += ref.length;
+      part = crypto.createHash('sha256');
+      pieces = [];
+      chunkStart = end;
+      if (groupBytes >= GROUP_BYTES || group.length >= GROUP_CHUNKS) {
+        const g = group;
+        group = [];
+        groupBytes = 0;
+        await slots.run(() => sendGroup(g));
+      }
+    };
+    for (;;) {
+      if (opts.signal?.aborted) throw new Error('aborted');
+      // A fresh buffer per read: chunks handed to the senders keep slices of it.
+      const buf = Buffer.allocUnsafe(READ);
+      const { bytesRead } = await fh.read(buf, 0, READ, pos);
+      if (bytesRead === 0) break;
+      const data = buf.subarray(0, bytesRead);
+      let from = 0;
+      for (const cut of cutter.push(data)) {
+        const slice = data.subarray(from, cut);
+        part.update(slice);
+        pieces.push(slice);
+        await endChunk(pos + cut);
+        from = cut;
+      }
+      if (from < data.length) {
+        const rest = data.subarray(from);
+        part.update(rest);
+        pieces.push(rest);
+      }
+      pos += bytesRead;
+      if (pos > f.size) break;
+    }
+    if (cutter.finish() > 0) await endChunk(pos);
+    if (group.length) await slots.run(() => sendGroup(group));
+    await slots.drain();
+    // The whole hash is the scan's: the bytes just read are those bytes only if the file
+    // did not change meanwhile (the server re-checks the whole hash against the manifest).
+    const st = await fh.stat();
+    if (pos !== f.size || st.size !== f.size || st.mtimeMs !== f.mtime || st.ino !== f.ino || st.ctimeMs !== f.ctime) {
+      throw new ChangedDuringUploadError(`${f.diskPath}: changed while being uploaded`);
+    }
+  } finally {
+    await fh.close();
+  }
+  result.chunks = refs.length;
+
+  const manifest: WireManifest = {
+    sha256: f.sha256,
+    size: f.size,
+    chunking: { algo: CHUNK_ALGO, min: params.min, avg: params.avg, max: params.max },
+    chunks: refs.map((r) => [r.sha256, r.length]),
+  };
+  try {
+    await putManifest(api, manifest);
+  } catch (err) {
+    if (err instanceof ServerError && err.status === 400 && err.code === 'sha256_mismatch') {
+      throw new ChangedDuringUploadError(`${f.diskPath}: changed while being uploaded`);
+    }
+    if (!(err instanceof ServerError && err.status === 409)) throw err;
+    // Some chunk went missing since it was asked about (collected after a long pause):
+    // send what is absent now, reading those slices again, and try once more.
+    await resend(api, f, refs, v2, compressor, result);
+    await putManifest(api, manifest);
+  }
+  if (opts.chunkIndex) opts.chunkIndex.record(f.diskPath, f.sha256, stampOf({ size: f.size, mtimeMs: f.mtime, ino: f.ino, ctimeMs: f.ctime }), params, refs);
+  return result;
+}
+
+/** Sends chunks: ≤ 1 MiB ones in batches of ≤ 8 MiB, bigger ones one PUT each. */
+async function sendChunks(
+  api: Api,
+  out: Array<{ c: OutChunk; len: number }>,
+  v2: boolean,
+  done: (sent: Array<{ c: OutChunk; len: number }>) => Promise<void>,
+): Promise<void> {
+  let batch: Array<{ c: OutChunk; len: number }> = [];
+  let bytes = 0;
+  const flush = async () => {
+    if (!batch.length) return;
+    const b = batch;
+    batch = [];
+    bytes = 0;
+    await putChunkBatch(
+      api,
+      b.map((x) => x.c),
+      v2,
+    );
+    await done(b);
+  };
+  for (const x of out) {
+    if (x.len > BATCH_CHUNK_MAX) {
+      await putChunk(api, x.c);
+      await done([x]);
+      continue;
+    }
+    if (bytes + wireSize(x.c) > BATCH_BYTES) await flush();
+    batch.push(x);
+    bytes += wireSize(x.c);
+  }
+  await flush();
+}
+
+async function resend(api: Api, f: ScannedFile, refs: ChunkRef[], v2: boolean, compressor: Compressor, result: ChunkedUploadResult): Promise<void> {
+  const missing = new Set<string>();
+  const shas = [...new Set(refs.map((r) => r.sha256))];
+  for (let i = 0; i < shas.length; i += 5000) for (const m of (await api.missingBlobs(shas.slice(i, i + 5000))).missing) missing.add(m);
+  const fh = await fs.promises.open(f.file, 'r');
+  try {
+    const out: Array<{ c: OutChunk; len: number }> = [];
+    for (const r of refs) {
+      if (!missing.delete(r.sha256)) continue;
+      const bytes = Buffer.allocUnsafe(r.length);
+      await fh.read(bytes, 0, r.length, r.offset);
+      if (crypto.createHash('sha256').update(bytes).digest('hex') !== r.sha256) throw new ChangedDuringUploadError(`${f.diskPath}: changed while being uploaded`);
+      out.push({ c: await compressor.encode(r.sha256, bytes), len: r.length });
+    }
+    await sendChunks(api, out, v2, async (sent) => {
+      for (const s of sent) {
+        result.sentChunks++;
+        result.sentBytes += s.len;
+        result.wireBytes += wireSize(s.c);
+      }
+    });
+  } finally {
+    await fh.close();
+  }
+}
