@@ -144,13 +144,17 @@ export async function downloadChunked(api: Api, sha256: string, size: number, tm
     const trusted = hadPart ? readJournal(journal, part) : null;
     const fh = await fs.promises.open(part, hadPart ? 'r+' : 'w+', 0o600);
     try {
+      // Not preallocated: the .part grows as chunks land (its size says how far it got,
+      // and nothing reads a 1 GiB file that is mostly a hole as 1 GiB downloaded).
       const st = await fh.stat();
-      if (st.size !== size) await fh.truncate(size);
+      if (st.size > size) await fh.truncate(size);
       if (trusted) {
         for (const i of trusted) if (i >= 0 && i < n) done[i] = true;
-      } else if (hadPart && st.size === size) {
-        // No journal to trust: re-hash every region (cheap beside a WAN).
-        for (let i = 0; i < n; i++) if (sha256Of(await readAt(fh, manifest.chunks[i][1], offsets[i])) === manifest.chunks[i][0]) done[i] = true;
+      } else if (hadPart) {
+        // No journal to trust: re-hash every region it holds (cheap beside a WAN).
+        for (let i = 0; i < n && offsets[i] + manifest.chunks[i][1] <= st.size; i++) {
+          if (sha256Of(await readAt(fh, manifest.chunks[i][1], offsets[i])) === manifest.chunks[i][0]) done[i] = true;
+        }
       }
       if (!trusted) fs.rmSync(journal, { force: true });
       for (let i = 0; i < n; i++) if (done[i]) result.resumedBytes += manifest.chunks[i][1];

@@ -231,11 +231,13 @@ async function sendChunks(
 ): Promise<void> {
   let batch: Array<{ c: OutChunk; len: number }> = [];
   let bytes = 0;
+  let raw = 0;
   const flush = async () => {
     if (!batch.length) return;
     const b = batch;
     batch = [];
     bytes = 0;
+    raw = 0;
     await putChunkBatch(
       api,
       b.map((x) => x.c),
@@ -249,9 +251,11 @@ async function sendChunks(
       await done([x]);
       continue;
     }
-    if (bytes + wireSize(x.c) > BATCH_BYTES) await flush();
+    // Bounded on the wire and raw: the server inflates a batch in memory (zeros deflate 1000×).
+    if (bytes + wireSize(x.c) > BATCH_BYTES || raw + x.len > BATCH_BYTES) await flush();
     batch.push(x);
     bytes += wireSize(x.c);
+    raw += x.len;
   }
   await flush();
 }
