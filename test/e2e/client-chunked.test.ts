@@ -1,0 +1,165 @@
+// Large files in the sync cycle: chunked both ways. Two devices reach a real server (in
+// process) through a counting TCP proxy each (bench/lib/throttle-proxy.ts without limits),
+// so what is asserted is the bytes that really crossed each hop: after an edit only the
+// chunks around it travel up and down, and a cycle aborted half-way through a chunked
+// upload or download (crash stages mid-chunk-upload / mid-chunk-download) is finished by
+// the next one without sending again what already crossed.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { request } from 'undici';
+import { startThrottleProxy, type ThrottleProxy } from '../../bench/lib/throttle-proxy.js';
+import { openDevice, registerDevice, type OpenDevice } from '../../src/client/device.js';
+import { runSyncCycle, type CrashStage } from '../../src/client/sync-cycle.js';
+import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
+
+const MiB = 1 << 20;
+const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
+vi.setConfig({ testTimeout: 240_000, hookTimeout: 180_000 });
+
+let srv: TestServer;
+let root: string;
+let pa: ThrottleProxy;
+let pb: ThrottleProxy;
+let a: OpenDevice;
+let b: OpenDevice;
+
+async function device(name: string, proxy: ThrottleProxy): Promise<OpenDevice> {
+  const inv = await request(`${srv.url}/api/v1/invites`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${srv.adminToken}`, 'content-type': 'application/json' },
+    body: '{}',
+  });
+  const { code } = (await inv.body.json()) as { code: string };
+  const configFlag = path.join(root, `${name}.json`);
+  await registerDevice({ server: srv.url, code, name, folder: path.join(root, name), configFlag });
+  const cfg = JSON.parse(fs.readFileSync(configFlag, 'utf8'));
+  fs.writeFileSync(configFlag, JSON.stringify({ ...cfg, server: proxy.url }), { mode: 0o600 });
+  return openDevice(configFlag);
+}
+
+beforeAll(async () => {
+  srv = await startTestServer('sqlite');
+  root = await tempDir('synmac-chunked-e2e-');
+  const port = Number(new URL(srv.url).port);
+  pa = await startThrottleProxy({ port });
+  pb = await startThrottleProxy({ port });
+  a = await device('A', pa);
+  b = await device('B', pb);
+});
+afterAll(async () => {
+  await a?.close();
+  await b?.close();
+  await pa?.close();
+  await pb?.close();
+  await srv?.close();
+  if (root) fs.rmSync(root, { recursive: true, force: true });
+});
+
+const fileA = (rel: string) => path.join(a.config.folder, rel);
+const fileB = (rel: string) => path.join(b.config.folder, rel);
+
+async function settle(d: OpenDevice): Promise<void> {
+  for (let i = 0; i < 4; i++) if ((await runSyncCycle(d)).agreed) return;
+  throw new Error(`${d.config.deviceName} did not settle`);
+}
+
+/** Bytes up through A's proxy and down through B's while fn runs. */
+async function hops(fn: () => Promise<void>): Promise<{ up: number; down: number }> {
+  pa.reset();
+  pb.reset();
+  await fn();
+  return { up: pa.bytes().up, down: pb.bytes().down };
+}
+
+describe('large files travel as chunks in the sync cycle', () => {
+  it('a new file crosses once; a 1 MiB overwrite moves only the chunks around it, each hop', async () => {
+    const data = crypto.randomBytes(16 * MiB);
+    fs.writeFileSync(fileA('big.bin'), data);
+    const first = await hops(async () => {
+      await settle(a);
+      await settle(b);
+    });
+    expect(sha(fs.readFileSync(fileB('big.bin')))).toBe(sha(data));
+    expect(first.up).toBeGreaterThan(data.length);
+    expect(first.up).toBeLessThan(data.length * 1.05);
+    expect(first.down).toBeLessThan(data.length * 1.05);
+
+    crypto.randomBytes(MiB).copy(data, 8 * MiB);
+    fs.writeFileSync(fileA('big.bin'), data);
+    const edit = await hops(async () => {
+      await settle(a);
+      await settle(b);
+    });
+    expect(sha(fs.readFileSync(fileB('big.bin')))).toBe(sha(data));
+    // the MiB itself plus a chunk or two on each side (256 KiB average, 1 MiB at most)
+    expect(edit.up).toBeLessThan(2.5 * MiB);
+    expect(edit.down).toBeLessThan(2.5 * MiB);
+  });
+
+  it('a 1-byte insert at the start (saved beside, renamed over) moves about one chunk', async () => {
+    const data = Buffer.concat([Buffer.from('!'), fs.readFileSync(fileA('big.bin'))]);
+    fs.writeFileSync(fileA('big.bin.tmp'), data);
+    fs.renameSync(fileA('big.bin.tmp'), fileA('big.bin'));
+    const moved = await hops(async () => {
+      await settle(a);
+      await settle(b);
+    });
+    expect(sha(fs.readFileSync(fileB('big.bin')))).toBe(sha(data));
+    expect(moved.up).toBeLessThan(1.5 * MiB);
+    expect(moved.down).toBeLessThan(1.5 * MiB);
+  });
+
+  const crash = async (d: OpenDevice, stage: CrashStage) => {
+    class Crash extends Error {}
+    await expect(
+      runSyncCycle(d, {
+        hook: (s) => {
+          if (s === stage) throw new Crash(stage);
+        },
+      }),
+    ).rejects.toBeInstanceOf(Crash);
+  };
+
+  it('an upload aborted half-way (mid-chunk-upload) is finished without re-sending what crossed', async () => {
+    const data = crypto.randomBytes(24 * MiB);
+    fs.writeFileSync(fileA('resume-up.bin'), data);
+    const total = await hops(async () => {
+      await crash(a, 'mid-chunk-upload');
+      expect(pa.bytes().up).toBeGreaterThan(data.length * 0.4);
+      await settle(a);
+    });
+    expect(total.up).toBeLessThan(data.length * 1.1);
+    await settle(b);
+    expect(sha(fs.readFileSync(fileB('resume-up.bin')))).toBe(sha(data));
+  });
+
+  it('a download aborted half-way (mid-chunk-download) continues from the chunks it kept', async () => {
+    const data = crypto.randomBytes(32 * MiB);
+    fs.writeFileSync(fileA('resume-down.bin'), data);
+    await settle(a);
+    const total = await hops(async () => {
+      await crash(b, 'mid-chunk-download');
+      expect(fs.existsSync(fileB('resume-down.bin'))).toBe(false); // never a torn file
+      expect(pb.bytes().down).toBeGreaterThan(data.length * 0.4);
+      await settle(b);
+    });
+    expect(total.down).toBeLessThan(data.length * 1.1);
+    expect(sha(fs.readFileSync(fileB('resume-down.bin')))).toBe(sha(data));
+    // an agreed cycle leaves no partial download behind
+    expect(fs.readdirSync(path.join(b.config.folder, '.synmac', 'tmp')).filter((n) => n.startsWith('dl-'))).toEqual([]);
+  });
+
+  it('a copy of a large file under another name costs no chunk bytes on the way down', async () => {
+    fs.copyFileSync(fileA('big.bin'), fileA('copy of big.bin'));
+    const moved = await hops(async () => {
+      await settle(a);
+      await settle(b);
+    });
+    expect(sha(fs.readFileSync(fileB('copy of big.bin')))).toBe(sha(fs.readFileSync(fileA('big.bin'))));
+    // the manifest and the protocol, not the 16 MiB
+    expect(moved.up).toBeLessThan(256 * 1024);
+    expect(moved.down).toBeLessThan(256 * 1024);
+  });
+});

@@ -1,0 +1,242 @@
+// The client's chunked transfer modules against a real server (in-process), on SQLite and
+// PostgreSQL: a large file goes up as chunks plus a manifest and comes down assembled;
+// after an edit only the chunks around it travel, both ways; an upload or download cut off
+// half-way continues without re-sending what already crossed; a server without manifests
+// gets whole files; text chunks are deflated on the wire.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Api } from '../../src/client/api.js';
+import { ChunkIndex, stampOf } from '../../src/client/chunk-index.js';
+import { capabilities } from '../../src/client/chunk-wire.js';
+import { ChangedDuringUploadError, uploadChunked, type ScannedFile } from '../../src/client/chunked-upload.js';
+import { downloadChunked, journalPath, landedChunked, partPath } from '../../src/client/chunked-download.js';
+import { IndexDb } from '../../src/client/index-db.js';
+import { cleanTmp } from '../../src/client/transfer.js';
+import { ENGINES } from '../helpers/postgres.js';
+import { registerDevice, startTestServer, tempDir, type TestServer } from '../helpers/server.js';
+
+const MiB = 1 << 20;
+const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
+
+function scanned(folder: string, rel: string): ScannedFile {
+  const file = path.join(folder, rel);
+  const st = fs.statSync(file);
+  return { file, diskPath: rel, sha256: sha(fs.readFileSync(file)), size: st.size, mtime: st.mtimeMs, ino: st.ino, ctime: st.ctimeMs };
+}
+
+class HalfWay extends Error {}
+
+// Tens of MiB through a real server on a shared, loaded machine: generous, not tight.
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
+
+for (const engine of ENGINES) {
+  describe(`chunked transfer (${engine})`, () => {
+    let srv: TestServer;
+    let api: Api;
+    let root: string;
+    let idxA: IndexDb;
+    let idxB: IndexDb;
+    let chunksA: ChunkIndex;
+    let chunksB: ChunkIndex;
+    let a: string;
+    let b: string;
+    let tmpB: string;
+    beforeAll(async () => {
+      srv = await startTestServer(engine);
+      const dev = await registerDevice(srv, 'A');
+      api = new Api(srv.url, dev.key);
+      root = await tempDir('synmac-chunked-');
+      a = path.join(root, 'a');
+      b = path.join(root, 'b');
+      tmpB = path.join(b, '.synmac', 'tmp');
+      fs.mkdirSync(a, { recursive: true });
+      fs.mkdirSync(tmpB, { recursive: true });
+      idxA = new IndexDb(path.join(root, 'a.sqlite'));
+      idxB = new IndexDb(path.join(root, 'b.sqlite'));
+      chunksA = new ChunkIndex(idxA);
+      chunksB = new ChunkIndex(idxB);
+    });
+    afterAll(async () => {
+      idxA?.close();
+      idxB?.close();
+      await api?.close();
+      await srv?.close();
+      if (root) fs.rmSync(root, { recursive: true, force: true });
+    });
+
+    /** Brings content down into B's folder at `rel` as the cycle does: temp file, rename, index. */
+    async function download(rel: string, s: string, size: number, onHalf?: () => void) {
+      const r = await downloadChunked(api, s, size, tmpB, { folder: b, chunkIndex: chunksB, replacing: fs.existsSync(path.join(b, rel)) ? rel : undefined, onHalf });
+      if (!r) throw new Error('not chunked');
+      fs.renameSync(r.tmp, path.join(b, rel));
+      landedChunked(tmpB, r, chunksB, rel, fs.statSync(path.join(b, rel)));
+      return r;
+    }
+
+    it('sends a new large file as chunks and assembles it on the other side', async () => {
+      const caps = await capabilities(api);
+      expect(caps.manifests).toBe(true);
+      const data = crypto.randomBytes(12 * MiB);
+      fs.writeFileSync(path.join(a, 'big.bin'), data);
+      const up = await uploadChunked(api, scanned(a, 'big.bin'), { chunkIndex: chunksA });
+      expect(up).not.toBeNull();
+      expect(up!.chunks).toBeGreaterThan(20);
+      expect(up!.sentBytes).toBe(data.length);
+      expect(chunksA.chunksOf('big.bin')).toHaveLength(up!.chunks);
+      // the server has the whole content under its hash: the normal commit accepts it
+      const { results } = await api.commit([{ op: 'write', path: 'big.bin', kind: 'file', sha256: sha(data), size: data.length, mtime: Date.now(), mode: 0o644, base_revision: null }]);
+      expect('error' in results[0]).toBe(false);
+
+      const down = await download('big.bin', sha(data), data.length);
+      expect(down.fetchedBytes).toBe(data.length);
+      expect(down.reusedBytes).toBe(0);
+      expect(sha(fs.readFileSync(path.join(b, 'big.bin')))).toBe(sha(data));
+      expect(fs.existsSync(journalPath(tmpB, sha(data)))).toBe(false);
+      expect(chunksB.chunksOf('big.bin').length).toBe(up!.chunks);
+    });
+
+    it('after a 1 MiB overwrite only the chunks around it travel, up and down', async () => {
+      const file = path.join(a, 'big.bin');
+      const data = fs.readFileSync(file);
+      crypto.randomBytes(MiB).copy(data, 6 * MiB);
+      fs.writeFileSync(file, data);
+      const f = scanned(a, 'big.bin');
+      const up = await uploadChunked(api, f, { chunkIndex: chunksA, previous: chunksA.chunking('big.bin')?.params });
+      // 256 KiB average: the changed MiB plus a chunk or two on each side
+      expect(up!.sentBytes).toBeGreaterThan(MiB - 1);
+      expect(up!.sentBytes).toBeLessThan(2.5 * MiB);
+      const down = await download('big.bin', f.sha256, f.size);
+      expect(down.fetchedBytes).toBe(up!.sentBytes);
+      expect(down.reusedBytes).toBe(f.size - down.fetchedBytes);
+      expect(sha(fs.readFileSync(path.join(b, 'big.bin')))).toBe(f.sha256);
+    });
+
+    it('reuses chunks of any indexed local file (a copy under another name costs nothing)', async () => {
+      const data = fs.readFileSync(path.join(a, 'big.bin'));
+      const down = await download('copy.bin', sha(data), data.length);
+      expect(down.fetchedBytes).toBe(0);
+      expect(down.reusedBytes).toBe(data.length);
+      expect(sha(fs.readFileSync(path.join(b, 'copy.bin')))).toBe(sha(data));
+    });
+
+    it('cuts the replaced file on the spot when the index does not know it', async () => {
+      const data = crypto.randomBytes(6 * MiB);
+      fs.writeFileSync(path.join(a, 'unindexed.bin'), data);
+      fs.writeFileSync(path.join(b, 'unindexed.bin'), data); // B has it, but never indexed its chunks
+      const next = Buffer.concat([Buffer.from('x'), data]); // a 1-byte insert at the start
+      fs.writeFileSync(path.join(a, 'unindexed.bin'), next);
+      const up = await uploadChunked(api, scanned(a, 'unindexed.bin'));
+      // nothing the server knew: every chunk goes up the first time
+      expect(up!.sentBytes).toBe(next.length);
+      const down = await download('unindexed.bin', sha(next), next.length);
+      expect(down.fetchedBytes).toBeLessThan(1.5 * MiB);
+      expect(down.reusedBytes).toBe(next.length - down.fetchedBytes);
+    });
+
+    it('a re-hash catches a local chunk that changed since it was indexed', async () => {
+      const data = fs.readFileSync(path.join(b, 'copy.bin'));
+      // overwrite in place, keeping size and mtime (the stamp's ctime still moves, but a
+      // row is only a hint anyway): here the rows are dropped and the chunks fetched
+      const fd = fs.openSync(path.join(b, 'copy.bin'), 'r+');
+      fs.writeSync(fd, Buffer.alloc(MiB, 1), 0, MiB, 0);
+      fs.closeSync(fd);
+      fs.rmSync(path.join(b, 'big.bin'));
+      const down = await download('third.bin', sha(fs.readFileSync(path.join(a, 'big.bin'))), data.length);
+      expect(down.fetchedBytes).toBeGreaterThan(0);
+      expect(sha(fs.readFileSync(path.join(b, 'third.bin')))).toBe(sha(fs.readFileSync(path.join(a, 'big.bin'))));
+      expect(chunksB.chunksOf('copy.bin')).toHaveLength(0);
+    });
+
+    it('an upload cut off half-way sends only the rest when it runs again', async () => {
+      const data = crypto.randomBytes(10 * MiB);
+      fs.writeFileSync(path.join(a, 'resume-up.bin'), data);
+      const f = scanned(a, 'resume-up.bin');
+      await expect(
+        uploadChunked(api, f, {
+          concurrency: 1,
+          onHalf: () => {
+            throw new HalfWay();
+          },
+        }),
+      ).rejects.toBeInstanceOf(HalfWay);
+      const again = await uploadChunked(api, f);
+      expect(again!.sentBytes).toBeLessThan(data.length * 0.6);
+      expect(again!.sentBytes).toBeGreaterThan(0);
+    });
+
+    it('a download cut off half-way continues from its journal', async () => {
+      const data = crypto.randomBytes(20 * MiB);
+      fs.writeFileSync(path.join(a, 'resume-down.bin'), data);
+      const f = scanned(a, 'resume-down.bin');
+      await uploadChunked(api, f);
+      await expect(
+        download('resume-down.bin', f.sha256, f.size, () => {
+          throw new HalfWay();
+        }),
+      ).rejects.toBeInstanceOf(HalfWay);
+      expect(fs.existsSync(partPath(tmpB, f.sha256))).toBe(true);
+      expect(fs.existsSync(journalPath(tmpB, f.sha256))).toBe(true);
+      // the start of the next cycle keeps a young partial download
+      cleanTmp(tmpB);
+      expect(fs.existsSync(partPath(tmpB, f.sha256))).toBe(true);
+      const again = await download('resume-down.bin', f.sha256, f.size);
+      expect(again.resumedBytes).toBeGreaterThanOrEqual(data.length / 2);
+      expect(again.fetchedBytes).toBe(data.length - again.resumedBytes);
+      expect(sha(fs.readFileSync(path.join(b, 'resume-down.bin')))).toBe(f.sha256);
+      expect(fs.existsSync(partPath(tmpB, f.sha256))).toBe(false);
+    });
+
+    it('without a journal it can trust, a partial download re-hashes what it holds', async () => {
+      const data = crypto.randomBytes(8 * MiB);
+      fs.writeFileSync(path.join(a, 'rehash.bin'), data);
+      const f = scanned(a, 'rehash.bin');
+      await uploadChunked(api, f);
+      await expect(
+        download('rehash.bin', f.sha256, f.size, () => {
+          throw new HalfWay();
+        }),
+      ).rejects.toBeInstanceOf(HalfWay);
+      // the journal no longer describes the .part: damage one byte and drop the journal
+      const part = partPath(tmpB, f.sha256);
+      const fd = fs.openSync(part, 'r+');
+      fs.writeSync(fd, Buffer.from([data[5] ^ 0xff]), 0, 1, 5);
+      fs.closeSync(fd);
+      fs.rmSync(journalPath(tmpB, f.sha256));
+      const again = await download('rehash.bin', f.sha256, f.size);
+      expect(again.resumedBytes).toBeGreaterThan(0);
+      expect(again.resumedBytes).toBeLessThan(data.length);
+      expect(sha(fs.readFileSync(path.join(b, 'rehash.bin')))).toBe(f.sha256);
+    });
+
+    it('refuses to upload a file that changed since the scan hashed it', async () => {
+      const data = crypto.randomBytes(4 * MiB);
+      fs.writeFileSync(path.join(a, 'moving.bin'), data);
+      const f = scanned(a, 'moving.bin');
+      fs.appendFileSync(path.join(a, 'moving.bin'), 'more');
+      await expect(uploadChunked(api, f)).rejects.toBeInstanceOf(ChangedDuringUploadError);
+    });
+
+    it('an agreed cycle drops the partial downloads nobody wants', async () => {
+      const junk = path.join(tmpB, `dl-${'a'.repeat(64)}.part`);
+      fs.writeFileSync(junk, 'x');
+      const old = path.join(tmpB, `dl-${'b'.repeat(64)}.part`);
+      fs.writeFileSync(old, 'x');
+      const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600 * 1000);
+      fs.utimesSync(old, eightDaysAgo, eightDaysAgo);
+      fs.writeFileSync(path.join(tmpB, 'dl-123-x'), 'x');
+      cleanTmp(tmpB);
+      expect(fs.existsSync(junk)).toBe(true);
+      expect(fs.existsSync(old)).toBe(false);
+      expect(fs.existsSync(path.join(tmpB, 'dl-123-x'))).toBe(false);
+      cleanTmp(tmpB, { partials: false });
+      expect(fs.existsSync(junk)).toBe(false);
+    });
+
+    it('records stamps the scanner can compare', () => {
+      const st = fs.statSync(path.join(b, 'resume-down.bin'));
+      expect(chunksB.chunking('resume-down.bin')?.stamp).toBe(stampOf(st));
+    });
+  });
+}
