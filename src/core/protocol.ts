@@ -16,6 +16,10 @@ export interface RemoteFile {
   /** POSIX permission bits (only the executable bits are applied by clients) */
   mode: number;
   deleted: boolean;
+  /** live, put here by a move (POST /commit `move`): the path it came from */
+  moved_from?: string;
+  /** deleted by a move: the path it went to (the content lives on there) */
+  moved_to?: string;
 }
 
 /** One path the device has on disk now, with the base it last agreed with the server. */

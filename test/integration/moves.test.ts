@@ -75,6 +75,12 @@ describe.each(ENGINES)('moves (%s)', (engine) => {
     const all = await rows();
     expect(all.get('r1/renamed.md')).toMatchObject({ deleted: false, sha256: sha('p1 second'), revision: m.revision });
     expect(all.get('r1/p1.md')?.deleted).toBe(true);
+    // The feed carries the move both ways, for other devices to apply it as a rename.
+    expect(all.get('r1/renamed.md')?.moved_from).toBe('r1/p1.md');
+    expect(all.get('r1/p1.md')?.moved_to).toBe('r1/renamed.md');
+    const st = await b.status([]);
+    const dl = st.body.actions.find((x: any) => x.path === 'r1/renamed.md');
+    expect(dl).toMatchObject({ action: 'download', remote: { moved_from: 'r1/p1.md' } });
     expect(await trashPaths()).not.toContain('r1/p1.md');
 
     const v = await versions('r1/renamed.md');

@@ -19,7 +19,7 @@ export interface Content {
 export const CHUNK = 500;
 
 export function toRemote(row: FilesTable): RemoteFile {
-  return {
+  const out: RemoteFile = {
     path: row.path,
     kind: row.kind,
     revision: Number(row.revision),
@@ -29,6 +29,10 @@ export function toRemote(row: FilesTable): RemoteFile {
     mode: Number(row.mode),
     deleted: !!row.is_deleted,
   };
+  // Only on rows a move wrote, so every other row reads as it always did.
+  if (row.moved_from) out.moved_from = row.moved_from;
+  if (row.moved_to) out.moved_to = row.moved_to;
+  return out;
 }
 
 /** The file_versions row that records `row` as it is now (shared by every writer). */
