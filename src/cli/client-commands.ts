@@ -13,7 +13,7 @@ import { changeLines, conflictLines, summaryLine, totalsJson, formatBytes } from
 import { terminalProgress } from '../client/progress.js';
 import { scanFolder } from '../client/scanner.js';
 import { loadIgnoreRules } from '../client/ignore-rules.js';
-import { findConflicts } from '../client/conflicts.js';
+import { findConflicts, recentMerges } from '../client/conflicts.js';
 import { CliError } from './cli-error.js';
 import { EXIT, asCliError } from './exit-codes.js';
 import { localizeIsoTimes, out, printJson, when } from './output.js';
@@ -185,7 +185,7 @@ export function registerClientCommands(program: Command): void {
 
   program
     .command('conflicts')
-    .description('the conflict copies in the folder, each beside its original')
+    .description('the conflict copies in the folder, each beside its original, and the text files merged lately instead')
     .option('--json', 'machine-readable output (docs/client.md)')
     .option(...configOpt)
     .action(async (o) => {
@@ -200,9 +200,16 @@ export function registerClientCommands(program: Command): void {
           date: c.date,
           mtime: scan.entries.get(c.path)?.mtime ?? null,
         }));
-        if (o.json) return printJson({ conflicts: list });
-        if (list.length === 0) return out('no conflicts');
+        const merged = recentMerges(index)
+          .reverse()
+          .map((m) => ({ path: m.path, merged_at: new Date(m.at).toISOString(), revision: m.revision }));
+        if (o.json) return printJson({ conflicts: list, merged });
+        if (list.length === 0) out('no conflicts');
         for (const c of list) out(`${c.original}${c.original_exists ? '' : ' (original gone)'}\n  ↳ ${c.path}  — from ${c.device}, modified ${c.mtime === null ? c.date : when(c.mtime)}`);
+        // Merged text files never became conflicts; they are named so that a person who
+        // sees a file change under them knows why, and where the two inputs are.
+        if (merged.length) out(`merged (edited here and on another device; both versions are in \`synmac versions PATH\`):`);
+        for (const m of merged) out(`  ${m.path}  — merged ${when(Date.parse(m.merged_at))}, revision ${m.revision}`);
       });
     });
 

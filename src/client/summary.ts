@@ -25,6 +25,7 @@ export interface Totals
     | 'deletedRemote'
     | 'paths'
     | 'conflicts'
+    | 'merged'
     | 'receivedConflicts'
     | 'renamedForCase'
     | 'problems'
@@ -46,6 +47,7 @@ export function addUp(results: CycleResult[], durationMs: number): Totals {
     deletedRemote: 0,
     paths: { uploaded: [], downloaded: [], deletedLocal: [], deletedRemote: [] },
     conflicts: [],
+    merged: [],
     receivedConflicts: [],
     renamedForCase: [],
     problems: last?.problems ?? [],
@@ -67,6 +69,7 @@ export function addUp(results: CycleResult[], durationMs: number): Totals {
     for (const k of ['uploaded', 'downloaded', 'deletedLocal', 'deletedRemote'] as const) t.paths[k].push(...(r.paths?.[k] ?? []));
     for (const c of r.conflicts) if (!t.conflicts.includes(c)) t.conflicts.push(c);
     for (const c of r.receivedConflicts) if (!t.receivedConflicts.includes(c)) t.receivedConflicts.push(c);
+    for (const m of r.merged ?? []) if (!t.merged.includes(m)) t.merged.push(m);
     t.renamedForCase.push(...r.renamedForCase);
   }
   return t;
@@ -76,6 +79,9 @@ export function summaryLine(t: Totals): string {
   const parts = [`↑ ${files(t.uploaded.files)} ${formatBytes(t.uploaded.bytes)}`, `↓ ${files(t.downloaded.files)} ${formatBytes(t.downloaded.bytes)}`];
   if (t.deletedLocal || t.deletedRemote) parts.push(`${t.deletedLocal + t.deletedRemote} deleted`);
   parts.push(`${t.conflicts.length} conflict${t.conflicts.length === 1 ? '' : 's'}`);
+  // `?? []`: totals can come from a running watcher over its control socket, maybe an older one.
+  const merged = (t.merged ?? []).length;
+  if (merged) parts.push(`${merged} merged`);
   if (t.skipped.length) parts.push(`${t.skipped.length} skipped`);
   parts.push(`${(t.durationMs / 1000).toFixed(1)} s`);
   return parts.join(' · ');
@@ -85,10 +91,11 @@ export function summaryLine(t: Totals): string {
  * One line per path that moved, `↑` up to the server, `↓` down to this device: the first
  * `max` of them and a count of the rest.
  */
-export function changeLines(t: Pick<Totals, 'paths'>, max = 10): string[] {
+export function changeLines(t: Pick<Totals, 'paths'> & Partial<Pick<Totals, 'merged'>>, max = 10): string[] {
   // `?? `: totals can come from a running watcher over its control socket, maybe an older one.
   const paths = t.paths ?? { uploaded: [], downloaded: [], deletedLocal: [], deletedRemote: [] };
   const all = [
+    ...(t.merged ?? []).map((p) => `⇅ ${p} (merged: edited here and on another device)`),
     ...paths.uploaded.map((p) => `↑ ${p}`),
     ...paths.deletedRemote.map((p) => `↑ ${p} (deleted)`),
     ...paths.downloaded.map((p) => `↓ ${p}`),
@@ -108,6 +115,7 @@ export function totalsJson(t: Totals) {
     deleted_local: { count: t.deletedLocal, paths: paths.deletedLocal },
     deleted_remote: { count: t.deletedRemote, paths: paths.deletedRemote },
     conflicts: t.conflicts,
+    merged: { count: (t.merged ?? []).length, paths: t.merged ?? [] },
     received_conflicts: t.receivedConflicts ?? [],
     renamed_for_case: t.renamedForCase.map((r) => ({ path: r.path, disk_path: r.diskPath })),
     skipped: t.skipped,

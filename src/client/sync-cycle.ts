@@ -18,11 +18,13 @@ import { loadIgnoreRules } from './ignore-rules.js';
 import { RowView } from './index-db.js';
 import { checkFolder, tmpDirOf } from './marker.js';
 import { cleanTmp } from './transfer.js';
+import { mergeSettingsOf } from './config.js';
 import { adoptStoredConflicts } from './cycle/adopt.js';
 import type { CycleContext } from './cycle/context.js';
 import { downloadPhase } from './cycle/download.js';
 import { finishPhase } from './cycle/finish.js';
 import { deleteLocalPhase } from './cycle/local-deletes.js';
+import { mergeTextConflicts } from './cycle/merge-text.js';
 import { planCycle } from './cycle/plan.js';
 import type { CycleOptions, CycleResult, Device } from './cycle/types.js';
 import { uploadPhase } from './cycle/upload.js';
@@ -55,6 +57,7 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
     deletedRemote: 0,
     paths: { uploaded: [], downloaded: [], deletedLocal: [], deletedRemote: [] },
     conflicts: [],
+    merged: [],
     receivedConflicts: [],
     renamedForCase: [],
     skipped: scan.skipped,
@@ -90,6 +93,9 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
 
   // Conflicts the server already holds (a crash after an earlier commit): adopt, don't re-upload.
   actions = adoptStoredConflicts(ctx, actions);
+  // Text files both sides edited: merged three ways where the edits do not overlap (its
+  // own commit), so only the rest goes on as conflict copies.
+  actions = await mergeTextConflicts(ctx, mergeSettingsOf(config), actions);
   const { committed, conflictDownloads } = await uploadPhase(ctx, actions);
   deleteLocalPhase(ctx, actions);
   await downloadPhase(ctx, actions, conflictDownloads);

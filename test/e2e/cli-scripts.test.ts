@@ -211,7 +211,7 @@ describe('JSON for scripts', { timeout: SLOW }, () => {
     expect(me.created_at).toMatch(ISO);
 
     const conflicts = JSON.parse((await a.run('conflicts', '--json')).stdout);
-    expect(conflicts).toEqual({ conflicts: [] });
+    expect(conflicts).toEqual({ conflicts: [], merged: [] });
 
     const dataDir = path.join(fx.root, 'rotate-data');
     fs.mkdirSync(dataDir);

@@ -33,6 +33,8 @@ export interface CycleResult {
   paths: { uploaded: string[]; downloaded: string[]; deletedLocal: string[]; deletedRemote: string[] };
   /** conflict copies this device's own writes became in this cycle (its upload lost a race) */
   conflicts: string[];
+  /** text files both sides had edited, merged in this cycle instead of a conflict copy */
+  merged: string[];
   /**
    * conflict copies another device's write became, downloaded in this cycle: a new device's
    * first sync fetches every old one. Reported apart, so they never read as this device's own.
