@@ -1,4 +1,6 @@
 // Scenarios the model-based test found, shrunk, kept as plain tests so they never return.
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConflictPath } from '../../src/core/conflict-name.js';
 import { World, ops, quiesceAndCheck } from './sync-model.js';
@@ -120,4 +122,25 @@ describe('model-based test regressions', () => {
       await ops.sync(w, 'B');
       await ops.sync(w, 'A');
     }));
+
+  // Text merges (issue 8 item 6): edits of different lines on two devices merge, and a
+  // crash after the merge's commit, before the merge reached the disk, still converges.
+  for (const stage of [null, 'before-index-commit', 'after-plan'] as const) {
+    it(`two devices' edits of different lines of a text file merge${stage ? ` (crash ${stage} during the merge)` : ''}`, () =>
+      scenario(async (w) => {
+        ops.editLine(w, 'A', 'a.txt', 0);
+        await ops.syncAll(w);
+        ops.editLine(w, 'A', 'a.txt', 1);
+        ops.editLine(w, 'B', 'a.txt', 6);
+        await ops.sync(w, 'A');
+        if (stage) await ops.crash(w, 'B', stage);
+        await ops.syncAll(w);
+        await quiesceAndCheck(w);
+        const live = await w.serverLive();
+        expect([...live.keys()].filter((p) => parseConflictPath(p))).toEqual([]);
+        const text = fs.readFileSync(path.join(w.folder('C'), 'a.txt'), 'utf8').split('\n');
+        expect(text[1]).toMatch(/^A#/);
+        expect(text[6]).toMatch(/^B#/);
+      }));
+  }
 });

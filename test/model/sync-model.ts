@@ -73,6 +73,7 @@ export class World {
 
   // What the model remembers about the past.
   written = new Set<string>(); // every content hash any device ever wrote
+  writtenLines = new Set<string>(); // every line of a text file (editLine) any device wrote
   held = new Map<string, string>(); // content hash → where it was seen at a completed sync
   touchedBy = new Map<string, Set<Dev>>(); // path → devices that changed it
   movedFrom = new Map<string, string>(); // path a file was moved to → where it came from
@@ -221,6 +222,21 @@ export class World {
     return body;
   }
 
+  /**
+   * A text file of lines that are each unique: a new one of 8 lines, or `prev` with one
+   * line replaced (line k). Two devices editing different lines give a merge.
+   */
+  textContent(dev: Dev, prev: Buffer | null, k: number): Buffer {
+    this.counter++;
+    const old = prev?.toString('utf8').split('\n').slice(0, -1) ?? [];
+    const lines = old.length >= 2 && old.every((l) => this.writtenLines.has(l)) ? old : Array.from({ length: 8 }, (_, i) => `${dev}#${this.counter}.${i}`);
+    if (lines === old) lines[k % lines.length] = `${dev}#${this.counter}`;
+    const body = Buffer.from(lines.map((l) => `${l}\n`).join(''));
+    for (const l of lines) this.writtenLines.add(l);
+    this.written.add(sha(body));
+    return body;
+  }
+
   /** The server's live state: path → sha256 (null for dirs). */
   async serverLive(): Promise<Map<string, string | null>> {
     const rows = await this.query<{ path: string; sha256: string | null }>('select path, sha256 from files where is_deleted = 0');
@@ -317,11 +333,19 @@ function ensureParent(full: string): boolean {
 // ---------------------------------------------------------------------------------------
 // Invariants
 
-export function checkNoTornFiles(w: World): void {
+export async function checkNoTornFiles(w: World): Promise<void> {
+  let history: Set<string> | null = null;
   for (const dev of DEVICES) {
     for (const f of listFiles(w.folder(dev))) {
-      const h = sha(fs.readFileSync(path.join(w.folder(dev), f)));
-      if (!w.written.has(h)) throw new Error(`torn or unknown file on ${dev}: ${f}`);
+      const body = fs.readFileSync(path.join(w.folder(dev), f));
+      const h = sha(body);
+      if (w.written.has(h)) continue;
+      // A text merge: bytes no device wrote as a whole, but the server took them whole
+      // (a merge reaches a disk only after its commit), and every line is one a device wrote.
+      history ??= await w.serverHistoryShas();
+      const lines = body.toString('utf8').split('\n');
+      const isMerge = history.has(h) && lines.pop() === '' && lines.every((l) => w.writtenLines.has(l));
+      if (!isMerge) throw new Error(`torn or unknown file on ${dev}: ${f}`);
     }
   }
 }
@@ -367,7 +391,7 @@ export async function quiesceAndCheck(w: World): Promise<void> {
     calm = allAgreed && !anyChange ? calm + 1 : 0;
   }
   if (calm < 2) throw new Error('quiescence: the devices did not settle within 10 rounds');
-  checkNoTornFiles(w);
+  await checkNoTornFiles(w);
   const live = await w.serverLive();
   for (const dev of DEVICES) await deviceAgreesWithServer(w, dev, live);
   // Invariant 2: no lost write.
@@ -463,7 +487,7 @@ const command = (name: string, run: (w: World) => Promise<string | void> | strin
     m.steps++;
     const note = await run(w);
     w.log.push(`${name}${note ? ` → ${note}` : ''}`);
-    checkNoTornFiles(w);
+    await checkNoTornFiles(w);
   },
   toString: () => name,
 });
@@ -484,6 +508,14 @@ export const ops = {
     if (!ensureParent(full)) return 'skip: parent is a file';
     const old = isFile(full) ? fs.readFileSync(full) : null;
     fs.writeFileSync(full, w.bigContent(d, old, how));
+    w.touch(f, d);
+  },
+  /** Edits one line of a text file (a new text file if it holds none): concurrent edits of different lines merge. */
+  editLine(w: World, d: Dev, f: string, k: number) {
+    const full = path.join(w.folder(d), onDisk(w.folder(d), f));
+    if (exists(full) && !isFile(full)) return 'skip: a directory';
+    if (!ensureParent(full)) return 'skip: parent is a file';
+    fs.writeFileSync(full, w.textContent(d, isFile(full) ? fs.readFileSync(full) : null, k));
     w.touch(f, d);
   },
   delete(w: World, d: Dev, f: string) {
@@ -574,6 +606,8 @@ const writeCmd = fc
   .tuple(dev, file, fc.constantFrom<'NFC' | 'NFD'>('NFC', 'NFD'))
   .map(([d, f, form]) => command(`write ${d} ${f}${form === 'NFD' && f !== f.normalize('NFD') ? ' (NFD)' : ''}`, (w) => ops.write(w, d, f, form)));
 
+const editLineCmd = fc.tuple(dev, file, fc.nat({ max: 7 })).map(([d, f, k]) => command(`edit line ${k} ${d} ${f}`, (w) => ops.editLine(w, d, f, k)));
+
 const typeCmd = fc.oneof(
   fc.tuple(dev, file).map(([d, f]) => command(`file→dir ${d} ${f}`, (w) => ops.fileToDir(w, d, f))),
   fc.tuple(dev, fc.constantFrom('d', 'd/e', 'a.txt', 'b.txt')).map(([d, x]) => command(`dir→file ${d} ${x}`, (w) => ops.dirToFile(w, d, x))),
@@ -585,6 +619,9 @@ export const commands = [
   writeCmd,
   writeCmd,
   fc.tuple(dev, file, fc.constantFrom<'overwrite' | 'insert'>('overwrite', 'insert')).map(([d, f, how]) => command(`write big ${d} ${f} (${how})`, (w) => ops.writeBig(w, d, f, how))),
+  // Text files edited line by line: concurrent edits of different lines are merged.
+  editLineCmd,
+  editLineCmd,
   fc.tuple(dev, file).map(([d, f]) => command(`delete ${d} ${f}`, (w) => ops.delete(w, d, f))),
   fc.tuple(dev, file, file).map(([d, a, b]) => command(`rename ${d} ${a} → ${b}`, (w) => ops.rename(w, d, a, b))),
   fc.tuple(dev, dir).map(([d, x]) => command(`mkdir ${d} ${x}`, (w) => ops.mkdir(w, d, x))),
