@@ -111,20 +111,82 @@ function comparableLines(text: string, fallbackBreak: string): string[] {
   return lines;
 }
 
+interface Anchor {
+  o: number;
+  a: number;
+  b: number;
+}
+
+/** Positions of each line that occurs exactly once in `lines`. */
+function uniquePositions(lines: string[]): Map<string, number> {
+  const seen = new Map<string, number>();
+  for (let i = 0; i < lines.length; i++) seen.set(lines[i], seen.has(lines[i]) ? -1 : i);
+  return seen;
+}
+
+/** The longest subsequence of `items` whose `key` strictly increases (patience sorting). */
+function longestIncreasing<T>(items: T[], key: (t: T) => number): T[] {
+  const tails: number[] = []; // index into items of the smallest tail of each length
+  const prev = new Array<number>(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const k = key(items[i]);
+    let lo = 0;
+    let hi = tails.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (key(items[tails[mid]]) < k) lo = mid + 1;
+      else hi = mid;
+    }
+    prev[i] = lo > 0 ? tails[lo - 1] : -1;
+    tails[lo] = i;
+  }
+  const out: T[] = [];
+  for (let i = tails.length ? tails[tails.length - 1] : -1; i >= 0; i = prev[i]) out.push(items[i]);
+  return out.reverse();
+}
+
+/**
+ * Lines unique in each of the three versions, in increasing order in all three (as in
+ * patience diff): each is a line neither side changed, where the merge can be cut.
+ */
+function anchors(o: string[], a: string[], b: string[]): Anchor[] {
+  const [uo, ua, ub] = [o, a, b].map(uniquePositions);
+  const candidates: Anchor[] = [];
+  for (let i = 0; i < o.length; i++) {
+    if (uo.get(o[i]) !== i) continue;
+    const ai = ua.get(o[i]) ?? -1;
+    const bi = ub.get(o[i]) ?? -1;
+    if (ai >= 0 && bi >= 0) candidates.push({ o: i, a: ai, b: bi });
+  }
+  return longestIncreasing(longestIncreasing(candidates, (c) => c.a), (c) => c.b);
+}
+
 /** Three-way merge of `ours` and `theirs`, both edited from `base`. */
 export function mergeText(base: string, ours: string, theirs: string): TextMerge {
   // A version without any line break takes the kind the others use (when the two sides
   // disagree, plain "\n": the answer must not depend on which side is ours).
   const [ob, ab, bb] = [lastBreak(base), lastBreak(ours), lastBreak(theirs)];
   const fallback = ob ?? (ab === null ? bb : bb === null || bb === ab ? ab : null) ?? '\n';
-  const regions = diff3Merge(comparableLines(ours, fallback), comparableLines(base, fallback), comparableLines(theirs, fallback), {
-    excludeFalseConflicts: true,
-  });
+  const [o, a, b] = [base, ours, theirs].map((t) => comparableLines(t, fallback));
+  // diff3's LCS costs O(lines²) on similar files (an 18k-line file: seconds). Lines that
+  // occur once in each version, in the same order in all three, are lines neither side
+  // touched: cut there, and diff3 only runs on the pieces between them. A change on one
+  // side of such a line and a change on the other are separated by an untouched line, so
+  // cutting never hides a clash (test/unit/merge.property.test.ts holds it to the oracle).
   const lines: string[] = [];
   let conflicts = 0;
-  for (const r of regions) {
-    if (r.conflict) conflicts++;
-    else if (r.ok) lines.push(...r.ok);
+  let from = { o: 0, a: 0, b: 0 };
+  for (const cut of [...anchors(o, a, b), { o: o.length, a: a.length, b: b.length }]) {
+    // Between two neighbouring anchors there is mostly nothing at all: skip the call.
+    if (cut.o > from.o || cut.a > from.a || cut.b > from.b) {
+      const regions = diff3Merge(a.slice(from.a, cut.a), o.slice(from.o, cut.o), b.slice(from.b, cut.b), { excludeFalseConflicts: true });
+      for (const r of regions) {
+        if (r.conflict) conflicts++;
+        else if (r.ok) lines.push(...r.ok);
+      }
+    }
+    if (cut.o < o.length) lines.push(o[cut.o]);
+    from = { o: cut.o + 1, a: cut.a + 1, b: cut.b + 1 };
   }
   if (conflicts > 0) return { result: 'conflict', conflicts };
   // The final newline is one more thing a side may have changed: the side that changed
