@@ -467,7 +467,8 @@ async function syncOnce(w: World, dev: Dev, stage?: CrashStage): Promise<string>
     });
     // The cycle completed: it had every chance to upload what it saw.
     for (const [h, where] of snapshot) w.held.set(h, `${where} (sync #${w.log.length})`);
-    return r.agreed ? 'agreed' : `not agreed (${r.problems.join('; ')})`;
+    const merged = r.merged.length ? `, merged ${r.merged.join(', ')}` : '';
+    return r.agreed ? `agreed${merged}` : `not agreed (${r.problems.join('; ')})${merged}`;
   } catch (err) {
     if (err instanceof CrashError) {
       await w.reopen(dev);
