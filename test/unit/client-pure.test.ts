@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { caseKey } from '../../src/core/paths.js';
 import { makeIgnoreRules } from '../../src/client/ignore-rules.js';
 import { DiskNamer, caseSuffixName, isMassDelete } from '../../src/client/sync-cycle.js';
-import { formatBytes, summaryLine, addUp } from '../../src/client/summary.js';
+import { changeLines, formatBytes, summaryLine, addUp, totalsJson } from '../../src/client/summary.js';
 
 const segment = fc.stringMatching(/^[a-zA-Z0-9][a-zA-Z0-9 _-]{0,12}$/);
 const relPath = fc.array(segment, { minLength: 1, maxLength: 4 }).map((s) => s.join('/'));
@@ -96,5 +96,16 @@ describe('summary line', () => {
     t.downloaded = { files: 2, bytes: 2000 };
     t.conflicts = ['x (conflict from A 2025-01-01).txt'];
     expect(summaryLine(t)).toBe('↑ 12 files 3.4 MB · ↓ 2 files 2.0 kB · 1 conflict · 0.8 s');
+  });
+  it('says what was merged: in the summary line, one line per path, and in --json', () => {
+    const t = addUp([], 800);
+    t.merged = ['notes.md'];
+    expect(summaryLine(t)).toBe('↑ 0 files 0 B · ↓ 0 files 0 B · 0 conflicts · 1 merged · 0.8 s');
+    expect(changeLines(t)).toEqual(['⇅ notes.md (merged: edited here and on another device)']);
+    expect(totalsJson(t).merged).toEqual({ count: 1, paths: ['notes.md'] });
+    // totals from an older watcher (no `merged` at all) still print
+    const old = { ...t, merged: undefined } as unknown as typeof t;
+    expect(summaryLine(old)).not.toContain('merged');
+    expect(totalsJson(old).merged).toEqual({ count: 0, paths: [] });
   });
 });
