@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS files (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS files_base_sha256 ON files (base_sha256);
+CREATE INDEX IF NOT EXISTS files_disk_path ON files (disk_path) WHERE disk_path IS NOT NULL;
 `;
 
 /** What the scanner needs from the index: one row at a time, and the disk-name mappings. */
@@ -94,6 +95,7 @@ export class IndexDb {
   private readonly deleteStmt: Database.Statement;
   private readonly getStmt: Database.Statement;
   private readonly knowsStmt: Database.Statement;
+  private readonly belowStmt: Database.Statement;
 
   constructor(file: string) {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -115,6 +117,9 @@ export class IndexDb {
     this.deleteStmt = this.db.prepare('DELETE FROM files WHERE path = ?');
     this.getStmt = this.db.prepare('SELECT * FROM files WHERE path = ?');
     this.knowsStmt = this.db.prepare('SELECT 1 FROM files WHERE base_sha256 = ? LIMIT 1');
+    // A range on the primary key, not LIKE (which folds case and treats _ and % as
+    // wildcards): every path below `d` sorts between `d/` and `d0`, '0' following '/'.
+    this.belowStmt = this.db.prepare('SELECT path FROM files WHERE path > ? AND path < ?').pluck();
   }
 
   /**
@@ -152,12 +157,20 @@ export class IndexDb {
     return this.db.prepare('SELECT path FROM files WHERE base_revision IS NOT NULL').pluck().all() as string[];
   }
 
+  /** Wire paths of every row strictly below the directory `dir` (its indexed subtree). */
+  descendantPaths(dir: string): string[] {
+    return this.belowStmt.all(`${dir}/`, `${dir}0`) as string[];
+  }
+
   /** Files with a base: the denominator of the mass-delete guard. */
   countBaseFiles(): number {
     return this.db.prepare("SELECT count(*) FROM files WHERE base_revision IS NOT NULL AND coalesce(base_kind, kind) = 'file'").pluck().get() as number;
   }
 
-  /** Disk spellings that map to another wire path (NFD names, case-collision suffixes). */
+  /**
+   * Disk spellings that map to another wire path (NFD names, case-collision suffixes).
+   * Read through the partial index on disk_path: as cheap as the mappings are few.
+   */
   diskMappings(): Map<string, string> {
     const rows = this.db.prepare('SELECT path, disk_path FROM files WHERE disk_path IS NOT NULL').all() as Array<{ path: string; disk_path: string }>;
     return new Map(rows.map((r) => [r.disk_path, r.path]));

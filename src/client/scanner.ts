@@ -153,6 +153,179 @@ function namesAsBytes(full: string, wireDir: string, skipped: Skipped[]): string
   return out;
 }
 
+/** What a precise scan needs from the index beyond single rows: a path's indexed subtree. */
+export interface PathSource extends RowSource {
+  /** wire paths of every row strictly below `dir` */
+  descendantPaths(dir: string): string[];
+}
+
+export interface PathScanResult extends ScanResult {
+  /**
+   * Wire paths this scan speaks for: one of them absent from `entries` (and not skipped or
+   * unstable) is gone from the disk. The looked-at paths plus the indexed subtrees of the
+   * directories walked and of the paths that are no longer directories.
+   */
+  covered: Set<string>;
+  /** directories walked whole (created or moved in) */
+  walked: number;
+}
+
+/**
+ * One scan, full or precise: entries found so far, what to hash, and the walk. Both kinds
+ * judge a name by the same code, so a file looks the same to either.
+ */
+class ScanState {
+  readonly entries: LocalEntries;
+  readonly skipped: Skipped[] = [];
+  readonly unstable: string[] = [];
+  private readonly toHash: Array<{ entry: LocalEntry; st: fs.Stats }> = [];
+  /** Disk spellings the index maps to another wire path (case-collision suffixes). */
+  readonly diskToWire: Map<string, string>;
+
+  constructor(
+    private readonly folder: string,
+    readonly source: RowSource,
+    private readonly rules: IgnoreRules,
+    compact: boolean,
+  ) {
+    this.entries = new LocalEntries(source, compact);
+    this.diskToWire = source.diskMappings();
+  }
+
+  /** The wire name of a disk name in a directory whose wire name is `dirWire`. */
+  wireOf(disk: string, dirWire: string, name: string): string {
+    return this.diskToWire.get(disk) ?? (dirWire ? `${dirWire}/${name.normalize('NFC')}` : name.normalize('NFC'));
+  }
+
+  /**
+   * Looks at one name on disk (already lstat-ed as `st`). Returns the wire path of a
+   * directory worth descending into, or null.
+   */
+  visit(disk: string, rawWire: string, st: fs.Stats): string | null {
+    const { entries, skipped, source } = this;
+    const isDir = st.isDirectory();
+    if (this.rules.ignores(rawWire, isDir)) return null;
+    let wire: string;
+    try {
+      wire = normalizePath(rawWire);
+    } catch (err) {
+      skipped.push({ path: disk, reason: `name cannot be synced (${(err as Error).message}): rename it to sync it${isDir ? ' (a directory: nothing in it is synced)' : ''}`, unsyncable_name: true });
+      return null;
+    }
+    if (st.isSymbolicLink()) {
+      skipped.push({ path: wire, reason: 'symbolic link (never followed)' });
+      return null;
+    }
+    if (!isDir && !st.isFile()) {
+      skipped.push({ path: wire, reason: 'not a regular file (socket, fifo or device)' });
+      return null;
+    }
+    if (entries.has(wire)) {
+      skipped.push({ path: disk, reason: `another spelling of "${wire}" exists in the same directory (NFC/NFD twins)`, unsyncable_name: true });
+      return null;
+    }
+    const row = source.get(wire);
+    if (!isDir && entries.compact && statMatches(row, st, 'file') && agrees(row, 'file', disk, wire)) {
+      entries.addAgreed(wire); // the common no-op case: no object beyond the path
+      return null;
+    }
+    const entry: LocalEntry = {
+      path: wire,
+      diskPath: disk,
+      kind: isDir ? 'dir' : 'file',
+      size: isDir ? 0 : st.size,
+      mtime: st.mtimeMs,
+      ino: st.ino,
+      ctime: st.ctimeMs,
+      mode: st.mode & 0o7777,
+      sha256: null,
+      agreed: false,
+    };
+    if (isDir) {
+      entry.agreed = agrees(row, 'dir', disk, wire);
+      entries.set(wire, entry);
+      return wire;
+    }
+    if (statMatches(row, st, 'file')) {
+      entry.sha256 = row!.sha256;
+      entry.agreed = agrees(row, 'file', disk, wire);
+    } else this.toHash.push({ entry, st });
+    entries.set(wire, entry);
+    return null;
+  }
+
+  /**
+   * Everything below the directory `dir` (already visited). Iterative, with synchronous
+   * calls: for 100k files lstatSync is several times faster than the promise API, and a
+   * scan has nothing else to wait for. Calls `seen` with the wire path of every name met.
+   */
+  walk(dir: { disk: string; wire: string }, seen?: (wire: string) => void): void {
+    const { folder, skipped } = this;
+    const stack = [dir];
+    while (stack.length > 0) {
+      const d = stack.pop()!;
+      let names: string[];
+      try {
+        names = fs.readdirSync(path.join(folder, d.disk));
+      } catch (err) {
+        if (d.disk !== '') skipped.push({ path: d.wire, reason: `unreadable directory (${(err as NodeJS.ErrnoException).code})` });
+        else throw err;
+        continue;
+      }
+      // Node decodes names as UTF-8 and puts U+FFFD where bytes are not: such a name could
+      // then be neither stat'ed nor synced, and was passed over without a word. Look at the
+      // bytes (only in a directory where that can be the case) and report each one.
+      if (names.some((n) => n.includes('\uFFFD'))) names = namesAsBytes(path.join(folder, d.disk), d.wire, skipped);
+      for (const name of names) {
+        const disk = d.disk ? `${d.disk}/${name}` : name;
+        const wire = this.wireOf(disk, d.wire, name);
+        seen?.(wire);
+        let st: fs.Stats;
+        try {
+          st = fs.lstatSync(path.join(folder, disk));
+        } catch {
+          continue; // vanished between readdir and lstat: the next scan sees the truth
+        }
+        const sub = this.visit(disk, wire, st);
+        if (sub !== null) stack.push({ disk, wire: sub });
+      }
+    }
+  }
+
+  /** Hashes what needs it; a file that changed while being read is reported unstable. */
+  async finish(): Promise<ScanResult> {
+    const { entries, skipped, unstable, toHash, folder } = this;
+    await pool(toHash, 4, async ({ entry, st }) => {
+      const full = path.join(folder, entry.diskPath);
+      let sha: string;
+      try {
+        sha = await hashFile(full, st.size);
+      } catch (err) {
+        entries.delete(entry.path);
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') return; // deleted meanwhile: simply not there
+        skipped.push({ path: entry.path, reason: `unreadable (${code ?? (err as Error).message})` });
+        return;
+      }
+      let after: fs.Stats | null = null;
+      try {
+        after = fs.lstatSync(full);
+      } catch {
+        // gone
+      }
+      if (!after || !sameStat(st, after)) {
+        // Written to while we read it: never report a torn hash.
+        entries.delete(entry.path);
+        unstable.push(entry.path);
+        return;
+      }
+      entry.sha256 = sha;
+    });
+    return { entries, skipped, unstable, hashed: toHash.length };
+  }
+}
+
+/** The whole folder. */
 export async function scanFolder(
   folder: string,
   index: RowSource | Map<string, IndexRow>,
@@ -160,117 +333,108 @@ export async function scanFolder(
   opts: { compact?: boolean } = {},
 ): Promise<ScanResult> {
   const source: RowSource = index instanceof Map ? rowSourceOf(index) : index;
-  const entries = new LocalEntries(source, !!opts.compact);
-  const skipped: Skipped[] = [];
-  const unstable: string[] = [];
-  const toHash: Array<{ entry: LocalEntry; st: fs.Stats }> = [];
+  const scan = new ScanState(folder, source, rules, !!opts.compact);
+  scan.walk({ disk: '', wire: '' });
+  return scan.finish();
+}
 
-  // Disk spellings the index maps to another wire path (case-collision suffixes).
-  const diskToWire = source.diskMappings();
+/**
+ * Only the given paths (disk spellings, folder-relative, as the watcher reported them;
+ * `true` = it appeared, vanished or was renamed): each is lstat-ed; a directory is walked
+ * whole when it appeared (or is not yet known as this directory), and the indexed subtree
+ * of whatever is no longer a directory, or was walked, is covered so that what is gone
+ * from it can be found. The cost follows the change, not the folder.
+ */
+export async function scanPaths(
+  folder: string,
+  index: PathSource,
+  rules: IgnoreRules,
+  reported: ReadonlyMap<string, boolean>,
+): Promise<PathScanResult> {
+  const scan = new ScanState(folder, index, rules, true);
+  const covered = new Set<string>();
+  const walkedRoots = new Set<string>();
+  let walked = 0;
 
-  // Iterative walk with synchronous calls: for 100k files lstatSync is several times
-  // faster than the promise API, and a scan has nothing else to wait for.
-  const stack: Array<{ disk: string; wire: string }> = [{ disk: '', wire: '' }];
-  while (stack.length > 0) {
-    const dir = stack.pop()!;
-    let names: string[];
-    try {
-      names = fs.readdirSync(path.join(folder, dir.disk));
-    } catch (err) {
-      if (dir.disk !== '') skipped.push({ path: dir.wire, reason: `unreadable directory (${(err as NodeJS.ErrnoException).code})` });
-      else throw err;
-      continue;
+  // Each reported path with its walk decision; a path below an unknown directory is
+  // replaced by that directory (walked), so the index always gets whole trees.
+  const todo = new Map<string, boolean>();
+  for (const [raw, renamed] of reported) {
+    const disk = raw.split('/').filter((s) => s !== '' && s !== '.').join('/');
+    if (disk === '' || disk.split('/').includes('..')) continue;
+    const segs = disk.split('/');
+    let wire = '';
+    let target: string | null = disk;
+    let walk = renamed;
+    for (let i = 0; i < segs.length - 1; i++) {
+      const d = segs.slice(0, i + 1).join('/');
+      wire = scan.wireOf(d, wire, segs[i]);
+      if (rules.ignores(wire, true)) {
+        target = null; // inside an ignored directory: nothing to sync there
+        break;
+      }
+      const row = index.get(wire);
+      if (!row || row.kind !== 'dir' || (row.disk_path ?? row.path) !== d) {
+        // not known as this directory (yet): take its whole tree
+        target = d;
+        walk = true;
+        break;
+      }
     }
-    // Node decodes names as UTF-8 and puts U+FFFD where bytes are not: such a name could
-    // then be neither stat'ed nor synced, and was passed over without a word. Look at the
-    // bytes (only in a directory where that can be the case) and report each one.
-    if (names.some((n) => n.includes('\uFFFD'))) names = namesAsBytes(path.join(folder, dir.disk), dir.wire, skipped);
-    for (const name of names) {
-      const disk = dir.disk ? `${dir.disk}/${name}` : name;
-      let wire = diskToWire.get(disk) ?? (dir.wire ? `${dir.wire}/${name.normalize('NFC')}` : name.normalize('NFC'));
-      let st: fs.Stats;
-      try {
-        st = fs.lstatSync(path.join(folder, disk));
-      } catch {
-        continue; // vanished between readdir and lstat: the next scan sees the truth
-      }
-      const isDir = st.isDirectory();
-      if (rules.ignores(wire, isDir)) continue;
-      try {
-        wire = normalizePath(wire);
-      } catch (err) {
-        skipped.push({ path: disk, reason: `name cannot be synced (${(err as Error).message}): rename it to sync it${isDir ? ' (a directory: nothing in it is synced)' : ''}`, unsyncable_name: true });
-        continue;
-      }
-      if (st.isSymbolicLink()) {
-        skipped.push({ path: wire, reason: 'symbolic link (never followed)' });
-        continue;
-      }
-      if (!isDir && !st.isFile()) {
-        skipped.push({ path: wire, reason: 'not a regular file (socket, fifo or device)' });
-        continue;
-      }
-      if (entries.has(wire)) {
-        skipped.push({ path: disk, reason: `another spelling of "${wire}" exists in the same directory (NFC/NFD twins)`, unsyncable_name: true });
-        continue;
-      }
-      const row = source.get(wire);
-      if (!isDir && entries.compact && statMatches(row, st, 'file') && agrees(row, 'file', disk, wire)) {
-        entries.addAgreed(wire); // the common no-op case: no object beyond the path
-        continue;
-      }
-      const entry: LocalEntry = {
-        path: wire,
-        diskPath: disk,
-        kind: isDir ? 'dir' : 'file',
-        size: isDir ? 0 : st.size,
-        mtime: st.mtimeMs,
-        ino: st.ino,
-        ctime: st.ctimeMs,
-        mode: st.mode & 0o7777,
-        sha256: null,
-        agreed: false,
-      };
-      if (isDir) {
-        entry.agreed = agrees(row, 'dir', disk, wire);
-        entries.set(wire, entry);
-        stack.push({ disk, wire });
-        continue;
-      }
-      if (statMatches(row, st, 'file')) {
-        entry.sha256 = row!.sha256;
-        entry.agreed = agrees(row, 'file', disk, wire);
-      } else toHash.push({ entry, st });
-      entries.set(wire, entry);
-    }
+    if (target === null) continue;
+    if (todo.get(target) !== true) todo.set(target, walk || (todo.get(target) ?? false));
   }
 
-  await pool(toHash, 4, async ({ entry, st }) => {
-    const full = path.join(folder, entry.diskPath);
-    let sha: string;
+  for (const disk of [...todo.keys()].sort()) {
+    const segs = disk.split('/');
+    // Already inside a tree walked in this scan?
+    let inside = false;
+    for (let i = 1; i < segs.length && !inside; i++) inside = walkedRoots.has(segs.slice(0, i).join('/'));
+    if (inside) continue;
+    let parentWire = '';
+    for (let i = 0; i < segs.length - 1; i++) parentWire = scan.wireOf(segs.slice(0, i + 1).join('/'), parentWire, segs[i]);
+    const wire = scan.wireOf(disk, parentWire, segs[segs.length - 1]);
+    let nfc = wire;
     try {
-      sha = await hashFile(full, st.size);
-    } catch (err) {
-      entries.delete(entry.path);
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return; // deleted meanwhile: simply not there
-      skipped.push({ path: entry.path, reason: `unreadable (${code ?? (err as Error).message})` });
-      return;
+      nfc = normalizePath(wire);
+    } catch {
+      // an impossible name: visit() reports it
     }
-    let after: fs.Stats | null = null;
+    covered.add(nfc);
+    let st: fs.Stats | null = null;
     try {
-      after = fs.lstatSync(full);
+      st = fs.lstatSync(path.join(folder, disk));
     } catch {
       // gone
     }
-    if (!after || !sameStat(st, after)) {
-      // Written to while we read it: never report a torn hash.
-      entries.delete(entry.path);
-      unstable.push(entry.path);
-      return;
+    const row = index.get(nfc);
+    const rowDisk = row ? (row.disk_path ?? row.path) : null;
+    if (st && rowDisk !== null && rowDisk !== disk) {
+      // Another spelling of the same wire name (an NFC/NFD twin, or a spelling change):
+      // the indexed spelling is looked at first, so a twin is reported as in a full scan
+      // and the indexed file is never taken for deleted.
+      try {
+        const other = fs.lstatSync(path.join(folder, rowDisk));
+        scan.visit(rowDisk, nfc, other);
+      } catch {
+        // the indexed spelling is gone: this is a rename to another spelling
+      }
     }
-    entry.sha256 = sha;
-  });
-
-  return { entries, skipped, unstable, hashed: toHash.length };
+    if (!st || !st.isDirectory()) {
+      // Whatever the index held below this name is gone with it.
+      for (const p of index.descendantPaths(nfc)) covered.add(p);
+      if (st) scan.visit(disk, wire, st);
+      continue;
+    }
+    // A directory: walked whole if it appeared or is not the directory the index knows.
+    const known = !!row && row.kind === 'dir' && (row.disk_path ?? row.path) === disk && row.ino === st.ino;
+    const sub = scan.visit(disk, wire, st);
+    if (sub === null || (known && !todo.get(disk))) continue;
+    for (const p of index.descendantPaths(sub)) covered.add(p);
+    scan.walk({ disk, wire: sub }, (w) => covered.add(w));
+    walkedRoots.add(disk);
+    walked++;
+  }
+  const r = await scan.finish();
+  return { ...r, covered, walked };
 }

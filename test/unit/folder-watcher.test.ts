@@ -22,13 +22,21 @@ describe('folder watcher', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'synmac-watch-'));
     fs.mkdirSync(path.join(dir, '.synmac', 'tmp'), { recursive: true });
     fs.mkdirSync(path.join(dir, 'existing', 'deep'), { recursive: true });
-    const seen = { count: 0, errors: [] as Error[] };
-    w = watchFolder(dir, { skipTopLevel: new Set(['.synmac']), onChange: () => seen.count++, onError: (e) => seen.errors.push(e) });
+    const seen = { count: 0, errors: [] as Error[], paths: new Map<string, boolean>() };
+    w = watchFolder(dir, {
+      skipTopLevel: new Set(['.synmac']),
+      onChange: (p, renamed) => {
+        seen.count++;
+        seen.paths.set(p, renamed || (seen.paths.get(p) ?? false));
+      },
+      onError: (e) => seen.errors.push(e),
+    });
     await settle(50);
     /** Runs `act`, waits for its events, returns whether any change was reported. */
     const reports = async (act: () => void): Promise<boolean> => {
       await settle();
       seen.count = 0;
+      seen.paths.clear();
       act();
       await settle();
       return seen.count > 0;
@@ -40,6 +48,8 @@ describe('folder watcher', () => {
     const { seen, reports } = await start();
     expect(await reports(() => fs.writeFileSync(path.join(dir, 'existing', 'deep', 'a.txt'), 'a'))).toBe(true);
     expect(await reports(() => fs.writeFileSync(path.join(dir, 'existing', 'deep', 'a.txt'), 'changed'))).toBe(true);
+    // the path, relative and '/'-separated; an edit in place is no rename
+    expect(seen.paths.get('existing/deep/a.txt')).toBe(false);
 
     // mkdir -p and a file at once, then a second file later: the new directories are watched.
     expect(
@@ -48,11 +58,17 @@ describe('folder watcher', () => {
         fs.writeFileSync(path.join(dir, 'x', 'y', 'z', 'first.txt'), '1');
       }),
     ).toBe(true);
+    // the new top directory is reported as appeared: the cycle walks it
+    expect(seen.paths.get('x')).toBe(true);
     expect(await reports(() => fs.writeFileSync(path.join(dir, 'x', 'y', 'z', 'later.txt'), '2'))).toBe(true);
+    expect([...seen.paths.keys()]).toContain('x/y/z/later.txt');
 
     // A renamed directory keeps reporting under its new name; the old name is dropped.
     expect(await reports(() => fs.renameSync(path.join(dir, 'x'), path.join(dir, 'moved')))).toBe(true);
+    expect(seen.paths.get('x')).toBe(true);
+    expect(seen.paths.get('moved')).toBe(true);
     expect(await reports(() => fs.writeFileSync(path.join(dir, 'moved', 'y', 'z', 'after-move.txt'), '3'))).toBe(true);
+    expect([...seen.paths.keys()]).toContain('moved/y/z/after-move.txt');
 
     // Save by rename (write a temp file, rename it over the original).
     expect(
@@ -92,5 +108,23 @@ describe('folder watcher', () => {
     expect(w.incomplete).toBe(true);
     expect(errors).toHaveLength(1);
     expect(errors[0].message).toMatch(/ENOSPC.*polling/);
+  });
+
+  it('infers a lost event when one pass brings a nearly full kernel queue (libuv drops the overflow notice)', async () => {
+    if (process.platform !== 'linux') return;
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'synmac-watch-'));
+    const errors: Error[] = [];
+    let events = 0;
+    w = watchFolder(dir, { skipTopLevel: new Set(), onChange: () => events++, onError: (e) => errors.push(e), queueLimit: 40 });
+    // Written in one go: the events queue in the kernel and arrive in one pass.
+    for (let i = 0; i < 60; i++) fs.writeFileSync(path.join(dir, `f${i}`), 'x');
+    while (events < 36) await settle(10);
+    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/dropped file events/)]);
+    // calm again: a few events in a pass are no overflow
+    errors.length = 0;
+    await settle(50);
+    fs.writeFileSync(path.join(dir, 'one'), 'x');
+    await settle();
+    expect(errors).toEqual([]);
   });
 });
