@@ -80,6 +80,16 @@ export class RowView {
   set(p: string, row: IndexRow): void {
     this.cache.set(p, row);
   }
+  /** Rows directly below the wire directory `dir` ('' = the root), for naming (case checks). */
+  childrenOf(dir: string): IndexRow[] {
+    const out: IndexRow[] = [];
+    for (const r of this.index.childrenOf(dir)) {
+      if (!this.cache.has(r.path)) this.cache.set(r.path, r);
+      const kept = this.cache.get(r.path); // what this cycle already holds for it, if anything
+      if (kept) out.push(kept);
+    }
+    return out;
+  }
   values(): IndexRow[] {
     if (!this.complete) {
       for (const [k, v] of this.index.all()) if (!this.cache.has(k)) this.cache.set(k, v);
@@ -160,6 +170,12 @@ export class IndexDb {
   /** Wire paths of every row strictly below the directory `dir` (its indexed subtree). */
   descendantPaths(dir: string): string[] {
     return this.belowStmt.all(`${dir}/`, `${dir}0`) as string[];
+  }
+
+  /** Rows directly below the wire directory `dir` ('' = the folder root). */
+  childrenOf(dir: string): IndexRow[] {
+    if (dir === '') return this.db.prepare("SELECT * FROM files WHERE instr(path, '/') = 0").all() as IndexRow[];
+    return this.db.prepare("SELECT * FROM files WHERE path > ? AND path < ? AND instr(substr(path, ?), '/') = 0").all(`${dir}/`, `${dir}0`, dir.length + 2) as IndexRow[];
   }
 
   /** Files with a base: the denominator of the mass-delete guard. */

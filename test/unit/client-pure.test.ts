@@ -6,6 +6,7 @@ import { caseKey } from '../../src/core/paths.js';
 import { makeIgnoreRules } from '../../src/client/ignore-rules.js';
 import { DiskNamer, caseSuffixName, isMassDelete } from '../../src/client/sync-cycle.js';
 import { changeLines, formatBytes, summaryLine, addUp, totalsJson } from '../../src/client/summary.js';
+import type { IndexRow } from '../../src/client/index-db.js';
 
 const segment = fc.stringMatching(/^[a-zA-Z0-9][a-zA-Z0-9 _-]{0,12}$/);
 const relPath = fc.array(segment, { minLength: 1, maxLength: 4 }).map((s) => s.join('/'));
@@ -70,6 +71,37 @@ describe('case-collision names', () => {
         expect(new Set(disks.map(caseKey)).size).toBe(paths.length);
         // stable: asking again gives the same answer
         expect(paths.map((p) => namer.diskPathFor(p))).toEqual(disks);
+      }),
+    );
+  });
+  it('reading the index lazily (a few rows, a directory when needed) names every path as reading it all does', () => {
+    const row = (p: string, disk: string | null): IndexRow => ({ path: p, disk_path: disk, kind: 'file', size: 0, mtime: 0, ino: 0, ctime: 0, mode: 0, sha256: null, base_revision: 1, base_sha256: null, base_kind: 'file' });
+    const name = fc.stringMatching(/^[aAbB]{1,2}(\/[aAbB]{1,2}){0,2}\.txt$/);
+    fc.assert(
+      fc.property(fc.boolean(), fc.uniqueArray(name, { maxLength: 8 }), fc.uniqueArray(name, { maxLength: 8 }), (ci, existing, asked) => {
+        // the index as a case-insensitive disk would have named the existing paths
+        // (every parent directory has its row, as in a real index)
+        const first = new DiskNamer(ci, new Map(), new Map(), true);
+        const rows = new Map<string, IndexRow>();
+        for (const p of existing) {
+          const segs = p.split('/');
+          for (let i = 1; i <= segs.length; i++) {
+            const q = segs.slice(0, i).join('/');
+            if (rows.has(q)) continue;
+            const d = first.diskPathFor(q);
+            rows.set(q, { ...row(q, d === q ? null : d), kind: i < segs.length ? 'dir' : 'file' });
+          }
+        }
+        const eager = new DiskNamer(ci, rows, new Map(), true);
+        const lazy = new DiskNamer(ci, {
+          get: (p: string) => rows.get(p),
+          childrenOf: (dir: string) => [...rows.values()].filter((r) => (r.path.includes('/') ? r.path.slice(0, r.path.lastIndexOf('/')) : '') === dir),
+        }, new Map(), true);
+        for (const p of existing.slice(0, 2)) {
+          eager.forget(p);
+          lazy.forget(p);
+        }
+        expect(asked.map((p) => lazy.diskPathFor(p))).toEqual(asked.map((p) => eager.diskPathFor(p)));
       }),
     );
   });
