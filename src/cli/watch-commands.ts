@@ -16,12 +16,15 @@ export function registerWatchCommand(program: Command, configOpt: readonly [stri
     .description('initial sync, then continuous: local file events and server push')
     .option('--allow-mass-delete', 'carry out syncs that delete more than half of the files')
     .option('--debounce <ms>', 'quiet time after a local change before syncing', '30')
+    .option('--rescan-interval <seconds>', 'scan the whole folder this often, besides the paths the file watcher reports (0 = only at start and when events may have been lost)', '600')
     .option('--verbose', 'name every file that moved (default: the first 10 per cycle)')
     .option('--json', 'one JSON object per line: {at, event:"log", message} and {at, event:"cycle", ...} (docs/client.md)')
     .option(...uploadRateOpt)
     .option(...downloadRateOpt)
     .option(...configOpt)
     .action(async (o) => {
+      const rescan = Number(o.rescanInterval);
+      if (!Number.isFinite(rescan) || rescan < 0) throw new CliError(`--rescan-interval must be a number of seconds (0 or more), not ${JSON.stringify(o.rescanInterval)}`);
       let device;
       try {
         device = openDevice(o.config, rateFlags(o));
@@ -33,12 +36,13 @@ export function registerWatchCommand(program: Command, configOpt: readonly [stri
         o.json ? printJsonLine({ at: Date.now(), event: 'log', message: s }) : process.stdout.write(`${localTime(Date.now())} ${s}\n`);
       const watcher = new Watcher(device, {
         debounceMs: Number(o.debounce),
+        rescanMs: rescan * 1000,
         allowMassDelete: !!o.allowMassDelete,
         log,
         onCycle: (r) => {
           if (!r.changed && !r.conflicts.length && !r.receivedConflicts.length) return;
           const t = addUp([r], r.durationMs);
-          if (o.json) return printJsonLine({ at: Date.now(), event: 'cycle', ...totalsJson(t) });
+          if (o.json) return printJsonLine({ at: Date.now(), event: 'cycle', scan: r.scan, ...totalsJson(t) });
           for (const line of changeLines(t, o.verbose ? Infinity : 10)) log(line);
           log(summaryLine(t));
           for (const line of conflictLines(r)) log(line);

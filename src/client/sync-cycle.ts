@@ -16,6 +16,7 @@
 import { DiskNamer } from './disk-namer.js';
 import { loadIgnoreRules } from './ignore-rules.js';
 import { RowView } from './index-db.js';
+import { previousSkipped, skippedAfter } from './local-scan.js';
 import { checkFolder, tmpDirOf } from './marker.js';
 import { cleanTmp } from './transfer.js';
 import { mergeSettingsOf } from './config.js';
@@ -60,12 +61,14 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
     merged: [],
     receivedConflicts: [],
     renamedForCase: [],
-    skipped: scan.skipped,
+    // after a path scan: what is still known to be skipped, not only what this scan met
+    skipped: skippedAfter(previousSkipped(index), scan),
     unstable: scan.unstable,
     problems: plan.problems,
     agreed: false,
     changed: false,
     mode: plan.mode,
+    scan: scan.kind,
     hashed: scan.hashed,
     durationMs: 0,
   };
@@ -99,12 +102,12 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   const { committed, conflictDownloads } = await uploadPhase(ctx, actions);
   deleteLocalPhase(ctx, actions);
   await downloadPhase(ctx, actions, conflictDownloads);
-  await finishPhase(ctx, actions, plan.cursor, committed, scan.skipped);
+  await finishPhase(ctx, actions, plan.cursor, committed, result.skipped);
   // Nothing is left to fetch: partial chunked downloads kept for resuming are not wanted
   // any more (a file that changed on the server mid-download leaves one behind).
   if (result.agreed) cleanTmp(tmpDir, { partials: false });
 
   result.durationMs = Date.now() - started;
-  log(`cycle (${result.mode}): ${actions.length} action(s), ${result.problems.length} problem(s)`);
+  log(`cycle (${result.mode}, ${scan.kind === 'full' ? 'full scan' : `${scan.looked} path(s) looked at`}): ${actions.length} action(s), ${result.problems.length} problem(s)`);
   return result;
 }

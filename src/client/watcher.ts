@@ -2,10 +2,17 @@
 // something changed. Local events are debounced (an editor's write-temp-then-rename is
 // over before the cycle scans, so it is one change of the original); server pushes
 // arrive over SSE, with polling while the stream is down. Cycles never overlap.
+//
+// A cycle looks only at the paths the folder watcher reported (and those the server
+// changed), so an edit costs the same in a folder of 10 files or 100,000. The whole folder
+// is scanned as the safety net: the first cycle, every `rescanMs` (10 min), whenever the
+// watcher may have lost events (overflow, an error, directories it cannot watch), after a
+// cycle that failed, and whenever the index is not clean (the cycle itself decides that).
 import { STATE_DIR } from '../core/paths.js';
 import { KeyRevokedError } from './api.js';
 import { followEvents, sleep } from './events.js';
 import { watchFolder, type FolderWatcher } from './folder-watcher.js';
+import { ChangedPaths } from './changed-paths.js';
 import { UnreachableError } from './http.js';
 import { acquireLock } from './lock.js';
 import { ControlServer, type ControlAnswer, type ControlRequest } from './control-socket.js';
@@ -46,7 +53,10 @@ export interface WatchOptions {
   /** a cycle starts at the latest this long after the first pending event */
   maxDelayMs?: number;
   pollMs?: number;
+  /** a full /status with every path this often */
   fullRescanMs?: number;
+  /** a full scan of the folder this often, whatever the watcher reported (0 = never: tests) */
+  rescanMs?: number;
   allowMassDelete?: boolean;
   log: (line: string) => void;
   onCycle?: (r: CycleResult) => void;
@@ -62,6 +72,8 @@ export class Watcher {
   private pushConnected = false;
   private lastServerCursor = 0;
   private needFull = false;
+  /** what the folder watcher reported since the last cycle took it; the first cycle scans all */
+  private readonly changed = new ChangedPaths();
   private release: (() => void) | null = null;
   /** the one pending retry: a failure replaces it, never adds a second one */
   private retryTimer: NodeJS.Timeout | null = null;
@@ -86,6 +98,7 @@ export class Watcher {
   ) {}
 
   async start(): Promise<void> {
+    this.changed.needFull('start');
     this.release = acquireLock(this.device.stateDir, 'watch');
     this.paused = readPaused(this.device.stateDir);
     try {
@@ -98,9 +111,13 @@ export class Watcher {
     const folder = this.device.config.folder;
     this.fs = watchFolder(folder, {
       skipTopLevel: new Set([STATE_DIR]),
-      onChange: () => this.schedule(this.opts.debounceMs ?? 30),
+      onChange: (rel, renamed) => {
+        this.changed.add(rel, renamed);
+        this.schedule(this.opts.debounceMs ?? 30);
+      },
       onError: (err) => {
         this.opts.log(`watcher error (${err.message}); rescanning`);
+        this.changed.needFull(err.message);
         this.schedule(0);
       },
     });
@@ -131,15 +148,27 @@ export class Watcher {
   private async pollLoop(): Promise<void> {
     const poll = this.opts.pollMs ?? 5000;
     const fullEvery = this.opts.fullRescanMs ?? 30 * 60_000;
+    const rescanEvery = this.opts.rescanMs ?? 10 * 60_000;
     let lastFull = Date.now();
+    let lastRescan = Date.now();
     while (!this.ac.signal.aborted) {
       await sleep(poll, this.ac.signal);
       if (this.ac.signal.aborted) break;
       if (Date.now() - lastFull > fullEvery) {
         lastFull = Date.now();
+        lastRescan = lastFull;
         this.needFull = true;
+        this.changed.needFull('timer');
         this.schedule(0);
-      } else if (!this.pushConnected || this.fs?.incomplete) this.schedule(0);
+      } else if (rescanEvery > 0 && Date.now() - lastRescan > rescanEvery) {
+        lastRescan = Date.now();
+        this.changed.needFull('timer');
+        this.schedule(0);
+      } else if (this.fs?.incomplete) {
+        // some directories report nothing: only a full scan sees changes there
+        this.changed.needFull('unwatched directories');
+        this.schedule(0);
+      } else if (!this.pushConnected) this.schedule(0);
     }
   }
 
@@ -171,8 +200,14 @@ export class Watcher {
   private async cycle(): Promise<void> {
     const full = this.needFull;
     this.needFull = false;
+    const taken = this.changed.take();
     try {
-      const r = await runSyncCycle(this.device, { allowMassDelete: this.opts.allowMassDelete, signal: this.ac.signal, full });
+      const r = await runSyncCycle(this.device, {
+        allowMassDelete: this.opts.allowMassDelete,
+        signal: this.ac.signal,
+        full,
+        paths: taken.full ? null : taken.paths,
+      });
       this.noteCycle(r);
       this.opts.onCycle?.(r);
       if (!this.ac.signal.aborted) await reportProblems(this.device, r.skipped, this.opts.log);
@@ -181,6 +216,8 @@ export class Watcher {
         this.troubled(`problems:${r.problems.join('\n')}`, r.problems.slice(0, 5).map((p) => `  ${p}`), 1000);
       } else this.settled();
     } catch (err) {
+      // what was reported is still to be looked at (the index is unclean now anyway)
+      this.changed.putBack(taken);
       this.noteFailure(err);
       if (err instanceof KeyRevokedError) {
         this.fatal = err;

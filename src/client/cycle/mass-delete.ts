@@ -23,13 +23,14 @@ const MASS_DELETE_META = 'mass_delete_pending';
 
 /** Throws MassDeleteError (and leaves a note for `status`) unless the plan's deletions are allowed. */
 export function guardMassDelete(actions: SyncAction[], index: IndexDb, rows: RowView, allow: boolean): void {
-  const baseFiles = index.countBaseFiles();
   // Only deletions this device would send count: an emptied disk looks like them. Deletions
   // arriving from the server were made (and, if massive, allowed) on another device, and
   // the server keeps them in its trash.
   const deletions = actions.filter(
     (a) => a.action === 'server_delete' && (rows.get(a.path)?.base_kind ?? rows.get(a.path)?.kind ?? 'file') === 'file',
   ).length;
+  // The count reads every row: only worth it when the deletions could be massive (> 50).
+  const baseFiles = deletions > 50 ? index.countBaseFiles() : 0;
   if (isMassDelete(deletions, baseFiles) && !allow) {
     index.setMeta(MASS_DELETE_META, JSON.stringify({ count: deletions, total: baseFiles, at: Date.now() }));
     throw new MassDeleteError(deletions, baseFiles);

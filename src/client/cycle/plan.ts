@@ -8,13 +8,13 @@ import type { EntryKind, RemoteFile, StatusRequest, SyncAction } from '../../cor
 import type { Api } from '../api.js';
 import type { IgnoreRules } from '../ignore-rules.js';
 import type { IndexDb, RowView } from '../index-db.js';
-import { scanFolder, type ScanResult } from '../scanner.js';
+import { scanForCycle, type LocalScan } from '../local-scan.js';
 import { guardMassDelete } from './mass-delete.js';
 import { baseOf, localOf, sameContent, diskOrNull, statCols } from './rows.js';
 import type { CycleOptions, Device } from './types.js';
 
 export interface CyclePlan {
-  scan: ScanResult;
+  scan: LocalScan;
   actions: SyncAction[];
   /** the server's cursor the plan was made at */
   cursor: number;
@@ -34,7 +34,19 @@ export async function planCycle(
   const lastCursor = index.getMeta('cursor');
   const lastClean = index.getMeta('clean') === '1';
   const planIncremental = !options.full && lastCursor !== null && lastClean;
-  const scan = await scanFolder(config.folder, index, rules, { compact: planIncremental });
+  // Path-precise only from a clean index whose server changes can be paged: then what the
+  // watcher reported and what the server changed is all that can need work here.
+  let incremental: { changes: Map<string, RemoteFile>; cursor: number } | null = null;
+  let fetched = false;
+  if (planIncremental && options.paths) {
+    incremental = await fetchChanges(api, Number(lastCursor));
+    fetched = true;
+  }
+  const scan = await scanForCycle(config.folder, index, rules, {
+    compact: planIncremental,
+    paths: incremental && options.paths ? options.paths : null,
+    remote: incremental?.changes.keys(),
+  });
   const { entries } = scan;
   const untouchable = new Set<string>([...scan.unstable, ...scan.skipped.map((s) => s.path)]);
   if (scan.unstable.length) problems.push(`${scan.unstable.length} file(s) changed while being read; retried next cycle`);
@@ -48,8 +60,7 @@ export async function planCycle(
   // Unclean until this cycle finishes: a crash anywhere below makes the next cycle ask the
   // server about every path instead of trusting the incremental shortcut.
   index.setMeta('clean', '0');
-  let incremental: { changes: Map<string, RemoteFile>; cursor: number } | null = null;
-  if (planIncremental) incremental = await fetchChanges(api, Number(lastCursor));
+  if (planIncremental && !fetched) incremental = await fetchChanges(api, Number(lastCursor));
 
   if (incremental) {
     mode = 'incremental';
@@ -78,7 +89,7 @@ export async function planCycle(
 }
 
 /** Local stat changes with identical bytes (a touch, a copy-over) only refresh the index. */
-function refreshStats(scan: ScanResult, index: IndexDb, rows: RowView): void {
+function refreshStats(scan: LocalScan, index: IndexDb, rows: RowView): void {
   index.tx(() => {
     for (const e of scan.entries.changedValues()) {
       if (e.agreed) continue;
@@ -96,14 +107,17 @@ function refreshStats(scan: ScanResult, index: IndexDb, rows: RowView): void {
 }
 
 /** What changed here since the last agreement, and which of those are deletions. */
-function changedHere(scan: ScanResult, index: IndexDb, rows: RowView, rules: IgnoreRules, untouchable: Set<string>) {
+function changedHere(scan: LocalScan, index: IndexDb, rows: RowView, rules: IgnoreRules, untouchable: Set<string>) {
   const { entries } = scan;
   const localChanged = new Set<string>();
   for (const e of entries.changedValues()) if (!e.agreed && !sameContent(e, baseOf(rows.get(e.path)))) localChanged.add(e.path);
   const deletedHere: string[] = [];
-  for (const p of index.basePaths()) {
+  // Full scan: every base path; path scan: the paths it looked at and the indexed subtrees
+  // of what was walked or is no longer a directory.
+  for (const p of scan.speaksFor()) {
     if (entries.has(p) || untouchable.has(p)) continue;
-    const row = rows.get(p)!;
+    const row = rows.get(p);
+    if (!row || row.base_revision === null) continue;
     if (rules.ignores(p, row.kind === 'dir')) continue;
     localChanged.add(p);
     deletedHere.push(p);
@@ -112,7 +126,7 @@ function changedHere(scan: ScanResult, index: IndexDb, rows: RowView, rules: Ign
 }
 
 /** The full /status question: every entry on disk with its base, and every base gone from disk. */
-function statusRequest(scan: ScanResult, rows: RowView, deletedHere: string[]): StatusRequest {
+function statusRequest(scan: LocalScan, rows: RowView, deletedHere: string[]): StatusRequest {
   const req: StatusRequest = { files: [], deleted: [] };
   for (const e of scan.entries.values()) {
     const b = baseOf(rows.get(e.path));

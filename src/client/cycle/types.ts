@@ -22,6 +22,12 @@ export interface CycleOptions {
   log?: (line: string) => void;
   onProgress?: (p: { phase: 'upload' | 'download'; doneBytes: number; totalBytes: number }) => void;
   concurrency?: number;
+  /**
+   * The paths the folder watcher reported since the last cycle (disk spellings; true =
+   * appeared, vanished or renamed). Given, and the index clean, the cycle looks only at
+   * these and at what the server changed; absent, it scans the whole folder.
+   */
+  paths?: ReadonlyMap<string, boolean> | null;
 }
 
 export interface CycleResult {
@@ -51,6 +57,8 @@ export interface CycleResult {
   /** anything changed on either side */
   changed: boolean;
   mode: 'full' | 'incremental';
+  /** what was looked at on disk: the whole folder, or only the reported and server-changed paths */
+  scan: 'full' | 'paths';
   hashed: number;
   durationMs: number;
 }
