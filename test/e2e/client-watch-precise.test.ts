@@ -85,7 +85,7 @@ beforeAll(async () => {
   wb = startWatch(b, ['--json', '--rescan-interval', '0']);
   await waitFor(() => wa.output().includes('watching') && wb.output().includes('watching'), 20_000, 'both watchers');
   await converged('the initial sync');
-});
+}, 120_000);
 afterAll(async () => {
   await wa?.stop('SIGKILL');
   await wb?.stop('SIGKILL');
