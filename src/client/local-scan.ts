@@ -16,6 +16,8 @@ export interface LocalScan extends ScanResult {
    * entries (nor skipped, unstable or ignored) was deleted here. Full: every base path.
    */
   speaksFor(): Iterable<string>;
+  /** path scan: directories whose names that are not UTF-8 were all read again */
+  relisted?: Set<string>;
 }
 
 /** Where a wire path lives on this disk, as far as the index knows (the parent's spelling for a new name). */
@@ -43,7 +45,7 @@ export async function scanForCycle(
     if (!reported.has(disk)) reported.set(disk, false);
   }
   const scan = await scanPaths(folder, index, rules, reported);
-  return { ...scan, kind: 'paths', looked: reported.size, speaksFor: () => scan.covered };
+  return { ...scan, kind: 'paths', looked: reported.size, speaksFor: () => scan.covered, relisted: scan.relisted };
 }
 
 /** The skipped list the last cycle left for `status`. */
@@ -69,5 +71,7 @@ export function skippedAfter(previous: Skipped[], scan: LocalScan): Skipped[] {
     for (let q: string | null = p; q !== null; q = parentOf(q)) if (covered.has(q)) return true;
     return false;
   };
-  return [...previous.filter((s) => !lookedAt(s.path) && !now.has(s.path)), ...scan.skipped];
+  // a name shown with \xNN bytes in a directory read again is in the new list if still there
+  const relisted = (s: Skipped) => !!scan.relisted?.has(parentOf(s.path) ?? '') && /\\x[0-9a-f]{2}/i.test(s.path);
+  return [...previous.filter((s) => !lookedAt(s.path) && !now.has(s.path) && !relisted(s)), ...scan.skipped];
 }

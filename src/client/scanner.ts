@@ -168,6 +168,12 @@ export interface PathScanResult extends ScanResult {
   covered: Set<string>;
   /** directories walked whole (created or moved in) */
   walked: number;
+  /**
+   * Wire directories whose names were read again as bytes because a reported name in them
+   * was not valid UTF-8 (the watcher can only pass such a name on garbled): every such
+   * name there is in `skipped` now.
+   */
+  relisted: Set<string>;
 }
 
 /**
@@ -359,9 +365,16 @@ export async function scanPaths(
   // Each reported path with its walk decision; a path below an unknown directory is
   // replaced by that directory (walked), so the index always gets whole trees.
   const todo = new Map<string, boolean>();
+  const relistDirs = new Set<string>();
   for (const [raw, renamed] of reported) {
     const disk = raw.split('/').filter((s) => s !== '' && s !== '.').join('/');
     if (disk === '' || disk.split('/').includes('..')) continue;
+    if (disk.includes('\uFFFD')) {
+      // A name that is not UTF-8 reaches us with U+FFFD in it and cannot be stat'ed so:
+      // its directory's names are read again as bytes (below), and each such one reported.
+      relistDirs.add(disk.slice(0, Math.max(0, disk.lastIndexOf('/'))));
+      continue;
+    }
     const segs = disk.split('/');
     let wire = '';
     let target: string | null = disk;
@@ -435,6 +448,18 @@ export async function scanPaths(
     walkedRoots.add(disk);
     walked++;
   }
+  const relisted = new Set<string>();
+  for (const dirDisk of relistDirs) {
+    const segs = dirDisk === '' ? [] : dirDisk.split('/');
+    let dirWire = '';
+    for (let i = 0; i < segs.length; i++) dirWire = scan.wireOf(segs.slice(0, i + 1).join('/'), dirWire, segs[i]);
+    try {
+      namesAsBytes(path.join(folder, dirDisk), dirWire, scan.skipped);
+      relisted.add(dirWire);
+    } catch {
+      // the directory is gone: its own event covers it
+    }
+  }
   const r = await scan.finish();
-  return { ...r, covered, walked };
+  return { ...r, covered, walked, relisted };
 }
