@@ -1,5 +1,6 @@
 // synmac as scripts and people meet it: exit codes, `--json` shapes, path arguments, what
 // the output names and how it shows times. Real server and CLI processes throughout.
+import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -399,7 +400,9 @@ describe.skipIf(process.platform !== 'linux')('progress on a terminal', { timeou
       const config = path.join(fx.root, 'pg-A.json');
       expect((await runCli(['register', '--server', link.url, '--code', code, '--name', 'pg-A', '--folder', folder, '--config', config])).code).toBe(0);
       fs.mkdirSync(path.join(folder, 'pg'), { recursive: true });
-      fs.writeFileSync(path.join(folder, 'pg/big.bin'), Buffer.alloc(32 << 20, 7));
+      // Random bytes: a file of one repeated byte is one chunk, deduplicated and deflated to
+      // almost nothing, and would cross the slow link too fast to show a bar.
+      fs.writeFileSync(path.join(folder, 'pg/big.bin'), randomBytes(32 << 20));
       const up = await underTty(['sync', '--config', config]);
       expect(up.code, up.output).toBe(0);
       // the bar: the arrow, a growing percentage below 100, and the byte counts
