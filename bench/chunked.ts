@@ -20,6 +20,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setServer, sha256File, writeRandom } from './lib/bench-files.js';
 import { startThrottleProxy, type ThrottleProxy } from './lib/throttle-proxy.js';
 import { CLI, REPO, fmtMs, sha256Speed, startBench, startWatch, type Watch } from './small-harness.js';
 
@@ -30,29 +31,6 @@ const TREE = Number(process.env.TREE_MB ?? 50) * 1e6;
 const ONLY = new Set((process.env.ONLY ?? '1,2,3,4,5,6').split(',').map(Number));
 
 const fmtBytes = (n: number) => (n >= MiB ? `${(n / MiB).toFixed(2)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
-
-function setServer(config: string, url: string): void {
-  const cfg = JSON.parse(fs.readFileSync(config, 'utf8'));
-  fs.writeFileSync(config, JSON.stringify({ ...cfg, server: url }), { mode: 0o600 });
-}
-
-function writeRandom(file: string, size: number): void {
-  const fd = fs.openSync(file, 'w');
-  for (let off = 0; off < size; ) {
-    const n = Math.min(16 * MiB, size - off);
-    fs.writeSync(fd, crypto.randomBytes(n));
-    off += n;
-  }
-  fs.closeSync(fd);
-}
-
-function sha256File(file: string): string | null {
-  try {
-    return execFileSync('sha256sum', [file], { encoding: 'utf8' }).split(' ')[0];
-  } catch {
-    return null;
-  }
-}
 
 function dirBytes(dir: string): number {
   let n = 0;

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { setServer, sha256File, writeRandom } from './lib/bench-files.js';
 import { startThrottleProxy, type ThrottleProxy } from './lib/throttle-proxy.js';
 import { CLI, fmtMs, startBench, startWatch, type Watch } from './small-harness.js';
 
@@ -26,30 +27,6 @@ const DOWN = (Number(process.env.DOWN_MBIT ?? 100) * 1e6) / 8;
 const RTT = Number(process.env.RTT_MS ?? 40);
 
 const fmtBytes = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} kB` : `${n} B`);
-
-function setServer(config: string, url: string): void {
-  const cfg = JSON.parse(fs.readFileSync(config, 'utf8'));
-  fs.writeFileSync(config, JSON.stringify({ ...cfg, server: url }), { mode: 0o600 });
-}
-
-/** Writes big random content in 16 MiB blocks (no whole-file buffer). */
-function writeRandom(file: string, size: number): void {
-  const fd = fs.openSync(file, 'w');
-  for (let off = 0; off < size; ) {
-    const n = Math.min(16 * MiB, size - off);
-    fs.writeSync(fd, crypto.randomBytes(n));
-    off += n;
-  }
-  fs.closeSync(fd);
-}
-
-function sha256File(file: string): string | null {
-  try {
-    return execFileSync('sha256sum', [file], { encoding: 'utf8' }).split(' ')[0];
-  } catch {
-    return null;
-  }
-}
 
 console.log(
   `bench:wan — link per device: ${(UP * 8) / 1e6} Mbit/s up, ${(DOWN * 8) / 1e6} Mbit/s down, ${RTT} ms round trip; ` +
