@@ -6,6 +6,7 @@
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
+import { CHUNKING_ALGO, chunkOffsets, type Manifest } from '../core/manifest.js';
 import type { Api } from './api.js';
 import { ServerError } from './http.js';
 
@@ -19,16 +20,11 @@ export interface ServerCapabilities {
   encodings: string[];
 }
 
-/** The manifest of a chunked file, as it travels (transfer-plan §1). */
-export interface WireManifest {
-  sha256: string;
-  size: number;
-  chunking: { algo: string; min: number; avg: number; max: number };
-  chunks: Array<[string, number]>;
-}
+/** The manifest of a chunked file, as it travels (transfer-plan §1): core's one type. */
+export type WireManifest = Manifest;
 
-/** The cut rule of src/core/chunker.ts, by its wire name. */
-export const CHUNK_ALGO = 'fastcdc-gear32-nc2';
+/** The cut rule of src/core/chunker.ts, by its wire name (core names it once). */
+export const CHUNK_ALGO = CHUNKING_ALGO;
 
 /** The only encoding this client speaks besides raw bytes. */
 export const DEFLATE_RAW = 'deflate-raw';
@@ -274,13 +270,7 @@ async function* readFrames(body: AsyncIterable<Buffer | Uint8Array>, v2: boolean
   if (head || q.length) throw new Error('the chunk answer ended in the middle of a chunk');
 }
 
-/** The manifest's implied offsets (the running sum of lengths). */
+/** The manifest's implied offsets (the running sum of lengths; one more entry: the total). */
 export function offsetsOf(m: WireManifest): number[] {
-  const out: number[] = new Array(m.chunks.length);
-  let off = 0;
-  for (let i = 0; i < m.chunks.length; i++) {
-    out[i] = off;
-    off += m.chunks[i][1];
-  }
-  return out;
+  return chunkOffsets(m.chunks.map((c) => c[1]));
 }
