@@ -45,7 +45,13 @@ function dirBytes(dir: string): number {
   return n;
 }
 
-const sync = (config: string) => execFileSync(process.execPath, [CLI, 'sync', '--config', config], { stdio: 'ignore' });
+// Asynchronous on purpose: the counting proxies run in this process, so a synchronous child
+// would stall them and the device would see its connection cut.
+async function sync(config: string): Promise<void> {
+  const child = spawn(process.execPath, [CLI, 'sync', '--config', config], { stdio: process.env.BENCH_DEBUG ? 'inherit' : 'ignore' });
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  if (code !== 0) throw new Error(`sync --config ${path.basename(path.dirname(config))} exited ${code}`);
+}
 
 /** Waits until `dst` hashes like `want` (cheap size+mtime poll first). */
 async function until(dst: string, want: string, size: number, t0: number, what: string): Promise<number> {
@@ -113,26 +119,26 @@ try {
     writeRandom(f, NEW);
     pa.reset();
     const killedUp = await syncKilledAt(a.config, () => pa.bytes().up, 0.6 * NEW);
-    sync(a.config);
+    await sync(a.config);
     const up = pa.bytes().up;
     pb.reset();
     const killedDown = await syncKilledAt(b.config, () => pb.bytes().down, 0.6 * NEW);
-    sync(b.config);
+    await sync(b.config);
     const down = pb.bytes().down;
     const same = sha256File(path.join(b.folder, 'killed.bin')) === sha256File(f);
     rows.push([`upload of ${fmtBytes(NEW)} killed at 60 %${killedUp ? '' : ' (finished first)'}, restarted`, `${fmtBytes(up)} sent in all`, `≤ ${fmtBytes(1.1 * NEW)}`, verdict(up <= 1.1 * NEW && same)]);
     rows.push([`download killed at 60 %${killedDown ? '' : ' (finished first)'}, restarted`, `${fmtBytes(down)} received in all`, `≤ ${fmtBytes(1.1 * NEW)}`, verdict(down <= 1.1 * NEW && same)]);
     fs.rmSync(f);
-    sync(a.config);
-    sync(b.config);
+    await sync(a.config);
+    await sync(b.config);
   }
 
   const storeBytes = () => ['blobs', 'packs'].reduce((n, d) => n + (fs.existsSync(path.join(bench.root, 'server', d)) ? dirBytes(path.join(bench.root, 'server', d)) : 0), 0);
   const storeBefore = storeBytes();
   if (ONLY.has(1) || ONLY.has(2) || ONLY.has(5)) {
     writeRandom(big, BIG);
-    sync(a.config);
-    sync(b.config);
+    await sync(a.config);
+    await sync(b.config);
   }
 
   if (ONLY.has(5)) {
@@ -141,9 +147,9 @@ try {
       const fd = fs.openSync(big, 'r+');
       fs.writeSync(fd, crypto.randomBytes(MiB), 0, MiB, Math.floor(((v + 1) * BIG) / 12));
       fs.closeSync(fd);
-      sync(a.config);
+      await sync(a.config);
     }
-    sync(b.config);
+    await sync(b.config);
     // The blob store's growth since before the first version (chunks of the killed file
     // in scenario 4 were stored before that and are not counted).
     const stored = storeBytes() - storeBefore;
@@ -238,8 +244,8 @@ try {
     for (const w of watches.splice(0)) await w.stop();
     pa.reset();
     pb.reset();
-    sync(a.config);
-    sync(b.config);
+    await sync(a.config);
+    await sync(b.config);
     const up = pa.bytes().up;
     const down = pb.bytes().down;
     const limit = 0.4 * total;
