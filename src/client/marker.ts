@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { STATE_DIR } from '../core/paths.js';
+import { diskFolder, type LocalFolder } from './local-folder/folder.js';
 
 export class FolderGuardError extends Error {}
 
@@ -99,15 +100,15 @@ export function checkFolder(folder: string, folderId: string): void {
  * Is the folder's file system case-insensitive (default macOS/Windows)? Create a
  * lower-case probe file and look for it under an upper-case name.
  */
-export function probeCaseInsensitive(folder: string): boolean {
+export function probeCaseInsensitive(folder: string, disk: LocalFolder = diskFolder): boolean {
   const dir = path.join(folder, STATE_DIR);
-  fs.mkdirSync(dir, { recursive: true });
+  disk.mkdirp(dir);
   const lower = path.join(dir, `case-probe-${process.pid}`);
   const upper = path.join(dir, `CASE-PROBE-${process.pid}`);
-  fs.writeFileSync(lower, '');
+  fs.closeSync(disk.openSync(lower, 'w'));
   try {
-    return fs.existsSync(upper);
+    return disk.exists(upper);
   } finally {
-    fs.rmSync(lower, { force: true });
+    disk.remove(lower);
   }
 }
