@@ -1,6 +1,6 @@
 // SHA-256 of a file, read in 1 MiB pieces (node:crypto reaches ~2 GB/s at that size).
 import crypto from 'node:crypto';
-import fs from 'node:fs';
+import { diskFolder, type LocalFolder } from './local-folder/folder.js';
 
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
@@ -11,10 +11,10 @@ const SMALL = 256 * 1024;
  * round trips and no per-file 1 MiB buffer for the garbage collector to chase. `size` is
  * the size the caller saw at stat time; the caller re-stats afterwards to catch changes.
  */
-export async function hashFile(file: string, size = Infinity): Promise<string> {
+export async function hashFile(file: string, size = Infinity, disk: LocalFolder = diskFolder): Promise<string> {
   const h = crypto.createHash('sha256');
-  if (size <= SMALL) return h.update(fs.readFileSync(file)).digest('hex');
-  const fh = await fs.promises.open(file, 'r');
+  if (size <= SMALL) return h.update(disk.readFile(file)).digest('hex');
+  const fh = await disk.open(file, 'r');
   try {
     const buf = Buffer.allocUnsafe(1 << 20);
     for (;;) {

@@ -1,10 +1,10 @@
 // What is never synced: the folder's own state area, macOS junk, editors' temp files and
 // whatever `.synmacignore` (gitignore syntax) lists. Ignored paths are neither uploaded
 // nor deleted, on either side.
-import fs from 'node:fs';
 import path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import { STATE_DIR } from '../core/paths.js';
+import { diskFolder, type LocalFolder } from './local-folder/folder.js';
 
 export const DEFAULT_IGNORES = [
   `/${STATE_DIR}/`,
@@ -70,10 +70,10 @@ export function makeIgnoreRules(extra: string): IgnoreRules {
   };
 }
 
-export function loadIgnoreRules(folder: string): IgnoreRules {
+export function loadIgnoreRules(folder: string, disk: LocalFolder = diskFolder): IgnoreRules {
   let extra = '';
   try {
-    extra = fs.readFileSync(path.join(folder, IGNORE_FILE), 'utf8');
+    extra = disk.readText(path.join(folder, IGNORE_FILE));
   } catch {
     // no .synmacignore: defaults only
   }

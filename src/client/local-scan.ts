@@ -5,6 +5,7 @@
 import { baseName, parentOf } from '../core/paths.js';
 import type { IgnoreRules } from './ignore-rules.js';
 import type { IndexDb } from './index-db.js';
+import type { LocalFolder } from './local-folder/folder.js';
 import { scanFolder, scanPaths, type ScanResult, type Skipped } from './scanner.js';
 
 export interface LocalScan extends ScanResult {
@@ -32,10 +33,10 @@ export async function scanForCycle(
   folder: string,
   index: IndexDb,
   rules: IgnoreRules,
-  opts: { compact: boolean; paths: ReadonlyMap<string, boolean> | null; remote?: Iterable<string> },
+  opts: { compact: boolean; paths: ReadonlyMap<string, boolean> | null; remote?: Iterable<string>; disk: LocalFolder },
 ): Promise<LocalScan> {
   if (opts.paths === null) {
-    const scan = await scanFolder(folder, index, rules, { compact: opts.compact });
+    const scan = await scanFolder(folder, index, rules, { compact: opts.compact, disk: opts.disk });
     return { ...scan, kind: 'full', looked: scan.entries.size, speaksFor: () => index.basePaths() };
   }
   const reported = new Map(opts.paths);
@@ -44,7 +45,7 @@ export async function scanForCycle(
     const disk = diskPathOf(index, wire);
     if (!reported.has(disk)) reported.set(disk, false);
   }
-  const scan = await scanPaths(folder, index, rules, reported);
+  const scan = await scanPaths(folder, index, rules, reported, opts.disk);
   return { ...scan, kind: 'paths', looked: reported.size, speaksFor: () => scan.covered, relisted: scan.relisted };
 }
 

@@ -2,11 +2,12 @@
 // re-hashes a file whose size, mtime, inode and ctime match the index, never follows a
 // symlink, and never reports a file that changed while it was being hashed: such a file
 // is "unstable" this time and is looked at again on the next cycle.
-import fs from 'node:fs';
+import type fs from 'node:fs';
 import path from 'node:path';
 import { decodeDiskName, normalizePath } from '../core/paths.js';
 import type { EntryKind } from '../core/protocol.js';
 import { hashFile, pool } from './hash.js';
+import { diskFolder, type LocalFolder } from './local-folder/folder.js';
 import type { IgnoreRules } from './ignore-rules.js';
 import { rowSourceOf, type IndexRow, type RowSource } from './index-db.js';
 
@@ -130,9 +131,9 @@ function agrees(row: IndexRow | undefined, kind: EntryKind, disk: string, wire: 
 }
 
 /** The names in a directory, read as bytes: the valid ones, and a report of each other one. */
-function namesAsBytes(full: string, wireDir: string, skipped: Skipped[]): string[] {
+function namesAsBytes(disk: LocalFolder, full: string, wireDir: string, skipped: Skipped[]): string[] {
   const out: string[] = [];
-  for (const raw of fs.readdirSync(full, { encoding: 'buffer' })) {
+  for (const raw of disk.readdirBytes(full)) {
     const { name, shown } = decodeDiskName(raw);
     if (name !== null) {
       out.push(name);
@@ -140,7 +141,7 @@ function namesAsBytes(full: string, wireDir: string, skipped: Skipped[]): string
     }
     let isDir = false;
     try {
-      isDir = fs.lstatSync(Buffer.concat([Buffer.from(`${full}/`), raw])).isDirectory();
+      isDir = disk.lstat(Buffer.concat([Buffer.from(`${full}/`), raw])).isDirectory();
     } catch {
       // gone meanwhile: still worth the report this time
     }
@@ -193,6 +194,7 @@ class ScanState {
     readonly source: RowSource,
     private readonly rules: IgnoreRules,
     compact: boolean,
+    readonly disk: LocalFolder,
   ) {
     this.entries = new LocalEntries(source, compact);
     this.diskToWire = source.diskMappings();
@@ -266,13 +268,13 @@ class ScanState {
    * scan has nothing else to wait for. Calls `seen` with the wire path of every name met.
    */
   walk(dir: { disk: string; wire: string }, seen?: (wire: string) => void): void {
-    const { folder, skipped } = this;
+    const { folder, skipped, disk } = this;
     const stack = [dir];
     while (stack.length > 0) {
       const d = stack.pop()!;
       let names: string[];
       try {
-        names = fs.readdirSync(path.join(folder, d.disk));
+        names = disk.readdir(path.join(folder, d.disk));
       } catch (err) {
         if (d.disk !== '') skipped.push({ path: d.wire, reason: `unreadable directory (${(err as NodeJS.ErrnoException).code})` });
         else throw err;
@@ -281,14 +283,14 @@ class ScanState {
       // Node decodes names as UTF-8 and puts U+FFFD where bytes are not: such a name could
       // then be neither stat'ed nor synced, and was passed over without a word. Look at the
       // bytes (only in a directory where that can be the case) and report each one.
-      if (names.some((n) => n.includes('\uFFFD'))) names = namesAsBytes(path.join(folder, d.disk), d.wire, skipped);
+      if (names.some((n) => n.includes('\uFFFD'))) names = namesAsBytes(disk, path.join(folder, d.disk), d.wire, skipped);
       for (const name of names) {
         const disk = d.disk ? `${d.disk}/${name}` : name;
         const wire = this.wireOf(disk, d.wire, name);
         seen?.(wire);
         let st: fs.Stats;
         try {
-          st = fs.lstatSync(path.join(folder, disk));
+          st = this.disk.lstat(path.join(folder, disk));
         } catch {
           continue; // vanished between readdir and lstat: the next scan sees the truth
         }
@@ -300,12 +302,12 @@ class ScanState {
 
   /** Hashes what needs it; a file that changed while being read is reported unstable. */
   async finish(): Promise<ScanResult> {
-    const { entries, skipped, unstable, toHash, folder } = this;
+    const { entries, skipped, unstable, toHash, folder, disk } = this;
     await pool(toHash, 4, async ({ entry, st }) => {
       const full = path.join(folder, entry.diskPath);
       let sha: string;
       try {
-        sha = await hashFile(full, st.size);
+        sha = await hashFile(full, st.size, disk);
       } catch (err) {
         entries.delete(entry.path);
         const code = (err as NodeJS.ErrnoException).code;
@@ -315,7 +317,7 @@ class ScanState {
       }
       let after: fs.Stats | null = null;
       try {
-        after = fs.lstatSync(full);
+        after = disk.lstat(full);
       } catch {
         // gone
       }
@@ -336,10 +338,10 @@ export async function scanFolder(
   folder: string,
   index: RowSource | Map<string, IndexRow>,
   rules: IgnoreRules,
-  opts: { compact?: boolean } = {},
+  opts: { compact?: boolean; disk?: LocalFolder } = {},
 ): Promise<ScanResult> {
   const source: RowSource = index instanceof Map ? rowSourceOf(index) : index;
-  const scan = new ScanState(folder, source, rules, !!opts.compact);
+  const scan = new ScanState(folder, source, rules, !!opts.compact, opts.disk ?? diskFolder);
   scan.walk({ disk: '', wire: '' });
   return scan.finish();
 }
@@ -356,8 +358,9 @@ export async function scanPaths(
   index: PathSource,
   rules: IgnoreRules,
   reported: ReadonlyMap<string, boolean>,
+  disk: LocalFolder = diskFolder,
 ): Promise<PathScanResult> {
-  const scan = new ScanState(folder, index, rules, true);
+  const scan = new ScanState(folder, index, rules, true, disk);
   const covered = new Set<string>();
   const walkedRoots = new Set<string>();
   let walked = 0;
@@ -416,7 +419,7 @@ export async function scanPaths(
     covered.add(nfc);
     let st: fs.Stats | null = null;
     try {
-      st = fs.lstatSync(path.join(folder, disk));
+      st = scan.disk.lstat(path.join(folder, disk));
     } catch {
       // gone
     }
@@ -427,7 +430,7 @@ export async function scanPaths(
       // the indexed spelling is looked at first, so a twin is reported as in a full scan
       // and the indexed file is never taken for deleted.
       try {
-        const other = fs.lstatSync(path.join(folder, rowDisk));
+        const other = scan.disk.lstat(path.join(folder, rowDisk));
         scan.visit(rowDisk, nfc, other);
       } catch {
         // the indexed spelling is gone: this is a rename to another spelling
@@ -454,7 +457,7 @@ export async function scanPaths(
     let dirWire = '';
     for (let i = 0; i < segs.length; i++) dirWire = scan.wireOf(segs.slice(0, i + 1).join('/'), dirWire, segs[i]);
     try {
-      namesAsBytes(path.join(folder, dirDisk), dirWire, scan.skipped);
+      namesAsBytes(scan.disk, path.join(folder, dirDisk), dirWire, scan.skipped);
       relisted.add(dirWire);
     } catch {
       // the directory is gone: its own event covers it

@@ -19,6 +19,7 @@ import { RowView } from './index-db.js';
 import { previousSkipped, skippedAfter } from './local-scan.js';
 import { checkFolder, tmpDirOf } from './marker.js';
 import { cleanTmp } from './transfer.js';
+import { diskFolder } from './local-folder/folder.js';
 import { mergeSettingsOf } from './config.js';
 import { adoptStoredConflicts } from './cycle/adopt.js';
 import type { CycleContext } from './cycle/context.js';
@@ -39,13 +40,14 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   const started = Date.now();
   const { config, index, api } = device;
   const folder = config.folder;
+  const disk = device.disk ?? diskFolder;
   const log = options.log ?? (() => {});
   const hook = options.hook ?? (() => {});
 
   checkFolder(folder, config.folderId);
   const tmpDir = tmpDirOf(folder);
-  cleanTmp(tmpDir);
-  const rules = loadIgnoreRules(folder);
+  cleanTmp(tmpDir, {}, disk);
+  const rules = loadIgnoreRules(folder, disk);
   const rows = new RowView(index);
 
   // ---- plan: scan, ask the server, filter, mass-delete guard ----
@@ -80,6 +82,7 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   const namer = new DiskNamer(config.caseInsensitive, rows, scan.entries, actions.length > 0);
   const ctx: CycleContext = {
     folder,
+    disk,
     tmpDir,
     index,
     api,
@@ -105,7 +108,7 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   await finishPhase(ctx, actions, plan.cursor, committed, result.skipped);
   // Nothing is left to fetch: partial chunked downloads kept for resuming are not wanted
   // any more (a file that changed on the server mid-download leaves one behind).
-  if (result.agreed) cleanTmp(tmpDir, { partials: false });
+  if (result.agreed) cleanTmp(tmpDir, { partials: false }, disk);
 
   result.durationMs = Date.now() - started;
   log(`cycle (${result.mode}, ${scan.kind === 'full' ? 'full scan' : `${scan.looked} path(s) looked at`}): ${actions.length} action(s), ${result.problems.length} problem(s)`);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { Api } from './api.js';
+import { diskFolder, type LocalFolder } from './local-folder/folder.js';
 
 export class HashMismatchError extends Error {}
 
@@ -89,11 +90,11 @@ const PARTIAL_RE = /^dl-[0-9a-f]{64}\.(part|done)$/;
  * folder holds the lock) — except resumable partial downloads younger than 7 days, unless
  * `partials` is false (a cycle that agreed on everything wants none of them any more).
  */
-export function cleanTmp(tmpDir: string, opts: { partials?: boolean } = {}): void {
+export function cleanTmp(tmpDir: string, opts: { partials?: boolean } = {}, disk: LocalFolder = diskFolder): void {
   const keepPartials = opts.partials ?? true;
   let names: string[] = [];
   try {
-    names = fs.readdirSync(tmpDir);
+    names = disk.readdir(tmpDir);
   } catch {
     return;
   }
@@ -102,11 +103,11 @@ export function cleanTmp(tmpDir: string, opts: { partials?: boolean } = {}): voi
     const full = path.join(tmpDir, n);
     if (keepPartials && PARTIAL_RE.test(n)) {
       try {
-        if (now - fs.statSync(full).mtimeMs < PARTIAL_MAX_AGE_MS) continue;
+        if (now - disk.stat(full).mtimeMs < PARTIAL_MAX_AGE_MS) continue;
       } catch {
         continue;
       }
     }
-    fs.rmSync(full, { force: true, recursive: true });
+    disk.remove(full, { recursive: true });
   }
 }

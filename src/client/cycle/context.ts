@@ -5,11 +5,14 @@ import type { Api } from '../api.js';
 import type { DiskNamer } from '../disk-namer.js';
 import type { IgnoreRules } from '../ignore-rules.js';
 import type { IndexDb, RowView } from '../index-db.js';
+import type { LocalFolder } from '../local-folder/folder.js';
 import type { LocalEntries } from '../scanner.js';
 import type { CrashStage, CycleOptions, CycleResult } from './types.js';
 
 export interface CycleContext {
   folder: string;
+  /** every disk operation inside `folder` goes through this */
+  disk: LocalFolder;
   /** the folder's own temp directory (downloads land here before their rename) */
   tmpDir: string;
   index: IndexDb;

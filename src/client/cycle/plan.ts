@@ -8,6 +8,7 @@ import type { EntryKind, RemoteFile, StatusRequest, SyncAction } from '../../cor
 import type { Api } from '../api.js';
 import type { IgnoreRules } from '../ignore-rules.js';
 import type { IndexDb, RowView } from '../index-db.js';
+import { diskFolder } from '../local-folder/folder.js';
 import { scanForCycle, type LocalScan } from '../local-scan.js';
 import { guardMassDelete } from './mass-delete.js';
 import { baseOf, localOf, sameContent, diskOrNull, statCols } from './rows.js';
@@ -43,6 +44,7 @@ export async function planCycle(
     fetched = true;
   }
   const scan = await scanForCycle(config.folder, index, rules, {
+    disk: device.disk ?? diskFolder,
     compact: planIncremental,
     paths: incremental && options.paths ? options.paths : null,
     remote: incremental?.changes.keys(),

@@ -2,6 +2,7 @@
 import type { Api } from '../api.js';
 import type { DeviceConfig } from '../config.js';
 import type { IndexDb } from '../index-db.js';
+import type { LocalFolder } from '../local-folder/folder.js';
 import type { Skipped } from '../scanner.js';
 
 export type CrashStage = 'after-plan' | 'mid-upload' | 'mid-download' | 'before-index-commit' | 'mid-chunk-upload' | 'mid-chunk-download';
@@ -10,6 +11,8 @@ export interface Device {
   config: DeviceConfig;
   index: IndexDb;
   api: Api;
+  /** how the synced folder is read and written (node:fs unless a test gives another) */
+  disk?: LocalFolder;
 }
 
 export interface CycleOptions {
