@@ -213,9 +213,12 @@ export async function uploadChunked(api: Api, f: ScannedFile, opts: ChunkedUploa
       throw new ChangedDuringUploadError(`${f.diskPath}: changed while being uploaded`);
     }
     if (!(err instanceof ServerError && err.status === 409)) throw err;
-    // Some chunk went missing since it was asked about (collected after a long pause):
-    // send what is absent now, reading those slices again, and try once more.
-    await resend(api, f, refs, v2, compressor, result);
+    // Some chunk went missing since it was asked about (collected after a long pause), or
+    // a chunk's hash is content the server holds only as a manifest of its own (then
+    // /blobs/missing called it present): send the chunks the refusal names, reading those
+    // slices again, and try once more.
+    const named = Array.isArray(err.details.missing) ? err.details.missing.filter((s): s is string => typeof s === 'string') : null;
+    await resend(api, f, refs, v2, compressor, result, named);
     await putManifest(api, manifest);
   }
   if (opts.chunkIndex) opts.chunkIndex.record(f.diskPath, f.sha256, stampOf({ size: f.size, mtimeMs: f.mtime, ino: f.ino, ctimeMs: f.ctime }), params, refs);
@@ -260,10 +263,20 @@ async function sendChunks(
   await flush();
 }
 
-async function resend(api: Api, f: ScannedFile, refs: ChunkRef[], v2: boolean, compressor: Compressor, result: ChunkedUploadResult): Promise<void> {
-  const missing = new Set<string>();
-  const shas = [...new Set(refs.map((r) => r.sha256))];
-  for (let i = 0; i < shas.length; i += 5000) for (const m of (await api.missingBlobs(shas.slice(i, i + 5000))).missing) missing.add(m);
+async function resend(
+  api: Api,
+  f: ScannedFile,
+  refs: ChunkRef[],
+  v2: boolean,
+  compressor: Compressor,
+  result: ChunkedUploadResult,
+  named: string[] | null,
+): Promise<void> {
+  const missing = new Set<string>(named ?? []);
+  if (!named) {
+    const shas = [...new Set(refs.map((r) => r.sha256))];
+    for (let i = 0; i < shas.length; i += 5000) for (const m of (await api.missingBlobs(shas.slice(i, i + 5000))).missing) missing.add(m);
+  }
   const fh = await fs.promises.open(f.file, 'r');
   try {
     const out: Array<{ c: OutChunk; len: number }> = [];

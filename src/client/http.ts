@@ -20,6 +20,8 @@ export class ServerError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** the error object's other fields, for a caller that can act on them (chunks_missing's `missing`) */
+    readonly details: Record<string, unknown> = {},
   ) {
     super(message);
   }
@@ -92,10 +94,15 @@ export function makeAgent(opts: { connections?: number; ca?: string | Buffer } =
 export async function readError(status: number, body: Dispatcher.ResponseData['body']): Promise<ServerError> {
   let code = `http_${status}`;
   let message = `the server answered ${status}`;
+  let details: Record<string, unknown> = {};
   try {
     const json = (await body.json()) as { error?: { code?: string; message?: string } };
     if (json?.error?.code) code = json.error.code;
     if (json?.error?.message) message = json.error.message;
+    if (json?.error && typeof json.error === 'object') {
+      const { code: _c, message: _m, ...rest } = json.error as Record<string, unknown>;
+      details = rest;
+    }
   } catch {
     // not JSON: keep the generic message
   }
@@ -105,7 +112,7 @@ export async function readError(status: number, body: Dispatcher.ResponseData['b
       ? `the server (or a proxy in front of it) answered ${status}: it is down or restarting. Try again in a moment`
       : `the server failed on this request (${status}); its log says why. Try again, or tell its owner`;
   }
-  return new ServerError(status, code, message);
+  return new ServerError(status, code, message, details);
 }
 
 /** An admin command's refusal, said in the owner's terms. */

@@ -21,6 +21,19 @@ export class ContentStore {
   }
 
   /**
+   * The hashes of `shas` the server holds neither whole nor as a manifest: what
+   * POST /blobs/missing answers. Content stored only as chunks counts as present, so a
+   * client never re-sends (or even re-reads) a large file the server has. The chunk
+   * routes (PUT /manifests, /blobs/batch) look at blobs only: a chunk is stored as a blob.
+   */
+  async missing(shas: readonly string[]): Promise<string[]> {
+    const absent = await this.blobs.missing(shas);
+    if (absent.length === 0) return absent;
+    const chunked = await this.manifests.storedAmong(absent);
+    return absent.filter((s) => !chunked.has(s));
+  }
+
+  /**
    * A stream of the content's bytes (or of `range` of them, inclusive); null when it is not
    * stored. A whole blob is preferred: it is one file to read.
    */

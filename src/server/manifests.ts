@@ -15,6 +15,8 @@ import { ApiError } from './errors.js';
 import { faultPoint } from './faults.js';
 
 const ROWS_PER_INSERT = 500;
+/** hashes per `IN (...)` lookup */
+const LOOKUP = 500;
 
 export class ManifestStore {
   constructor(
@@ -38,6 +40,17 @@ export class ManifestStore {
   async chunks(sha256: string): Promise<ManifestChunk[]> {
     const rows = await this.db.selectFrom('manifest_chunks').select(['chunk', 'length']).where('manifest', '=', sha256).orderBy('idx').execute();
     return rows.map((r) => [r.chunk, Number(r.length)]);
+  }
+
+  /** Which of `shas` are stored as manifests. */
+  async storedAmong(shas: readonly string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    const unique = [...new Set(shas)];
+    for (let i = 0; i < unique.length; i += LOOKUP) {
+      const rows = await this.db.selectFrom('manifests').select('sha256').where('sha256', 'in', unique.slice(i, i + LOOKUP)).execute();
+      for (const r of rows) out.add(r.sha256);
+    }
+    return out;
   }
 
   async size(sha256: string): Promise<number | null> {

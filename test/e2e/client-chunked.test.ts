@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { request } from 'undici';
 import { startThrottleProxy, type ThrottleProxy } from '../../bench/lib/throttle-proxy.js';
+import { chunkIndexOf } from '../../src/client/chunk-index.js';
 import { openDevice, registerDevice, type OpenDevice } from '../../src/client/device.js';
 import { runSyncCycle, type CrashStage } from '../../src/client/sync-cycle.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
@@ -161,5 +162,8 @@ describe('large files travel as chunks in the sync cycle', () => {
     // the manifest and the protocol, not the 16 MiB
     expect(moved.up).toBeLessThan(256 * 1024);
     expect(moved.down).toBeLessThan(256 * 1024);
+    // A held it already (as chunks): the copy was committed without being read and cut again.
+    expect(chunkIndexOf(a.index).chunksOf('copy of big.bin')).toHaveLength(0);
+    expect(chunkIndexOf(b.index).chunksOf('copy of big.bin').length).toBeGreaterThan(0);
   });
 });

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Api } from '../../src/client/api.js';
 import { ChunkIndex, stampOf } from '../../src/client/chunk-index.js';
+import { tierParams } from '../../src/core/chunk-params.js';
 import { capabilities } from '../../src/client/chunk-wire.js';
 import { ChangedDuringUploadError, uploadChunked, type ScannedFile } from '../../src/client/chunked-upload.js';
 import { downloadChunked, journalPath, landedChunked, partPath } from '../../src/client/chunked-download.js';
@@ -208,6 +209,29 @@ for (const engine of ENGINES) {
       expect(again.resumedBytes).toBeGreaterThan(0);
       expect(again.resumedBytes).toBeLessThan(data.length);
       expect(sha(fs.readFileSync(path.join(b, 'rehash.bin')))).toBe(f.sha256);
+    });
+
+    it('content stored as a manifest counts as present; a chunk that is such content is still sent', async () => {
+      // 2 MiB of zeros at the 256 KiB tier: a manifest of two 1 MiB chunks.
+      const two = Buffer.alloc(2 * MiB);
+      fs.writeFileSync(path.join(a, 'zeros-2.bin'), two);
+      expect((await api.missingBlobs([sha(two)])).missing).toEqual([sha(two)]);
+      await uploadChunked(api, scanned(a, 'zeros-2.bin'));
+      expect((await api.missingBlobs([sha(two)])).missing).toEqual([]);
+      // 4 MiB of zeros kept at the 512 KiB tier (as a file that shrank would be): its
+      // chunks are 2 MiB of zeros each, the content above, which the server holds only
+      // as a manifest. /blobs/missing calls it present; the manifest PUT names it, and
+      // the upload sends it then.
+      const four = Buffer.alloc(4 * MiB);
+      fs.writeFileSync(path.join(a, 'zeros-4.bin'), four);
+      const up = await uploadChunked(api, scanned(a, 'zeros-4.bin'), { previous: tierParams(512 * 1024) });
+      expect(up!.refs.map((r) => r.sha256)).toEqual([sha(two), sha(two)]);
+      expect(up!.sentChunks).toBe(1);
+      const { results } = await api.commit([{ op: 'write', path: 'zeros-4.bin', kind: 'file', sha256: sha(four), size: four.length, mtime: Date.now(), mode: 0o644, base_revision: null }]);
+      expect('error' in results[0]).toBe(false);
+      const down = await download('zeros-4.bin', sha(four), four.length);
+      expect(sha(fs.readFileSync(path.join(b, 'zeros-4.bin')))).toBe(sha(four));
+      expect(down.manifest.chunks).toHaveLength(2);
     });
 
     it('refuses to upload a file that changed since the scan hashed it', async () => {

@@ -71,6 +71,8 @@ describe.each(ENGINES)('manifests (%s)', (engine) => {
     expectApiError(early, 409, 'chunks_missing', srv.dataDir);
     expect(early.body.error.missing).toEqual([...new Set(c.chunks.slice(half + 1).map((k) => k.sha256))]);
     expectApiError(await getManifest(m.sha256), 404, 'not_found');
+    const missing = async (shas: string[]) => (await api.post('/api/v1/blobs/missing', { sha256: shas })).body.missing as string[];
+    expect(await missing([m.sha256])).toEqual([m.sha256]);
     // Not committable before the manifest is recorded.
     expect((await commit('big.bin', m.sha256)).body.results[0].error.code).toBe('blob_missing');
 
@@ -81,6 +83,8 @@ describe.each(ENGINES)('manifests (%s)', (engine) => {
     const again = await putManifest(m.sha256, m);
     expect(again.status).toBe(200);
     expect(again.body.stored).toBe(false);
+    // Content stored only as chunks is present: a client holding this file sends nothing.
+    expect(await missing([m.sha256, c.chunks[0].sha256, sha('not stored')])).toEqual([sha('not stored')]);
 
     const got = await getManifest(m.sha256);
     expect(got.status).toBe(200);

@@ -38,7 +38,11 @@ export async function blobRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       config: { auth: 'device' },
       bodyLimit: ctx.limits.maxJsonBytes,
       schema: {
-        summary: 'Which of these blobs does the server not have yet?',
+        summary: 'Which of this content does the server not have yet?',
+        description:
+          'A hash counts as present when the server holds it whole (a blob, loose or packed) or as a manifest of chunks: ' +
+          'a large file stored as chunks needs no upload. Asked about the chunks of a manifest, the answer is the same; ' +
+          'PUT /manifests then names, in its 409 chunks_missing, any chunk that is only present as a manifest of its own.',
         body: {
           type: 'object',
           required: ['sha256'],
@@ -49,7 +53,7 @@ export async function blobRoutes(app: FastifyInstance, ctx: ServerContext): Prom
     },
     async (req) => {
       const { sha256 } = req.body as { sha256: string[] };
-      return { missing: await ctx.blobs.missing(sha256) };
+      return { missing: await ctx.content.missing(sha256) };
     },
   );
 
