@@ -230,6 +230,24 @@ const moves: Migration = {
   },
 };
 
+// A file's metadata travels with it (core/file-meta.ts): its extended attributes as
+// canonical JSON and the hash the planner compares. Nullable: a row written before means
+// "no attributes", which is what it held.
+const fileMeta: Migration = {
+  async up(db: Kysely<any>) {
+    for (const t of ['files', 'file_versions']) {
+      await db.schema.alterTable(t).addColumn('xattrs', 'text').execute();
+      await db.schema.alterTable(t).addColumn('meta_hash', 'text').execute();
+    }
+  },
+  async down(db: Kysely<any>) {
+    for (const t of ['file_versions', 'files']) {
+      await db.schema.alterTable(t).dropColumn('meta_hash').execute();
+      await db.schema.alterTable(t).dropColumn('xattrs').execute();
+    }
+  },
+};
+
 const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_packs': packs,
@@ -238,6 +256,7 @@ const migrations: Record<string, Migration> = {
   '0005_device_problems': deviceProblems,
   '0006_manifests': manifests,
   '0007_moves': moves,
+  '0008_file_meta': fileMeta,
 };
 
 class StaticProvider implements MigrationProvider {

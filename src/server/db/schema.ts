@@ -115,6 +115,10 @@ export interface FilesTable {
   moved_from: string | null;
   /** a deleted row a move left: the path it went to (not in the trash; null: really deleted) */
   moved_to: string | null;
+  /** travelling extended attributes as canonical JSON (name → base64; core/file-meta.ts), null: none */
+  xattrs: string | null;
+  /** hash of the metadata (executable bit + xattrs), null: the default (core/file-meta.ts) */
+  meta_hash: string | null;
 }
 
 export interface FileVersionsTable {
@@ -134,6 +138,10 @@ export interface FileVersionsTable {
   moved_from: string | null;
   /** reason 'moved', deleted: the path the content went to */
   moved_to: string | null;
+  /** travelling extended attributes as canonical JSON (name → base64; core/file-meta.ts), null: none */
+  xattrs: string | null;
+  /** hash of the metadata (executable bit + xattrs), null: the default (core/file-meta.ts) */
+  meta_hash: string | null;
 }
 
 export interface AdminTable {
