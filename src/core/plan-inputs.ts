@@ -31,11 +31,13 @@ export function* statusInputs(request: StatusRequest, remotes: ReadonlyMap<strin
     seen.add(f.path);
     const kind = f.kind ?? 'file';
     const local: LocalState = { kind, sha256: kind === 'dir' ? null : (f.sha256 ?? null) };
+    if (f.meta_hash !== undefined) local.metaHash = f.meta_hash;
     // The base's own kind: a file that became a directory (or the reverse) is a change
     // even when nothing else about it is. Clients that do not send it meant `kind`.
     const baseKind = f.base_kind ?? kind;
     const base: BaseState | null =
       f.base_revision == null ? null : { revision: f.base_revision, kind: baseKind, sha256: baseKind === 'dir' ? null : (f.base_sha256 ?? null) };
+    if (base && f.base_meta_hash !== undefined) base.metaHash = f.base_meta_hash;
     yield { path: f.path, local, base, remote: remotes.get(f.path) ?? null };
   }
   for (const d of request.deleted ?? []) {
@@ -71,6 +73,8 @@ export function* incrementalInputs(
     let remote = changes.get(path) ?? null;
     if (!remote && base) {
       remote = { path, kind: base.kind, revision: base.revision, sha256: base.sha256, size: 0, mtime: 0, mode: 0, deleted: false };
+      // Unchanged on the server since the base: its metadata is the base's too.
+      if (base.metaHash !== undefined) remote.meta_hash = base.metaHash;
     }
     yield { path, local: localAt(path), base, remote };
   }

@@ -17,17 +17,22 @@ import type {
   SyncActionType,
 } from './protocol.js';
 import { completeBases, statusInputs, type HistoryAnswers, type PathInputs } from './plan-inputs.js';
+import { decideMeta } from './file-meta.js';
 
 export interface LocalState {
   kind: EntryKind;
   /** null for directories */
   sha256: string | null;
+  /** the metadata hash on disk (core/file-meta.ts; null: the default); absent: the device does not carry metadata */
+  metaHash?: string | null;
 }
 
 export interface BaseState {
   revision: number;
   kind: EntryKind;
   sha256: string | null;
+  /** the metadata hash last agreed (null: the default, or not known yet) */
+  metaHash?: string | null;
 }
 
 /** Directories have no bytes; their "content" is being a directory. */
@@ -37,7 +42,42 @@ export function contentKey(kind: EntryKind, sha256: string | null): string {
 
 const liveKey = (r: RemoteFile | null): string | null => (r && !r.deleted ? contentKey(r.kind, r.sha256) : null);
 
+/**
+ * The decision for one path: content first (decideContent), then metadata layered on it,
+ * merged independently (core/file-meta.ts): a metadata change never makes a conflict, and
+ * a content change on one side keeps the other side's metadata change. Only when both the
+ * device and the server carry metadata (the hashes are present).
+ */
 export function decide(
+  path: string,
+  local: LocalState | null,
+  base: BaseState | null,
+  remote: RemoteFile | null,
+): SyncAction | null {
+  const content = decideContent(path, local, base, remote);
+  if (!local || !remote || remote.deleted || local.metaHash === undefined || remote.meta_hash === undefined) return content;
+  if (local.kind !== remote.kind) return content;
+  const meta = decideMeta(local.metaHash, base?.metaHash ?? null, remote.meta_hash);
+  // A newer revision with the bytes this device already has is a metadata change on the
+  // server: no content moves.
+  const metaOnlyRevision = content?.action === 'download' && contentKey(local.kind, local.sha256) === contentKey(remote.kind, remote.sha256);
+  if (meta === null) return metaOnlyRevision ? { action: 'record', path, revision: remote.revision, sha256: remote.sha256 } : content;
+  // The same content on both sides (nothing to do, or only a base to record): the metadata
+  // alone moves, and its action records the revision as the record would have.
+  const sameContent = content === null || content.action === 'record' || metaOnlyRevision;
+  if (sameContent) {
+    return meta === 'push' ? { action: 'meta_upload', path, base_revision: remote.revision } : { action: 'meta_download', path, remote };
+  }
+  // The server's content is newer and only the metadata changed here: take its bytes,
+  // keep this device's metadata on them, and send it after.
+  if (content.action === 'download' && meta === 'push') return { ...content, keep_local_meta: true };
+  // An upload or a conflict copy carries the local metadata with it (the server merges);
+  // a plain download brings the server's.
+  return content;
+}
+
+/** The content decision alone (the rules at the top of this file). */
+export function decideContent(
   path: string,
   local: LocalState | null,
   base: BaseState | null,
@@ -87,7 +127,7 @@ export function decide(
   return { action: 'conflict', path, base_revision: base.revision, remote };
 }
 
-const ACTION_TYPES: SyncActionType[] = ['upload', 'download', 'delete', 'server_delete', 'conflict', 'record'];
+const ACTION_TYPES: SyncActionType[] = ['upload', 'download', 'delete', 'server_delete', 'conflict', 'record', 'meta_upload', 'meta_download'];
 
 export function emptySummary(): Record<SyncActionType, number> {
   return Object.fromEntries(ACTION_TYPES.map((t) => [t, 0])) as Record<SyncActionType, number>;

@@ -16,6 +16,13 @@ export interface RemoteFile {
   /** POSIX permission bits (only the executable bits are applied by clients) */
   mode: number;
   deleted: boolean;
+  /**
+   * Hash of the metadata (executable bit + travelling xattrs, core/file-meta.ts); null: the
+   * default. Absent: a server that knows no metadata.
+   */
+  meta_hash?: string | null;
+  /** the travelling extended attributes (wire name → base64); absent: none */
+  xattrs?: Record<string, string>;
   /** live, put here by a move (POST /commit `move`): the path it came from */
   moved_from?: string;
   /** deleted by a move: the path it went to (the content lives on there) */
@@ -37,6 +44,13 @@ export interface StatusFileEntry {
    * 'file'). Absent: the same as `kind`, which is what clients before it meant.
    */
   base_kind?: EntryKind | null;
+  /**
+   * The metadata hash on disk (core/file-meta.ts; null: the default). Absent: this device
+   * does not carry metadata, and gets no metadata actions.
+   */
+  meta_hash?: string | null;
+  /** the metadata hash of the base (absent or null: the default, or not known) */
+  base_meta_hash?: string | null;
 }
 
 /** A path in the device's base that is gone from its disk: a deletion it made. */
@@ -65,10 +79,19 @@ export interface StatusRequest {
  *                  answers with its name), then download `remote` to `path`
  * - record:        both sides already agree (same bytes, or both deleted): just record
  *                  `revision` as the new base (null revision = forget the path)
+ * - meta_upload:   same content, the device changed the metadata: POST /commit a `meta`
+ *                  op with the local metadata (no content), record the new revision
+ * - meta_download: same content, the server's metadata is newer: write `remote`'s mode
+ *                  and xattrs onto the local file (no content), record its revision
+ * Metadata actions only reach a device that sends `meta_hash` (it carries metadata); a
+ * download with `keep_local_meta` lands the server's bytes with the device's own
+ * metadata, which the device then sends as a `meta` op.
  */
 export type SyncAction =
   | { action: 'upload'; path: string; base_revision: number | null }
-  | { action: 'download'; path: string; remote: RemoteFile }
+  | { action: 'download'; path: string; remote: RemoteFile; keep_local_meta?: true }
+  | { action: 'meta_upload'; path: string; base_revision: number }
+  | { action: 'meta_download'; path: string; remote: RemoteFile }
   | { action: 'delete'; path: string; revision: number }
   | { action: 'server_delete'; path: string; base_revision: number }
   | { action: 'conflict'; path: string; base_revision: number | null; remote: RemoteFile }
@@ -93,6 +116,14 @@ export interface WriteResult {
   result: 'created' | 'updated' | 'unchanged' | 'conflict';
   /** on conflict: the path that kept its name, and its current revision */
   conflict_of?: { path: string; revision: number };
+  /**
+   * The metadata the path now has (a server that carries metadata). It differs from what
+   * the writer sent when the server kept another device's metadata change (the writer
+   * changed only the content): the writer then applies `mode` and `xattrs` to its file.
+   */
+  meta_hash?: string | null;
+  mode?: number;
+  xattrs?: Record<string, string>;
 }
 
 /**
