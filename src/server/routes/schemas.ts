@@ -32,6 +32,8 @@ export const remoteFileSchema = {
     mtime: { type: 'integer' },
     mode: { type: 'integer' },
     deleted: { type: 'boolean' },
+    meta_hash: nullableString,
+    xattrs: { type: 'object', additionalProperties: { type: 'string' } },
     moved_from: { type: 'string' },
     moved_to: { type: 'string' },
   },

@@ -10,6 +10,8 @@ import type { ServerContext } from '../context.js';
 import { ApiError, errorBody } from '../errors.js';
 import type { BatchOp } from '../files-store.js';
 import { checkedPath } from '../request-parsing.js';
+import { xattrsProblem } from '../../core/file-meta.js';
+import { storedXattrs } from '../store/file-rows.js';
 import { errorResponses, pathBodySchema, remoteFileSchema, revisionSchema, sha256Schema } from './schemas.js';
 
 const kindSchema = { type: 'string', enum: ['file', 'dir'] } as const;
@@ -40,6 +42,8 @@ const statusBody = {
           base_revision: nullableRevision,
           base_sha256: nullableSha,
           base_kind: nullableKind,
+          meta_hash: nullableSha,
+          base_meta_hash: nullableSha,
         },
       },
     },
@@ -75,7 +79,7 @@ const commitBody = {
         then: { required: ['from', 'to'] },
         else: { required: ['path'] },
         properties: {
-          op: { type: 'string', enum: ['write', 'delete', 'move'] },
+          op: { type: 'string', enum: ['write', 'delete', 'move', 'meta'] },
           path: pathBodySchema,
           from: pathBodySchema,
           to: pathBodySchema,
@@ -85,6 +89,9 @@ const commitBody = {
           mtime: mtimeSchema,
           mode: modeSchema,
           base_revision: nullableRevision,
+          // Checked per item by core's xattrsProblem (names, base64, size), so one bad item
+          // is refused alone; the schema only bounds it.
+          xattrs: { type: 'object', maxProperties: 1024 },
         },
       },
     },
@@ -94,7 +101,7 @@ const commitBody = {
 const PUSH_COALESCE_MS = 10;
 
 interface CommitOp {
-  op: 'write' | 'delete' | 'move';
+  op: 'write' | 'delete' | 'move' | 'meta';
   path: string;
   from?: string;
   to?: string;
@@ -104,6 +111,15 @@ interface CommitOp {
   mtime?: number;
   mode?: number;
   base_revision?: number | null;
+  xattrs?: Record<string, string>;
+}
+
+/** The stored text of an op's attributes; undefined: the op carries none (keep what is there). */
+function opXattrs(op: CommitOp): string | null | undefined {
+  if (op.xattrs === undefined) return undefined;
+  const problem = xattrsProblem(op.xattrs);
+  if (problem) throw new ApiError(400, problem.code, problem.message);
+  return storedXattrs(op.xattrs);
 }
 
 export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
@@ -190,10 +206,20 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
           continue;
         }
         let path: string;
+        let xattrs: string | null | undefined;
         try {
           path = checkedPath(() => normalizePath(op.path));
+          xattrs = opXattrs(op);
         } catch (err) {
           prepared.push({ error: err as ApiError });
+          continue;
+        }
+        if (op.op === 'meta') {
+          if (op.mode === undefined) {
+            prepared.push({ error: new ApiError(400, 'invalid_request', 'a meta op needs the mode') });
+            continue;
+          }
+          prepared.push({ op: 'meta', input: { path, baseRevision, mode: op.mode, xattrs: xattrs ?? null, device } });
           continue;
         }
         if (op.op === 'delete') {
@@ -220,6 +246,7 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
             mode: op.mode ?? (kind === 'dir' ? 0o755 : 0o644),
             baseRevision,
             device,
+            ...(xattrs !== undefined ? { xattrs } : {}),
           },
         });
       }

@@ -14,7 +14,8 @@ import type { FilesTable, Schema } from '../db/schema.js';
 import { ApiError } from '../errors.js';
 import { faultPoint } from '../faults.js';
 import { contentSizes } from './content-sizes.js';
-import { CHUNK, versionRow, type Content, type Tx } from './file-rows.js';
+import { CHUNK, storedMetaHash, versionRow, type Content, type Tx } from './file-rows.js';
+import { mergedMetaSource } from '../../core/file-meta.js';
 import { liveVersion } from './history.js';
 import { LiveBelow } from './path-conditions.js';
 import { lockRevisionCounter, storeRevisionCounter } from './revision-counter.js';
@@ -40,8 +41,20 @@ export interface MoveInput {
   device: { id: string; name: string };
 }
 
+/** A device's metadata-only change (core/file-meta.ts): no content, the same bytes. */
+export interface MetaInput {
+  path: string;
+  /** the revision whose metadata the device changed (the later writer wins whatever it is) */
+  baseRevision: number | null;
+  mode: number;
+  /** stored text of the attributes (file-rows.ts storedXattrs), null: none */
+  xattrs: string | null;
+  device: { id: string; name: string };
+}
+
 export type BatchOp =
   | { op: 'write'; input: WriteInput }
+  | { op: 'meta'; input: MetaInput }
   | { op: 'delete'; path: string; baseRevision: number | null; deviceId: string }
   | { op: 'move'; input: MoveInput };
 
@@ -92,6 +105,8 @@ export class WritePath {
         ops.flatMap((op) =>
           op.op === 'write'
             ? [op.input]
+            : op.op === 'meta'
+              ? [{ path: op.input.path, kind: null, sha256: null }]
             : op.op === 'move'
               ? [{ path: op.input.from, kind: null, sha256: null }, { path: op.input.to, kind: op.input.kind, sha256: op.input.sha256 }]
               : [{ path: op.path, kind: null, sha256: null }],
@@ -100,7 +115,15 @@ export class WritePath {
       const out: BatchResult[] = [];
       for (const op of ops) {
         try {
-          out.push(op.op === 'write' ? await c.write(op.input) : op.op === 'move' ? await c.move(op.input) : await c.delete(op.path, op.baseRevision, op.deviceId));
+          out.push(
+            op.op === 'write'
+              ? await c.write(op.input)
+              : op.op === 'meta'
+                ? await c.meta(op.input)
+                : op.op === 'move'
+                  ? await c.move(op.input)
+                  : await c.delete(op.path, op.baseRevision, op.deviceId),
+          );
         } catch (err) {
           if (!(err instanceof ApiError)) throw err;
           out.push({ error: err });
@@ -206,13 +229,30 @@ export class CommitTx {
     const liveRow: LiveRow | null = live ? { kind: live.kind, sha256: live.sha256, revision: Number(live.revision) } : null;
     const asked: WriteRequest = { kind: input.kind, sha256: input.sha256, baseRevision: input.baseRevision, deviceId: input.device.id };
     if (isUnchangedWrite(liveRow, asked)) {
-      return { path: input.path, revision: liveRow!.revision, sha256: liveRow!.sha256, result: 'unchanged' };
+      // The same bytes with other metadata: a metadata change, which never conflicts.
+      if (input.xattrs !== undefined && storedMetaHash(input.kind, input.mode, input.xattrs) !== live!.meta_hash) {
+        return this.meta({ path: input.path, baseRevision: input.baseRevision, mode: input.mode, xattrs: input.xattrs, device: input.device });
+      }
+      return { ...this.metaOfRow(live!), path: input.path, revision: liveRow!.revision, sha256: liveRow!.sha256, result: 'unchanged' };
     }
     input = await this.withStoredSize(input);
 
     let target = input.path;
-    const outcome = writeOutcome(liveRow, asked, writeNeedsHistory(liveRow, asked) ? await this.writersSince(input) : []);
+    let outcome = writeOutcome(liveRow, asked, writeNeedsHistory(liveRow, asked) ? await this.writersSince(input) : []);
     let conflictOf: WriteResult['conflict_of'];
+    if (outcome === 'conflict') {
+      // Content and metadata merge independently: when everything written since the base
+      // left the content as the base had it (only metadata changed: a tag, the mode), this
+      // content edit is no conflict. It lands, with the metadata merged by core's rule.
+      const base = input.baseRevision === null ? undefined : await this.versionAt(input.path, input.baseRevision);
+      if (base && !base.is_deleted && base.kind === live!.kind && base.sha256 === live!.sha256) {
+        outcome = 'updated';
+        const writerHash = input.xattrs === undefined ? base.meta_hash : storedMetaHash(input.kind, input.mode, input.xattrs);
+        if (mergedMetaSource(writerHash ?? null, base.meta_hash ?? null) === 'live') {
+          input = { ...input, mode: Number(live!.mode), xattrs: live!.xattrs };
+        }
+      }
+    }
     if (outcome === 'conflict') {
       // Someone else wrote first: they keep the name, these bytes get a copy beside it.
       target = await this.freeConflictPath(input.path, input.kind, input.device.name, new Date(now));
@@ -220,6 +260,23 @@ export class CommitTx {
       await this.loadRows([target]);
     }
     return this.putRow(target, input, input.device.id, outcome, outcome, conflictOf, now);
+  }
+
+  /**
+   * Commits one device's metadata-only change: the live content stays, the mode and the
+   * attributes become the device's (the later writer wins), as a new revision with the
+   * version reason 'metadata'. Nothing live at the path: 404, the device plans again.
+   */
+  async meta(input: MetaInput): Promise<WriteResult> {
+    await this.loadRows([input.path]);
+    const current = this.rows.get(input.path) ?? undefined;
+    if (!current || current.is_deleted) throw new ApiError(404, 'not_found', 'nothing live at that path on the server; sync again');
+    const hash = storedMetaHash(current.kind, input.mode, input.xattrs);
+    if (hash === current.meta_hash && (current.kind === 'dir' || (Number(current.mode) & 0o111) === (input.mode & 0o111))) {
+      return { ...this.metaOfRow(current), path: input.path, revision: Number(current.revision), sha256: current.sha256, result: 'unchanged' };
+    }
+    const content: Content = { kind: current.kind, sha256: current.sha256, size: Number(current.size), mtime: Number(current.mtime), mode: input.mode, xattrs: input.xattrs };
+    return this.putRow(input.path, content, input.device.id, 'updated', 'metadata', undefined, Date.now());
   }
 
   /**
@@ -467,6 +524,17 @@ export class CommitTx {
     return rows.map((r) => r.device_id);
   }
 
+  /** The metadata fields of a write result, as `row` holds them. */
+  private metaOfRow(row: FilesTable): Pick<WriteResult, 'meta_hash' | 'mode' | 'xattrs'> {
+    return { meta_hash: row.meta_hash, mode: Number(row.mode), ...(row.xattrs ? { xattrs: JSON.parse(row.xattrs) as Record<string, string> } : {}) };
+  }
+
+  /** The version row of `path` at `revision` (the base a stale write was made on). */
+  private async versionAt(path: string, revision: number) {
+    await this.flushVersions();
+    return this.tx.selectFrom('file_versions').selectAll().where('path', '=', path).where('revision', '=', revision).executeTakeFirst();
+  }
+
   /** The content must be stored, whole or as a manifest (checked under the lock the collector takes too); its size is the stored one. */
   private async withStoredSize(input: WriteInput): Promise<WriteInput> {
     if (input.kind !== 'file' || !input.sha256) return input;
@@ -499,6 +567,9 @@ export class CommitTx {
     now: number,
   ): Promise<WriteResult> {
     const revision = ++this.counter;
+    // A writer that carries no metadata keeps what the path has.
+    const before = this.rows.get(target);
+    const xattrs = content.xattrs !== undefined ? content.xattrs : before && !before.is_deleted ? before.xattrs : null;
     const row: FilesTable = {
       path: target,
       kind: content.kind,
@@ -514,6 +585,8 @@ export class CommitTx {
       updated_at: now,
       moved_from: null,
       moved_to: null,
+      xattrs,
+      meta_hash: storedMetaHash(content.kind, content.mode, xattrs),
     };
     await this.upsert(row, !!this.rows.get(target));
     this.rows.set(target, row);
@@ -521,6 +594,9 @@ export class CommitTx {
     this.versions.push({ row, reason });
     const res: WriteResult = { path: target, revision, sha256: row.sha256, result: outcome };
     if (conflictOf) res.conflict_of = conflictOf;
+    res.meta_hash = row.meta_hash;
+    res.mode = row.mode;
+    if (row.xattrs) res.xattrs = JSON.parse(row.xattrs) as Record<string, string>;
     return res;
   }
 
