@@ -1,12 +1,14 @@
 // Downloading a chunked file (docs/transfer-plan.md §4, §5): the manifest says which chunks
 // make the file; every chunk this device already holds — in the old version at the same
-// path or in any file of the chunk index — is copied from disk after its bytes are hashed
-// again, and only the rest is fetched, in manifest order, a few requests ahead. Chunks are
+// path or in any file of the chunk index — is copied from disk, and only the rest is
+// fetched, in manifest order, a few requests ahead. Chunks are
 // written at their offsets into `.synmac/tmp/dl-<sha256>.part`; after each fsync'd group,
 // `dl-<sha256>.done` gets a line naming the chunks now verified there, so a download cut
 // off by a network drop, a kill or a reboot continues where it stopped. The whole file is
-// hashed in order as it fills in and must match its SHA-256 before the caller renames it
-// into place — the same atomic landing as a whole-file download.
+// hashed in order as it fills in (one pass: a copied chunk is not hashed on its own as well)
+// and must match its SHA-256 before the caller renames it into place — the same atomic
+// landing as a whole-file download. When it does not, every chunk is checked and the wrong
+// ones (a local file that changed since it was indexed) are fetched.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -171,100 +173,47 @@ export async function downloadChunked(api: Api, sha256: string, size: number, tm
           await journalFh.sync();
         };
 
-        // ---- chunks this device already has ----
-        const reused = await copyLocalChunks(fh, manifest, offsets, done, opts);
-        result.reusedBytes = reused.bytes;
-        opts.onBytes?.(reused.bytes);
-        await commit(reused.indices);
-
-        // ---- the rest, fetched in manifest order, hashed whole as the file fills in ----
-        const whole = crypto.createHash('sha256');
+        // The whole file is hashed in order as it fills in: each chunk as it lands when
+        // everything before it is there, the rest read back from the .part at the end.
+        let whole = crypto.createHash('sha256');
         let hashed = 0;
-        const hashUpTo = async (end: number, inHand?: { i: number; bytes: Buffer }) => {
-          for (; hashed < end; hashed++) {
+        const catchUp = async (inHand?: { i: number; bytes: Buffer }) => {
+          for (; hashed < n && done[hashed]; hashed++) {
             if (inHand && inHand.i === hashed) whole.update(inHand.bytes);
             else whole.update(await readAt(fh, manifest.chunks[hashed][1], offsets[hashed]));
           }
         };
-        // Each distinct missing chunk once, with every index it goes to.
-        const wanted = new Map<string, number[]>();
-        for (let i = 0; i < n; i++) {
-          if (done[i]) continue;
-          const sha = manifest.chunks[i][0];
-          const at = wanted.get(sha);
-          if (at) at.push(i);
-          else wanted.set(sha, [i]);
-        }
-        const groups: string[][] = [];
-        let cur: string[] = [];
-        let curBytes = 0;
-        for (const [sha, at] of wanted) {
-          const len = manifest.chunks[at[0]][1];
-          if (cur.length && (curBytes + len > FETCH_BYTES || cur.length >= FETCH_CHUNKS)) {
-            groups.push(cur);
-            cur = [];
-            curBytes = 0;
+        await catchUp();
+
+        // ---- chunks this device already has ----
+        // Copied without hashing each one again: the whole-file hash below covers them, and
+        // when it fails every chunk is checked and the bad ones fetched (verifyAndRefill).
+        // Not journalled either: a local copy is cheap to redo, and the fsync it would need
+        // here is the one the first fetched group (or the landing) pays anyway.
+        const reused = await copyLocalChunks(fh, manifest, offsets, done, opts, (i, bytes) => (hashed === i ? catchUp({ i, bytes }) : undefined));
+        result.reusedBytes = reused.bytes;
+        opts.onBytes?.(reused.bytes);
+
+        // ---- the rest, fetched in manifest order ----
+        await fetchMissing(api, fh, manifest, offsets, done, encodings, opts, result, commit, catchUp);
+        await catchUp();
+        if (hashed !== n) throw new Error('internal: chunks left unwritten');
+        let got = whole.digest('hex');
+        if (got !== sha256 && reused.bytes > 0) {
+          // A local file changed between its index entry and the copy (or its stamp lied):
+          // find the chunks that are wrong, fetch those, and hash again.
+          const wrong = await verifyAndRefill(fh, manifest, offsets, done);
+          if (wrong > 0) {
+            result.reusedBytes = Math.max(0, result.reusedBytes - wrong);
+            await fetchMissing(api, fh, manifest, offsets, done, encodings, opts, result, commit, async () => {});
           }
-          cur.push(sha);
-          curBytes += len;
+          whole = crypto.createHash('sha256');
+          hashed = 0;
+          await catchUp();
+          got = whole.digest('hex');
         }
-        if (cur.length) groups.push(cur);
-        const toFetch = [...wanted.values()].reduce((s, at) => s + manifest.chunks[at[0]][1], 0);
-        const depth = Math.max(1, opts.concurrency ?? FETCH_AHEAD);
-        const inflight: Array<ReturnType<typeof openChunkFetch>> = [];
-        let next = 0;
-        // `depth` requests in all: the one being read and depth - 1 on their way.
-        const launch = (limit: number) => {
-          while (next < groups.length && inflight.length < limit) {
-            const p = openChunkFetch(api, groups[next++], encodings);
-            p.catch(() => {}); // observed when its turn comes
-            inflight.push(p);
-          }
-        };
-        launch(depth);
-        let fetched = 0;
-        let halfCalled = false;
-        try {
-          for (let g = 0; g < groups.length; g++) {
-            if (opts.signal?.aborted) throw new Error('aborted');
-            const current = await inflight.shift()!;
-            launch(depth - 1);
-            const frames = current.frames;
-            const expect = new Set(groups[g]);
-            const landedIdx: number[] = [];
-            for await (const f of frames) {
-              if (!expect.delete(f.sha256)) throw new Error('the server answered with a chunk that was not asked for');
-              if (!f.body || sha256Of(f.body) !== f.sha256) {
-                throw new Error(f.body ? `a chunk of ${sha256} arrived damaged (its bytes do not hash to its name)` : `the server no longer has a chunk of ${sha256}`);
-              }
-              const at = wanted.get(f.sha256)!;
-              for (const i of at) {
-                await writeAt(fh, f.body, offsets[i]);
-                done[i] = true;
-                landedIdx.push(i);
-              }
-              await hashUpTo(at[0], undefined);
-              await hashUpTo(at[0] + 1, { i: at[0], bytes: f.body });
-              fetched += f.body.length;
-              result.fetchedBytes += f.body.length;
-              opts.onBytes?.(f.body.length);
-            }
-            if (expect.size) throw new Error('the chunk answer left chunks out');
-            await commit(landedIdx);
-            if (!halfCalled && opts.onHalf && fetched * 2 >= toFetch) {
-              halfCalled = true;
-              await opts.onHalf();
-            }
-          }
-        } finally {
-          // Requests already on their way when the download stopped: drop their answers.
-          for (const p of inflight.splice(0)) p.then((f) => f.cancel(), () => {});
-        }
-        await hashUpTo(n);
-        if (hashed !== n || !done.every(Boolean)) throw new Error('internal: chunks left unwritten');
-        const got = whole.digest('hex');
         if (got !== sha256) {
-          // A journal that lied, a local file that changed between its check and its copy:
+          // A journal that lied, a chunk that changed on disk after its check:
           // start from nothing next time.
           await fh.close().catch(() => {});
           fs.rmSync(part, { force: true });
@@ -285,8 +234,110 @@ export async function downloadChunked(api: Api, sha256: string, size: number, tm
 }
 
 /**
- * Copies into the .part every chunk found in a local file, each re-hashed first: the
- * index only says where a chunk *was*. The file being replaced is cut on the spot when the
+ * Fetches every chunk not yet `done`, a few requests ahead, each hash-checked on arrival,
+ * written at each offset it goes to and journalled per group (`commit`).
+ */
+async function fetchMissing(
+  api: Api,
+  fh: fs.promises.FileHandle,
+  manifest: WireManifest,
+  offsets: number[],
+  done: boolean[],
+  encodings: string[],
+  opts: ChunkedDownloadOptions,
+  result: ChunkedDownloadResult,
+  commit: (indices: number[]) => Promise<void>,
+  landed: (inHand: { i: number; bytes: Buffer }) => Promise<void>,
+): Promise<void> {
+  const n = manifest.chunks.length;
+  // Each distinct missing chunk once, with every index it goes to.
+  const wanted = new Map<string, number[]>();
+  for (let i = 0; i < n; i++) {
+    if (done[i]) continue;
+    const sha = manifest.chunks[i][0];
+    const at = wanted.get(sha);
+    if (at) at.push(i);
+    else wanted.set(sha, [i]);
+  }
+  const groups: string[][] = [];
+  let cur: string[] = [];
+  let curBytes = 0;
+  for (const [sha, at] of wanted) {
+    const len = manifest.chunks[at[0]][1];
+    if (cur.length && (curBytes + len > FETCH_BYTES || cur.length >= FETCH_CHUNKS)) {
+      groups.push(cur);
+      cur = [];
+      curBytes = 0;
+    }
+    cur.push(sha);
+    curBytes += len;
+  }
+  if (cur.length) groups.push(cur);
+  const toFetch = [...wanted.values()].reduce((s, at) => s + manifest.chunks[at[0]][1], 0);
+  const depth = Math.max(1, opts.concurrency ?? FETCH_AHEAD);
+  const inflight: Array<ReturnType<typeof openChunkFetch>> = [];
+  let next = 0;
+  // `depth` requests in all: the one being read and depth - 1 on their way.
+  const launch = (limit: number) => {
+    while (next < groups.length && inflight.length < limit) {
+      const p = openChunkFetch(api, groups[next++], encodings);
+      p.catch(() => {}); // observed when its turn comes
+      inflight.push(p);
+    }
+  };
+  launch(depth);
+  let fetched = 0;
+  let halfCalled = false;
+  try {
+    for (let g = 0; g < groups.length; g++) {
+      if (opts.signal?.aborted) throw new Error('aborted');
+      const current = await inflight.shift()!;
+      launch(depth - 1);
+      const expect = new Set(groups[g]);
+      const landedIdx: number[] = [];
+      for await (const f of current.frames) {
+        if (!expect.delete(f.sha256)) throw new Error('the server answered with a chunk that was not asked for');
+        if (!f.body || sha256Of(f.body) !== f.sha256) {
+          throw new Error(f.body ? `a chunk of ${manifest.sha256} arrived damaged (its bytes do not hash to its name)` : `the server no longer has a chunk of ${manifest.sha256}`);
+        }
+        for (const i of wanted.get(f.sha256)!) {
+          await writeAt(fh, f.body, offsets[i]);
+          done[i] = true;
+          landedIdx.push(i);
+          await landed({ i, bytes: f.body });
+        }
+        fetched += f.body.length;
+        result.fetchedBytes += f.body.length;
+        opts.onBytes?.(f.body.length);
+      }
+      if (expect.size) throw new Error('the chunk answer left chunks out');
+      await commit(landedIdx);
+      if (!halfCalled && opts.onHalf && fetched * 2 >= toFetch) {
+        halfCalled = true;
+        await opts.onHalf();
+      }
+    }
+  } finally {
+    // Requests already on their way when the download stopped: drop their answers.
+    for (const p of inflight.splice(0)) p.then((f) => f.cancel(), () => {});
+  }
+}
+
+/** Checks every chunk in the .part against its hash; marks the wrong ones to fetch. Returns their bytes. */
+async function verifyAndRefill(fh: fs.promises.FileHandle, m: WireManifest, offsets: number[], done: boolean[]): Promise<number> {
+  let bad = 0;
+  for (let i = 0; i < m.chunks.length; i++) {
+    if (sha256Of(await readAt(fh, m.chunks[i][1], offsets[i])) !== m.chunks[i][0]) {
+      done[i] = false;
+      bad += m.chunks[i][1];
+    }
+  }
+  return bad;
+}
+
+/**
+ * Copies into the .part every chunk found in a local file. The index only says where a
+ * chunk *was*: the caller's whole-file hash catches a chunk that is not there any more. The file being replaced is cut on the spot when the
  * index does not know it (yet): that is where most of an edited file's chunks are.
  */
 async function copyLocalChunks(
@@ -295,6 +346,7 @@ async function copyLocalChunks(
   offsets: number[],
   done: boolean[],
   opts: ChunkedDownloadOptions,
+  copiedOne: (i: number, bytes: Buffer) => Promise<void> | undefined,
 ): Promise<{ indices: number[]; bytes: number }> {
   const indices: number[] = [];
   let bytes = 0;
@@ -348,7 +400,7 @@ async function copyLocalChunks(
           const h = await open(c.rel, c.stamp);
           if (!h) continue;
           const b = await readAt(h, len, c.offset);
-          if (b.length === len && sha256Of(b) === sha) {
+          if (b.length === len) {
             bytesHere = b;
             break;
           }
@@ -361,6 +413,7 @@ async function copyLocalChunks(
       done[i] = true;
       indices.push(i);
       bytes += len;
+      await copiedOne(i, bytesHere);
     }
   } finally {
     for (const h of handles.values()) await h?.close().catch(() => {});

@@ -150,6 +150,25 @@ for (const engine of ENGINES) {
       expect(chunksB.chunksOf('copy.bin')).toHaveLength(0);
     });
 
+    it('a local chunk that is not where the index says is caught by the whole-file hash and fetched', async () => {
+      // Copied chunks are not hashed one by one (the whole-file hash covers them): an index
+      // whose stamp still matches but whose offsets are wrong must cost a fetch, not a file.
+      const data = fs.readFileSync(path.join(a, 'big.bin'));
+      const liar = path.join(b, 'liar.bin');
+      fs.writeFileSync(liar, crypto.randomBytes(data.length));
+      const st = fs.statSync(liar);
+      const chunking = chunksA.chunking('big.bin')!;
+      chunksB.record('liar.bin', sha(fs.readFileSync(liar)), stampOf(st), chunking.params, chunksA.chunksOf('big.bin').map((c) => ({ sha256: c.chunk, offset: c.offset, length: c.length })));
+      for (const rel of ['big.bin', 'copy.bin', 'third.bin']) {
+        fs.rmSync(path.join(b, rel), { force: true });
+        chunksB.drop(rel);
+      }
+      const down = await download('fourth.bin', sha(data), data.length);
+      expect(sha(fs.readFileSync(path.join(b, 'fourth.bin')))).toBe(sha(data));
+      expect(down.fetchedBytes).toBe(data.length);
+      expect(fs.readdirSync(tmpB).filter((f) => f.includes(sha(data)))).toEqual([]);
+    });
+
     it('an upload cut off half-way sends only the rest when it runs again', async () => {
       const data = crypto.randomBytes(10 * MiB);
       fs.writeFileSync(path.join(a, 'resume-up.bin'), data);
