@@ -10,7 +10,7 @@
 // landing as a whole-file download. When it does not, every chunk is checked and the wrong
 // ones (a local file that changed since it was indexed) are fetched.
 import crypto from 'node:crypto';
-import fs from 'node:fs';
+import type fs from 'node:fs';
 import path from 'node:path';
 import { Cutter, makeChunkParams } from '../core/chunker.js';
 import { SINGLE_CHUNK_LIMIT } from '../core/chunk-params.js';
@@ -18,7 +18,7 @@ import type { Api } from './api.js';
 import { stampOf, type ChunkIndex } from './chunk-index.js';
 import { CHUNK_ALGO, capabilities, getManifest, offsetsOf, openChunkFetch, type WireManifest } from './chunk-wire.js';
 import { HashMismatchError } from './transfer.js';
-import { makeDurable } from '../platform/durable-files.js';
+import { diskFolder, type LocalFolder } from './local-folder/folder.js';
 
 /**
  * One fetch request asks for at most this many chunk bytes, and one more request is on its
@@ -37,6 +37,8 @@ export interface ChunkedDownloadOptions {
   chunkIndex?: ChunkIndex;
   /** the folder: chunk index paths are relative to it */
   folder: string;
+  /** how the folder (its tmp directory included) is read and written; node:fs by default */
+  disk?: LocalFolder;
   /** the disk path (folder-relative) of the version this download replaces, if any */
   replacing?: string;
   /** raw bytes of the file dealt with (copied locally or fetched) */
@@ -73,12 +75,12 @@ function checkManifest(m: WireManifest, sha256: string, size: number): void {
 }
 
 /** The chunk indices an earlier attempt verified in the .part, if its journal can be trusted. */
-function readJournal(journal: string, part: string): Set<number> | null {
+function readJournal(journal: string, part: string, disk: LocalFolder): Set<number> | null {
   let text: string;
   let st: fs.Stats;
   try {
-    text = fs.readFileSync(journal, 'utf8');
-    st = fs.statSync(part);
+    text = disk.readText(journal);
+    st = disk.stat(part);
   } catch {
     return null;
   }
@@ -135,6 +137,7 @@ export async function downloadChunked(api: Api, sha256: string, size: number, tm
   const n = manifest.chunks.length;
   const offsets = offsetsOf(manifest);
   const own = !active.has(sha256);
+  const disk = opts.disk ?? diskFolder;
   const suffix = own ? '' : `-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
   const part = partPath(tmpDir, sha256) + suffix;
   const journal = journalPath(tmpDir, sha256) + suffix;
@@ -142,9 +145,9 @@ export async function downloadChunked(api: Api, sha256: string, size: number, tm
   const result: ChunkedDownloadResult = { tmp: part, manifest, resumedBytes: 0, reusedBytes: 0, fetchedBytes: 0 };
   try {
     const done = new Array<boolean>(n).fill(false);
-    const hadPart = fs.existsSync(part);
-    const trusted = hadPart ? readJournal(journal, part) : null;
-    const fh = await fs.promises.open(part, hadPart ? 'r+' : 'w+', 0o600);
+    const hadPart = disk.exists(part);
+    const trusted = hadPart ? readJournal(journal, part, disk) : null;
+    const fh = await disk.open(part, hadPart ? 'r+' : 'w+', 0o600);
     try {
       // Not preallocated: the .part grows as chunks land (its size says how far it got,
       // and nothing reads a 1 GiB file that is mostly a hole as 1 GiB downloaded).
@@ -158,11 +161,11 @@ export async function downloadChunked(api: Api, sha256: string, size: number, tm
           if (sha256Of(await readAt(fh, manifest.chunks[i][1], offsets[i])) === manifest.chunks[i][0]) done[i] = true;
         }
       }
-      if (!trusted) fs.rmSync(journal, { force: true });
+      if (!trusted) disk.remove(journal);
       for (let i = 0; i < n; i++) if (done[i]) result.resumedBytes += manifest.chunks[i][1];
       opts.onBytes?.(result.resumedBytes);
 
-      const journalFh = await fs.promises.open(journal, 'a', 0o600);
+      const journalFh = await disk.open(journal, 'a', 0o600);
       try {
         /** Makes the written chunks durable, then says so in the journal. */
         const commit = async (indices: number[]) => {
@@ -216,8 +219,8 @@ export async function downloadChunked(api: Api, sha256: string, size: number, tm
           // A journal that lied, a chunk that changed on disk after its check:
           // start from nothing next time.
           await fh.close().catch(() => {});
-          fs.rmSync(part, { force: true });
-          fs.rmSync(journal, { force: true });
+          disk.remove(part);
+          disk.remove(journal);
           throw new HashMismatchError(`the assembled chunks hash to ${got}, expected ${sha256}; nothing was written`);
         }
       } finally {
@@ -226,7 +229,7 @@ export async function downloadChunked(api: Api, sha256: string, size: number, tm
     } finally {
       await fh.close().catch(() => {});
     }
-    await makeDurable(tmpDir, [part]);
+    await disk.makeDurable(tmpDir, [part]);
     return result;
   } finally {
     if (own) active.delete(sha256);
@@ -351,6 +354,7 @@ async function copyLocalChunks(
   const indices: number[] = [];
   let bytes = 0;
   const idx = opts.chunkIndex;
+  const disk = opts.disk ?? diskFolder;
   /** sha → where it sits in the replaced file, when that file was cut here and now */
   const inReplaced = new Map<string, { offset: number; length: number }>();
   if (opts.replacing) {
@@ -358,13 +362,13 @@ async function copyLocalChunks(
     const file = path.join(opts.folder, opts.replacing);
     let st: fs.Stats | null = null;
     try {
-      st = fs.statSync(file);
+      st = disk.stat(file);
     } catch {
       // gone: nothing to reuse there
     }
     const sameCut = known && known.params.min === m.chunking.min && known.params.avg === m.chunking.avg && known.params.max === m.chunking.max;
     if (st && st.isFile() && st.size > SINGLE_CHUNK_LIMIT && m.chunking.algo === CHUNK_ALGO && !(sameCut && known!.stamp === stampOf(st))) {
-      for (const c of await cutFile(file, m.chunking)) if (!inReplaced.has(c.sha256)) inReplaced.set(c.sha256, c);
+      for (const c of await cutFile(disk, file, m.chunking)) if (!inReplaced.has(c.sha256)) inReplaced.set(c.sha256, c);
     }
   }
   const handles = new Map<string, fs.promises.FileHandle | null>();
@@ -372,7 +376,7 @@ async function copyLocalChunks(
     if (handles.has(rel)) return handles.get(rel)!;
     let h: fs.promises.FileHandle | null = null;
     try {
-      h = await fs.promises.open(path.join(opts.folder, rel), 'r');
+      h = await disk.open(path.join(opts.folder, rel), 'r');
       // A file whose stamp moved since it was indexed is likely rewritten: its rows go.
       if (stamp !== null && stampOf(await h.stat()) !== stamp) {
         idx?.drop(rel);
@@ -422,10 +426,10 @@ async function copyLocalChunks(
 }
 
 /** The chunks of a local file, cut with the given sizes (one sequential read). */
-async function cutFile(file: string, sizes: { min: number; avg: number; max: number }): Promise<Array<{ sha256: string; offset: number; length: number }>> {
+async function cutFile(disk: LocalFolder, file: string, sizes: { min: number; avg: number; max: number }): Promise<Array<{ sha256: string; offset: number; length: number }>> {
   const cutter = new Cutter(makeChunkParams(sizes.min, sizes.avg, sizes.max));
   const out: Array<{ sha256: string; offset: number; length: number }> = [];
-  const fh = await fs.promises.open(file, 'r');
+  const fh = await disk.open(file, 'r');
   try {
     let part = crypto.createHash('sha256');
     let start = 0;
@@ -457,8 +461,8 @@ async function cutFile(file: string, sizes: { min: number; avg: number; max: num
  * After the rename: the journal goes, and the file's chunks are indexed under its disk
  * path (so the next download can reuse them) with the stamp it has now.
  */
-export function landedChunked(tmpDir: string, result: ChunkedDownloadResult, index: ChunkIndex | undefined, diskPath: string, st: fs.Stats): void {
-  fs.rmSync(result.tmp.replace(/\.part(-[^/]*)?$/, (_m, s: string | undefined) => `.done${s ?? ''}`), { force: true });
+export function landedChunked(tmpDir: string, result: ChunkedDownloadResult, index: ChunkIndex | undefined, diskPath: string, st: fs.Stats, disk: LocalFolder = diskFolder): void {
+  disk.remove(result.tmp.replace(/\.part(-[^/]*)?$/, (_m, s: string | undefined) => `.done${s ?? ''}`));
   if (!index) return;
   const m = result.manifest;
   const offsets = offsetsOf(m);
@@ -469,10 +473,4 @@ export function landedChunked(tmpDir: string, result: ChunkedDownloadResult, ind
     m.chunking,
     m.chunks.map(([sha, length], i) => ({ sha256: sha, length, offset: offsets[i] })),
   );
-}
-
-/** The file at a path is no longer a whole, verified download: a failed attempt removes its temp files only if asked. */
-export function discardPartial(tmpDir: string, sha256: string): void {
-  fs.rmSync(partPath(tmpDir, sha256), { force: true });
-  fs.rmSync(journalPath(tmpDir, sha256), { force: true });
 }

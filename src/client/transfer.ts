@@ -2,7 +2,6 @@
 // stream, and only a verified file is handed back for the final rename: a file appears
 // at its real path whole or not at all.
 import crypto from 'node:crypto';
-import { makeDurable } from '../platform/durable-files.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -18,7 +17,7 @@ export function tmpName(tmpDir: string): string {
 }
 
 /** Downloads blob `sha256` into `dest` (a temp path) and verifies it. Returns the byte count. */
-export async function downloadBlob(api: Api, sha256: string, dest: string, onBytes?: (n: number) => void): Promise<number> {
+export async function downloadBlob(api: Api, sha256: string, dest: string, disk: LocalFolder, onBytes?: (n: number) => void): Promise<number> {
   const res = await api.getBlob(sha256);
   const h = crypto.createHash('sha256');
   let n = 0;
@@ -31,19 +30,19 @@ export async function downloadBlob(api: Api, sha256: string, dest: string, onByt
     },
   });
   try {
-    await pipeline(api.downBody(res.body), tap, fs.createWriteStream(dest, { mode: 0o600 }));
+    await pipeline(api.downBody(res.body), tap, disk.createWriteStream(dest, { mode: 0o600 }));
   } catch (err) {
-    fs.rmSync(dest, { force: true });
+    disk.remove(dest);
     throw err;
   }
   const got = h.digest('hex');
   if (got !== sha256) {
-    fs.rmSync(dest, { force: true });
+    disk.remove(dest);
     throw new HashMismatchError(`downloaded bytes hash to ${got}, expected ${sha256}; nothing was written`);
   }
   // Durable before the caller renames it into place (a large file: one fsync is cheap
   // beside its transfer).
-  await makeDurable(path.dirname(dest), [dest]);
+  await disk.makeDurable(path.dirname(dest), [dest]);
   return n;
 }
 
@@ -54,10 +53,10 @@ function localMode(remoteMode: number): number {
 }
 
 /** Applies what the server recorded: mtime, and the executable bits. */
-export function applyMeta(file: string, mtimeMs: number, remoteMode: number): void {
-  fs.chmodSync(file, localMode(remoteMode));
+export function applyMeta(file: string, mtimeMs: number, remoteMode: number, disk: LocalFolder): void {
+  disk.chmod(file, localMode(remoteMode));
   const t = new Date(mtimeMs);
-  fs.utimesSync(file, t, t);
+  disk.utimes(file, t, t);
 }
 
 // Read once: process.umask() without an argument only reads it, and nothing here changes it.
@@ -68,9 +67,9 @@ const UMASK = process.platform === 'win32' ? 0 : process.umask();
  * descriptor, and the chmod is skipped when the umask already gives the right mode
  * (for 10,000 small downloads, two path lookups fewer per file).
  */
-export function writeWithMeta(file: string, body: Uint8Array, mtimeMs: number, remoteMode: number): void {
+export function writeWithMeta(file: string, body: Uint8Array, mtimeMs: number, remoteMode: number, disk: LocalFolder): void {
   const mode = localMode(remoteMode);
-  const fd = fs.openSync(file, 'wx', mode);
+  const fd = disk.openSync(file, 'wx', mode);
   try {
     for (let off = 0; off < body.length; ) off += fs.writeSync(fd, body, off);
     if ((mode & ~UMASK) !== mode) fs.fchmodSync(fd, mode);

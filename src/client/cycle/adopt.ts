@@ -1,7 +1,6 @@
 // Before uploading: conflicts the server already holds (a crash after an earlier commit)
 // are adopted, not uploaded again. Which ones is decided in core (stored-conflicts.ts);
 // this carries it out, only where the disk is still what the plan saw.
-import fs from 'node:fs';
 import path from 'node:path';
 import { afterAdoption, storedConflicts, type StoredConflict } from '../../core/stored-conflicts.js';
 import type { SyncAction } from '../../core/protocol.js';
@@ -14,7 +13,7 @@ import { rowFrom } from './rows.js';
  * Returns the actions left to carry out.
  */
 export function adoptStoredConflicts(ctx: CycleContext, actions: SyncAction[]): SyncAction[] {
-  const { entries, namer, folder, index, result } = ctx;
+  const { entries, namer, folder, index, result, disk } = ctx;
   const candidates = storedConflicts(actions, (p) => {
     const e = entries.get(p);
     return e && e.kind === 'file' ? e.sha256 : null;
@@ -27,10 +26,10 @@ export function adoptStoredConflicts(ctx: CycleContext, actions: SyncAction[]): 
     const target = namer.diskPathFor(copy.path);
     const from = path.join(folder, e.diskPath);
     const to = path.join(folder, target);
-    if (fs.existsSync(to) || !stillSame(from, e)) continue;
-    fs.mkdirSync(path.dirname(to), { recursive: true });
-    fs.renameSync(from, to);
-    const st = fs.lstatSync(to);
+    if (disk.exists(to) || !stillSame(from, e, disk)) continue;
+    disk.mkdirp(path.dirname(to));
+    disk.rename(from, to);
+    const st = disk.lstat(to);
     index.put(rowFrom(copy.path, target === copy.path ? null : target, st, e.sha256, { revision: copy.remote.revision, sha256: copy.remote.sha256, kind: 'file' }));
     entries.delete(a.path);
     namer.forget(a.path);

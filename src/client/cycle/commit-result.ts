@@ -1,7 +1,6 @@
 // What the server's answer to one committed op means here: record the new base, or
 // (the server kept another device's write under the name) move our file to the conflict
 // copy's name and fetch theirs.
-import fs from 'node:fs';
 import path from 'node:path';
 import type { SyncAction, WriteResult } from '../../core/protocol.js';
 import type { CommitOp, CommitResult } from '../api.js';
@@ -18,7 +17,7 @@ export interface PlannedOp {
 
 /** Applies one commit result to the index and the disk; a conflict's download of the server's side goes to `conflictDownloads`. */
 export function applyCommitResult(ctx: CycleContext, c: PlannedOp, r: CommitResult, conflictDownloads: SyncAction[]): void {
-  const { index, result, namer, folder, rows, entries } = ctx;
+  const { index, result, namer, folder, rows, entries, disk } = ctx;
   const p = c.op.path;
   if ('error' in r) {
     if (c.op.op === 'delete' && r.error.code === 'not_found') {
@@ -54,14 +53,14 @@ export function applyCommitResult(ctx: CycleContext, c: PlannedOp, r: CommitResu
   try {
     // A conflict copy of a subtree (a directory that met a file on the server) moves as
     // one: its files, committed after it, are found already at their new names.
-    const movedWithParent = e.kind === 'file' && !fs.existsSync(from) && stillSame(to, e);
+    const movedWithParent = e.kind === 'file' && !disk.exists(from) && stillSame(to, e, disk);
     if (!movedWithParent) {
-      if (!stillSame(from, e)) throw new Error('changed meanwhile');
-      if (fs.existsSync(to)) throw new Error('name taken');
-      fs.mkdirSync(path.dirname(to), { recursive: true });
-      fs.renameSync(from, to);
+      if (!stillSame(from, e, disk)) throw new Error('changed meanwhile');
+      if (disk.exists(to)) throw new Error('name taken');
+      disk.mkdirp(path.dirname(to));
+      disk.rename(from, to);
     }
-    const st = fs.lstatSync(to);
+    const st = disk.lstat(to);
     index.put(rowFrom(w.path, target === w.path ? null : target, st, e.sha256, { revision: w.revision, sha256: w.sha256, kind: e.kind }));
     // The original name is now empty here and its base is forgotten: the next step (or
     // cycle) downloads whatever the server holds there, and never takes the empty name

@@ -1,14 +1,15 @@
 // The last look at the disk before a rename or an unlink: a local file is replaced or
 // removed only if it still is exactly what the plan saw.
-import fs from 'node:fs';
+import type fs from 'node:fs';
 import type { IgnoreRules } from '../ignore-rules.js';
+import type { LocalFolder } from '../local-folder/folder.js';
 import type { LocalEntry } from '../scanner.js';
 
 /** Is the thing at `full` still what the scan saw (or still absent)? */
-export function stillSame(full: string, e: LocalEntry | undefined): boolean {
+export function stillSame(full: string, e: LocalEntry | undefined, disk: LocalFolder): boolean {
   let st: fs.Stats;
   try {
-    st = fs.lstatSync(full);
+    st = disk.lstat(full);
   } catch {
     return !e;
   }
@@ -18,14 +19,14 @@ export function stillSame(full: string, e: LocalEntry | undefined): boolean {
 }
 
 /** Removes a directory that holds only ignored junk; false (and nothing removed) otherwise. */
-export function removeDirIfOnlyJunk(full: string, wire: string, rules: IgnoreRules): boolean {
+export function removeDirIfOnlyJunk(full: string, wire: string, rules: IgnoreRules, disk: LocalFolder): boolean {
   let names: string[];
   try {
-    names = fs.readdirSync(full);
+    names = disk.readdir(full);
   } catch {
     return true; // already gone
   }
   if (names.some((n) => !rules.ignores(`${wire}/${n.normalize('NFC')}`, false))) return false;
-  fs.rmSync(full, { recursive: true, force: true });
+  disk.remove(full, { recursive: true });
   return true;
 }

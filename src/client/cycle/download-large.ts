@@ -2,7 +2,7 @@
 // as chunks (chunked-download.ts): chunks this device already has locally are copied, the
 // rest fetched, and an interrupted download resumes from `.synmac/tmp/dl-<sha256>.part`.
 // Content stored whole (or a server without manifests) is one streamed GET, as before.
-import fs from 'node:fs';
+import type fs from 'node:fs';
 import path from 'node:path';
 import { SINGLE_CHUNK_LIMIT } from '../../core/chunk-params.js';
 import type { SyncAction } from '../../core/protocol.js';
@@ -30,6 +30,7 @@ export async function downloadLarge(
     const here = ctx.entries.get(a.path);
     const r = await downloadChunked(ctx.api, a.remote.sha256!, a.remote.size, ctx.tmpDir, {
       folder: ctx.folder,
+      disk: ctx.disk,
       chunkIndex: chunks,
       replacing: here?.kind === 'file' ? here.diskPath : undefined,
       onBytes,
@@ -37,21 +38,21 @@ export async function downloadLarge(
       signal: ctx.options.signal,
     });
     if (r) {
-      fs.renameSync(r.tmp, tmp);
-      const ino = fs.statSync(tmp).ino;
+      ctx.disk.rename(r.tmp, tmp);
+      const ino = ctx.disk.stat(tmp).ino;
       return () => {
         // Indexed only if the file at the final name is this download (the land may
         // have kept a local edit instead).
         const disk = ctx.namer.diskPathFor(a.path);
         let st: fs.Stats;
         try {
-          st = fs.lstatSync(path.join(ctx.folder, disk));
+          st = ctx.disk.lstat(path.join(ctx.folder, disk));
         } catch {
           return;
         }
-        if (st.ino === ino) landedChunked(ctx.tmpDir, r, chunks, disk, st);
+        if (st.ino === ino) landedChunked(ctx.tmpDir, r, chunks, disk, st, ctx.disk);
       };
     }
   }
-  await downloadBlob(ctx.api, a.remote.sha256!, tmp, onBytes);
+  await downloadBlob(ctx.api, a.remote.sha256!, tmp, ctx.disk, onBytes);
 }

@@ -2,10 +2,8 @@
 // batches (one request per batch, one fsync per batch), large ones streamed one by one
 // through downloadLarge. Each file lands only once verified and durable.
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import type { SyncAction } from '../../core/protocol.js';
-import { makeDurable } from '../../platform/durable-files.js';
 import { SMALL_BLOB, batchesOf } from '../batches.js';
 import { pool } from '../hash.js';
 import { ServerError } from '../http.js';
@@ -20,7 +18,7 @@ type Download = Extract<SyncAction, { action: 'download' }>;
 
 /** Carries out the plan's downloads and the server's side of conflicts lost in the upload phase. */
 export async function downloadPhase(ctx: CycleContext, actions: SyncAction[], conflictDownloads: SyncAction[]): Promise<void> {
-  const { options, hook, concurrency, aborted, tmpDir, api, result } = ctx;
+  const { options, hook, concurrency, aborted, tmpDir, api, result, disk } = ctx;
   const downloads = [
     ...actions.filter((a): a is Download => a.action === 'download'),
     ...(conflictDownloads as Download[]),
@@ -62,18 +60,18 @@ export async function downloadPhase(ctx: CycleContext, actions: SyncAction[], co
         for (const a of targets) {
           if (aborted()) break;
           const tmp = tmpName(tmpDir);
-          writeWithMeta(tmp, blob.body, a.remote.mtime, a.remote.mode);
+          writeWithMeta(tmp, blob.body, a.remote.mtime, a.remote.mode, disk);
           written.push({ a, tmp });
         }
       }
       // The bytes reach the disk before any of them gets its real name: after a power cut
       // a file is there whole, or not at all. One sync for the batch, not one per file.
-      await makeDurable(tmpDir, written.map((w) => w.tmp));
+      await disk.makeDurable(tmpDir, written.map((w) => w.tmp));
       for (const { a, tmp } of written) {
         try {
           lander.land(a, tmp, true);
         } catch (err) {
-          fs.rmSync(tmp, { force: true });
+          disk.remove(tmp);
           result.problems.push(`${a.path}: cannot write (${(err as Error).message})`);
         }
         await dlProgress(a.remote.size);
@@ -110,7 +108,7 @@ export async function downloadPhase(ctx: CycleContext, actions: SyncAction[], co
       lander.land(a, tmp, false);
       landed?.();
     } catch (err) {
-      fs.rmSync(tmp, { force: true });
+      disk.remove(tmp);
       if (err instanceof ServerError && err.status !== 401) {
         result.problems.push(`${a.path}: download failed (${err.message})`);
         return;
@@ -123,7 +121,7 @@ export async function downloadPhase(ctx: CycleContext, actions: SyncAction[], co
 
 /** Directories the server holds that are not here yet (shallowest first). */
 function makeDirs(ctx: CycleContext, dirDownloads: Download[]): void {
-  const { index, entries, namer, folder, result, aborted } = ctx;
+  const { index, entries, namer, folder, result, aborted, disk: dk } = ctx;
   index.tx(() => {
     for (const a of dirDownloads) {
       if (aborted()) break;
@@ -135,12 +133,12 @@ function makeDirs(ctx: CycleContext, dirDownloads: Download[]): void {
           // A file here became a directory on the server. The plan only downloads over a
           // file that still is the base (the server has those bytes in its history), and
           // only if it is still exactly what the scan saw.
-          if (!stillSame(path.join(folder, e.diskPath), e)) throw new Error('the file here changed during the sync; kept');
-          fs.rmSync(path.join(folder, e.diskPath), { force: true });
+          if (!stillSame(path.join(folder, e.diskPath), e, dk)) throw new Error('the file here changed during the sync; kept');
+          dk.remove(path.join(folder, e.diskPath));
           entries.delete(a.path);
         }
-        fs.mkdirSync(full, { recursive: true });
-        const st = fs.lstatSync(full);
+        dk.mkdirp(full);
+        const st = dk.lstat(full);
         if (!st.isDirectory()) throw new Error('not a directory');
         index.put(rowFrom(a.path, disk === a.path ? null : disk, st, null, { revision: a.remote.revision, sha256: null, kind: 'dir' }));
       } catch (err) {

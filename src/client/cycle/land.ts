@@ -1,7 +1,6 @@
 // The last step of every file download: a verified temp file becomes the real file,
 // unless the local file moved on meanwhile. Landed rows are written to the index in
 // batches (one transaction per 500 files, not one per file).
-import fs from 'node:fs';
 import path from 'node:path';
 import { parseConflictPath } from '../../core/conflict-name.js';
 import type { SyncAction } from '../../core/protocol.js';
@@ -18,15 +17,15 @@ export class Lander {
 
   /** Renames `tmp` into place for `a`; `metaApplied` says whether mtime and mode are already set. */
   land(a: Extract<SyncAction, { action: 'download' }>, tmp: string, metaApplied: boolean): void {
-    const { namer, folder, entries, result, rules } = this.ctx;
+    const { namer, folder, entries, result, rules, disk: dk } = this.ctx;
     const r = a.remote;
     const disk = namer.diskPathFor(a.path);
     const full = path.join(folder, disk);
-    if (!metaApplied) applyMeta(tmp, r.mtime, r.mode);
+    if (!metaApplied) applyMeta(tmp, r.mtime, r.mode, dk);
     // The plan assumed the local file was `entries.get(path)` (or absent). If it was
     // edited since, keep the edit: the next cycle turns it into a conflict.
-    if (!stillSame(full, entries.get(a.path))) {
-      fs.rmSync(tmp, { force: true });
+    if (!stillSame(full, entries.get(a.path), dk)) {
+      dk.remove(tmp);
       result.problems.push(`${a.path}: changed locally during the sync; kept (compared again next cycle)`);
       return;
     }
@@ -35,8 +34,8 @@ export class Lander {
       // A directory here became a file on the server: its files were deleted just before
       // (or moved into a conflict copy of the directory). What is left is only junk, or
       // something new that stays, and the file waits.
-      if (!removeDirIfOnlyJunk(full, a.path, rules)) {
-        fs.rmSync(tmp, { force: true });
+      if (!removeDirIfOnlyJunk(full, a.path, rules, dk)) {
+        dk.remove(tmp);
         result.problems.push(`${a.path}: became a file on the server, but the directory here still holds files; kept`);
         return;
       }
@@ -46,11 +45,11 @@ export class Lander {
     // (A directory removed meanwhile makes the rename fail; the next cycle retries.)
     const parent = path.dirname(full);
     if (!this.madeDirs.has(parent)) {
-      fs.mkdirSync(parent, { recursive: true });
+      dk.mkdirp(parent);
       this.madeDirs.add(parent);
     }
-    fs.renameSync(tmp, full);
-    const st = fs.lstatSync(full);
+    dk.rename(tmp, full);
+    const st = dk.lstat(full);
     this.landed.push(rowFrom(a.path, disk === a.path ? null : disk, st, r.sha256, { revision: r.revision, sha256: r.sha256, kind: 'file' }));
     result.downloaded.files++;
     result.paths.downloaded.push(a.path);

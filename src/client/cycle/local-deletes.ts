@@ -2,7 +2,6 @@
 // directory that became a file elsewhere must be emptied (its files were deleted there)
 // before the file can take its place. A delete only ever removes bytes equal to the
 // base, which the server keeps in its history.
-import fs from 'node:fs';
 import path from 'node:path';
 import type { SyncAction } from '../../core/protocol.js';
 import type { CycleContext } from './context.js';
@@ -10,7 +9,7 @@ import { removeDirIfOnlyJunk, stillSame } from './disk-checks.js';
 import { depth } from './rows.js';
 
 export function deleteLocalPhase(ctx: CycleContext, actions: SyncAction[]): void {
-  const { entries, index, folder, result, rules, rows, aborted } = ctx;
+  const { entries, index, folder, result, rules, rows, aborted, disk } = ctx;
   const localDeletes = actions.filter((a) => a.action === 'delete');
   const fileDeletes = localDeletes.filter((a) => entries.get(a.path)?.kind !== 'dir');
   const dirDeletes = localDeletes.filter((a) => entries.get(a.path)?.kind === 'dir').sort((x, y) => depth(y.path) - depth(x.path));
@@ -23,11 +22,11 @@ export function deleteLocalPhase(ctx: CycleContext, actions: SyncAction[]): void
         continue;
       }
       const full = path.join(folder, e.diskPath);
-      if (!stillSame(full, e)) {
+      if (!stillSame(full, e, disk)) {
         result.problems.push(`${a.path}: changed locally during the sync; not deleted`);
         continue;
       }
-      fs.rmSync(full, { force: true });
+      disk.remove(full);
       index.remove(a.path);
       result.deletedLocal++;
       result.paths.deletedLocal.push(a.path);
@@ -36,7 +35,7 @@ export function deleteLocalPhase(ctx: CycleContext, actions: SyncAction[]): void
       if (aborted()) break;
       const e = entries.get(a.path)!;
       const full = path.join(folder, e.diskPath);
-      if (removeDirIfOnlyJunk(full, a.path, rules)) {
+      if (removeDirIfOnlyJunk(full, a.path, rules, disk)) {
         index.remove(a.path);
       } else {
         // Something new lives in it: keep the directory and offer it to the server again.

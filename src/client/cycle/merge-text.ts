@@ -24,7 +24,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isMergeablePath, mergeBytes, type MergeSettings } from '../../core/merge.js';
 import type { SyncAction, WriteResult } from '../../core/protocol.js';
-import { makeDurable } from '../../platform/durable-files.js';
 import type { Api, CommitOp, CommitResult } from '../api.js';
 import { rememberMerge } from '../conflicts.js';
 import { ServerError } from '../http.js';
@@ -91,7 +90,7 @@ export async function mergeTextConflicts(ctx: CycleContext, settings: MergeSetti
   try {
     if (prepared.length > 0) await carryOut(step, prepared);
   } finally {
-    for (const p of prepared) if (p.merged) fs.rmSync(p.merged.tmp, { force: true });
+    for (const p of prepared) if (p.merged) step.disk.remove(p.merged.tmp);
   }
   return [...actions.filter((a) => !handled.has(a)), ...replacements];
 }
@@ -117,7 +116,7 @@ async function prepare(step: MergeStep, c: Candidate, contents: Map<string, Buff
   const full = path.join(step.folder, e.diskPath);
   let local: Buffer;
   try {
-    local = fs.readFileSync(full);
+    local = step.disk.readFile(full);
   } catch {
     return null;
   }
@@ -135,20 +134,21 @@ async function prepare(step: MergeStep, c: Candidate, contents: Map<string, Buff
   // once the server holds the merge.
   const tmp = tmpName(step.tmpDir);
   const mtime = Date.now();
-  writeWithMeta(tmp, m.bytes, mtime, e.mode);
+  writeWithMeta(tmp, m.bytes, mtime, e.mode, step.disk);
   return { action: a, entry: e, local, merged: { bytes: m.bytes, sha256: sha, tmp, mtime } };
 }
 
 async function carryOut(step: MergeStep, prepared: Prepared[]): Promise<void> {
   const { api, result } = step;
   const tmps = prepared.flatMap((p) => (p.merged ? [p.merged.tmp] : []));
-  await makeDurable(step.tmpDir, tmps);
+  await step.disk.makeDurable(step.tmpDir, tmps);
 
   // Both contents reach the server first; the commit below only points at them.
   const files = new Map<string, string>();
   for (const p of prepared) {
-    files.set(p.entry.sha256!, path.join(step.folder, p.entry.diskPath));
-    if (p.merged) files.set(p.merged.sha256, p.merged.tmp);
+    // (the HTTP client opens them itself: the names the OS knows them by)
+    files.set(p.entry.sha256!, step.disk.realPath(path.join(step.folder, p.entry.diskPath)));
+    if (p.merged) files.set(p.merged.sha256, step.disk.realPath(p.merged.tmp));
   }
   const uploaded = await uploadContents(api, files);
 
@@ -189,7 +189,7 @@ const isWrite = (r: CommitResult | undefined): r is WriteResult => !!r && !('err
 
 /** What the server answered for one merge, carried out on this disk and in the index. */
 async function settle(step: MergeStep, p: Prepared, mine: CommitResult | undefined, merge: CommitResult | undefined): Promise<void> {
-  const { result, index } = step;
+  const { result, index, disk } = step;
   const a = p.action;
   const e = p.entry;
   const full = path.join(step.folder, e.diskPath);
@@ -198,9 +198,9 @@ async function settle(step: MergeStep, p: Prepared, mine: CommitResult | undefin
     if (!p.merged) {
       // This device's bytes were the merge: nothing to write here.
       index.put(rowOf(a.path, e.diskPath, statOf(e), e.sha256!, merge.revision));
-    } else if (stillSame(full, e)) {
-      fs.renameSync(p.merged.tmp, full);
-      index.put(rowOf(a.path, e.diskPath, fs.lstatSync(full), p.merged.sha256, merge.revision));
+    } else if (stillSame(full, e, disk)) {
+      disk.rename(p.merged.tmp, full);
+      index.put(rowOf(a.path, e.diskPath, disk.lstat(full), p.merged.sha256, merge.revision));
     } else {
       // Edited again meanwhile: the edit stays, and its base too, so the next cycle merges
       // it with the merge the server now holds.
@@ -220,10 +220,10 @@ async function settle(step: MergeStep, p: Prepared, mine: CommitResult | undefin
     if (p.merged) {
       const target = step.namer.diskPathFor(merge.path);
       const to = path.join(step.folder, target);
-      if (!fs.existsSync(to)) {
-        fs.mkdirSync(path.dirname(to), { recursive: true });
-        fs.renameSync(p.merged.tmp, to);
-        index.put(rowOf(merge.path, target, fs.lstatSync(to), p.merged.sha256, merge.revision));
+      if (!disk.exists(to)) {
+        disk.mkdirp(path.dirname(to));
+        disk.rename(p.merged.tmp, to);
+        index.put(rowOf(merge.path, target, disk.lstat(to), p.merged.sha256, merge.revision));
         result.conflicts.push(merge.path);
       }
     }
@@ -245,13 +245,13 @@ async function settle(step: MergeStep, p: Prepared, mine: CommitResult | undefin
 function moveToCopy(step: MergeStep, e: LocalEntry, full: string, w: WriteResult): void {
   const target = step.namer.diskPathFor(w.path);
   const to = path.join(step.folder, target);
-  if (!stillSame(full, e) || fs.existsSync(to)) {
+  if (!stillSame(full, e, step.disk) || step.disk.exists(to)) {
     step.result.problems.push(`${e.path}: conflict copy ${w.path} stays on the server for now`);
     return;
   }
-  fs.mkdirSync(path.dirname(to), { recursive: true });
-  fs.renameSync(full, to);
-  step.index.put(rowOf(w.path, target, fs.lstatSync(to), e.sha256!, w.revision));
+  step.disk.mkdirp(path.dirname(to));
+  step.disk.rename(full, to);
+  step.index.put(rowOf(w.path, target, step.disk.lstat(to), e.sha256!, w.revision));
   // The name is empty here now and its base forgotten: the next cycle downloads it.
   if (step.rows.get(e.path)) step.index.remove(e.path);
   step.entries.delete(e.path);

@@ -16,7 +16,8 @@ import type { CycleContext } from './context.js';
  * chunked read saw other bytes than the scan, and ENOENT when the file vanished.
  */
 export async function uploadLarge(ctx: CycleContext, e: LocalEntry, onBytes?: (n: number) => void): Promise<void> {
-  const file = path.join(ctx.folder, e.diskPath);
+  // The HTTP client and the chunker open the file themselves: by the name the OS knows.
+  const file = ctx.disk.realPath(path.join(ctx.folder, e.diskPath));
   if (e.size > SINGLE_CHUNK_LIMIT) {
     const chunks = chunkIndexOf(ctx.index);
     const sent = await uploadChunked(

@@ -22,7 +22,7 @@ export interface UploadOutcome {
 }
 
 export async function uploadPhase(ctx: CycleContext, actions: SyncAction[]): Promise<UploadOutcome> {
-  const { entries, index, api, folder, result, options, hook, concurrency, aborted } = ctx;
+  const { entries, index, api, folder, result, options, hook, concurrency, aborted, disk } = ctx;
   const planned: PlannedOp[] = [];
   const blobs = new Map<string, LocalEntry>();
   for (const a of actions) {
@@ -88,7 +88,7 @@ export async function uploadPhase(ctx: CycleContext, actions: SyncAction[]): Pro
     const single = missing.filter((m) => blobs.get(m)!.size > SMALL_BLOB);
     for (const batch of batchesOf(missing.filter((m) => blobs.get(m)!.size <= SMALL_BLOB), (sha) => blobs.get(sha)!.size)) {
       if (aborted()) return;
-      const r = batchEndpoint ? await api.putBlobBatch(batch.map((sha) => ({ sha256: sha, file: path.join(folder, blobs.get(sha)!.diskPath) }))) : null;
+      const r = batchEndpoint ? await api.putBlobBatch(batch.map((sha) => ({ sha256: sha, file: disk.realPath(path.join(folder, blobs.get(sha)!.diskPath)) }))) : null;
       if (r === null) {
         batchEndpoint = false; // an older server: fall back to one PUT per blob
         single.push(...batch);
