@@ -9,7 +9,7 @@ import { removeDirIfOnlyJunk, stillSame } from './disk-checks.js';
 import { depth } from './rows.js';
 
 export function deleteLocalPhase(ctx: CycleContext, actions: SyncAction[]): void {
-  const { entries, index, folder, result, rules, rows, aborted, disk } = ctx;
+  const { entries, index, folder, result, rules, rows, aborted, disk, namer } = ctx;
   const localDeletes = actions.filter((a) => a.action === 'delete');
   const fileDeletes = localDeletes.filter((a) => entries.get(a.path)?.kind !== 'dir');
   const dirDeletes = localDeletes.filter((a) => entries.get(a.path)?.kind === 'dir').sort((x, y) => depth(y.path) - depth(x.path));
@@ -28,6 +28,9 @@ export function deleteLocalPhase(ctx: CycleContext, actions: SyncAction[]): void
       }
       disk.remove(full);
       index.remove(a.path);
+      // The name is free now: on a case-insensitive disk a download of another spelling
+      // (a case-only rename elsewhere) may take it instead of a "(case conflict)" name.
+      namer.forget(a.path);
       result.deletedLocal++;
       result.paths.deletedLocal.push(a.path);
     }
@@ -37,6 +40,7 @@ export function deleteLocalPhase(ctx: CycleContext, actions: SyncAction[]): void
       const full = path.join(folder, e.diskPath);
       if (removeDirIfOnlyJunk(full, a.path, rules, disk)) {
         index.remove(a.path);
+        namer.forget(a.path);
       } else {
         // Something new lives in it: keep the directory and offer it to the server again.
         const row = rows.get(a.path);
