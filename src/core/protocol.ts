@@ -141,8 +141,12 @@ export interface MoveResult {
   revision: number;
   sha256: string | null;
   result: 'moved' | WriteResult['result'];
-  /** result 'moved': every path that moved, with its new revision (a directory first) */
-  moved?: Array<{ from: string; path: string; revision: number }>;
+  /**
+   * result 'moved': every path that moved, with its new revision, kind and content (a
+   * directory first). The content is the server's: another device may have edited a file
+   * below a moved directory since the mover's base.
+   */
+  moved?: Array<{ from: string; path: string; revision: number; kind: EntryKind; sha256: string | null }>;
   fallback?: 'source_changed' | 'target_taken';
   conflict_of?: { path: string; revision: number };
 }

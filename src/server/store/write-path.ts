@@ -412,7 +412,7 @@ export class CommitTx {
       revision: Number(top.revision),
       sha256: top.sha256,
       result: 'moved',
-      moved: arrived.map((r) => ({ from: r.moved_from!, path: r.path, revision: Number(r.revision) })),
+      moved: arrived.map((r) => ({ from: r.moved_from!, path: r.path, revision: Number(r.revision), kind: r.kind, sha256: r.sha256 })),
     };
   }
 
