@@ -45,12 +45,19 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS files_base_sha256 ON files (base_sha256);
 CREATE INDEX IF NOT EXISTS files_disk_path ON files (disk_path) WHERE disk_path IS NOT NULL;
+CREATE INDEX IF NOT EXISTS files_ino ON files (ino);
 `;
 
 /** What the scanner needs from the index: one row at a time, and the disk-name mappings. */
 export interface RowSource {
   get(p: string): IndexRow | undefined;
   diskMappings(): Map<string, string>;
+  /**
+   * The hash of a file the index knows under another path with this inode, size and
+   * mtime: a file that was renamed (or a hard link), whose bytes are then not read again.
+   * Never the row at the path itself: there a kept mtime with a new ctime is an edit.
+   */
+  hashOfInode?(ino: number, size: number, mtimeMs: number, otherThan: string): string | null;
 }
 
 /** A RowSource over rows already in memory (tests, small tools). */
@@ -106,6 +113,7 @@ export class IndexDb {
   private readonly getStmt: Database.Statement;
   private readonly knowsStmt: Database.Statement;
   private readonly belowStmt: Database.Statement;
+  private inoStmt: Database.Statement | undefined;
 
   constructor(file: string) {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -190,6 +198,12 @@ export class IndexDb {
   diskMappings(): Map<string, string> {
     const rows = this.db.prepare('SELECT path, disk_path FROM files WHERE disk_path IS NOT NULL').all() as Array<{ path: string; disk_path: string }>;
     return new Map(rows.map((r) => [r.disk_path, r.path]));
+  }
+
+  hashOfInode(ino: number, size: number, mtimeMs: number, otherThan: string): string | null {
+    if (!ino) return null; // a file system without inode numbers
+    this.inoStmt ??= this.db.prepare("SELECT sha256 FROM files WHERE ino = ? AND size = ? AND mtime = ? AND kind = 'file' AND sha256 IS NOT NULL AND path <> ? LIMIT 1").pluck();
+    return (this.inoStmt.get(ino, size, mtimeMs, otherThan) as string | undefined) ?? null;
   }
 
   /** Has this device agreed on these bytes under some path (so the server has them)? */

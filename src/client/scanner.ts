@@ -302,7 +302,17 @@ class ScanState {
 
   /** Hashes what needs it; a file that changed while being read is reported unstable. */
   async finish(): Promise<ScanResult> {
-    const { entries, skipped, unstable, toHash, folder, disk } = this;
+    const { entries, skipped, unstable, folder, source, disk } = this;
+    // A new name for an inode the index knows with the same size and mtime is a renamed
+    // file (a rename keeps both; an edit changes the mtime): its hash is known. A whole
+    // renamed folder is then not read again, which is what lets it be sent as a move at
+    // once. The same trust as the quick check at an unchanged path, minus the ctime a
+    // rename changes.
+    const toHash = this.toHash.filter(({ entry, st }) => {
+      const known = source.hashOfInode?.(st.ino, st.size, st.mtimeMs, entry.path) ?? null;
+      if (known) entry.sha256 = known;
+      return !known;
+    });
     await pool(toHash, 4, async ({ entry, st }) => {
       const full = path.join(folder, entry.diskPath);
       let sha: string;
