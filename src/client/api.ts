@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { Transform, pipeline } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { ChangesResponse, DeleteResult, RemoteFile, StatusRequest, StatusResponse, WriteResult } from '../core/protocol.js';
+import type { ChangesResponse, DeleteResult, MoveResult, RemoteFile, StatusRequest, StatusResponse, WriteResult } from '../core/protocol.js';
 import { encodePathForUrl } from '../core/paths.js';
 import { ServerError, USER_AGENT, UnreachableError, jsonRequest, makeAgent, readError, undici, type HttpOptions } from './http.js';
 import type { DeviceConfig } from './config.js';
@@ -22,7 +22,19 @@ export type CommitOp =
   | { op: 'write'; path: string; kind: 'file' | 'dir'; sha256: string | null; size: number; mtime: number; mode: number; base_revision: number | null }
   | { op: 'delete'; path: string; base_revision: number | null };
 
-export type CommitResult = WriteResult | DeleteResult | { error: { code: string; message: string } };
+/** A move of a file or a directory with its subtree (docs/api.md, Moves); a file's content travels for the fallback. */
+export interface MoveOp {
+  op: 'move';
+  from: string;
+  to: string;
+  kind: 'file' | 'dir';
+  sha256: string | null;
+  mtime: number;
+  mode: number;
+  base_revision: number;
+}
+
+export type CommitResult = WriteResult | DeleteResult | MoveResult | { error: { code: string; message: string } };
 
 export interface VersionInfo {
   revision: number;
@@ -90,7 +102,7 @@ export class Api {
   missingBlobs(sha256: string[]) {
     return this.json<{ missing: string[] }>('POST', '/api/v1/blobs/missing', { sha256 });
   }
-  commit(ops: CommitOp[]) {
+  commit(ops: ReadonlyArray<CommitOp | MoveOp>) {
     return this.json<{ results: CommitResult[] }>('POST', '/api/v1/commit', { ops });
   }
   trash() {

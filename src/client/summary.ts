@@ -24,6 +24,8 @@ export interface Totals
     | 'deletedLocal'
     | 'deletedRemote'
     | 'paths'
+    | 'moved'
+    | 'renamed'
     | 'conflicts'
     | 'merged'
     | 'receivedConflicts'
@@ -46,6 +48,8 @@ export function addUp(results: CycleResult[], durationMs: number): Totals {
     deletedLocal: 0,
     deletedRemote: 0,
     paths: { uploaded: [], downloaded: [], deletedLocal: [], deletedRemote: [] },
+    moved: [],
+    renamed: [],
     conflicts: [],
     merged: [],
     receivedConflicts: [],
@@ -71,12 +75,17 @@ export function addUp(results: CycleResult[], durationMs: number): Totals {
     for (const c of r.receivedConflicts) if (!t.receivedConflicts.includes(c)) t.receivedConflicts.push(c);
     for (const m of r.merged ?? []) if (!t.merged.includes(m)) t.merged.push(m);
     t.renamedForCase.push(...r.renamedForCase);
+    t.moved.push(...(r.moved ?? []));
+    t.renamed.push(...(r.renamed ?? []));
   }
   return t;
 }
 
 export function summaryLine(t: Totals): string {
   const parts = [`↑ ${files(t.uploaded.files)} ${formatBytes(t.uploaded.bytes)}`, `↓ ${files(t.downloaded.files)} ${formatBytes(t.downloaded.bytes)}`];
+  // `?? []`: totals can come from a running watcher over its control socket, maybe an older one.
+  const moves = (t.moved ?? []).length + (t.renamed ?? []).length;
+  if (moves) parts.push(`${moves} moved`);
   if (t.deletedLocal || t.deletedRemote) parts.push(`${t.deletedLocal + t.deletedRemote} deleted`);
   parts.push(`${t.conflicts.length} conflict${t.conflicts.length === 1 ? '' : 's'}`);
   // `?? []`: totals can come from a running watcher over its control socket, maybe an older one.
@@ -91,11 +100,13 @@ export function summaryLine(t: Totals): string {
  * One line per path that moved, `↑` up to the server, `↓` down to this device: the first
  * `max` of them and a count of the rest.
  */
-export function changeLines(t: Pick<Totals, 'paths'> & Partial<Pick<Totals, 'merged'>>, max = 10): string[] {
+export function changeLines(t: Pick<Totals, 'paths'> & Partial<Pick<Totals, 'merged' | 'moved' | 'renamed'>>, max = 10): string[] {
   // `?? `: totals can come from a running watcher over its control socket, maybe an older one.
   const paths = t.paths ?? { uploaded: [], downloaded: [], deletedLocal: [], deletedRemote: [] };
   const all = [
     ...(t.merged ?? []).map((p) => `⇅ ${p} (merged: edited here and on another device)`),
+    ...(t.moved ?? []).map((m) => `↑ ${m.from} → ${m.path} (moved)`),
+    ...(t.renamed ?? []).map((m) => `↓ ${m.from} → ${m.path} (moved)`),
     ...paths.uploaded.map((p) => `↑ ${p}`),
     ...paths.deletedRemote.map((p) => `↑ ${p} (deleted)`),
     ...paths.downloaded.map((p) => `↓ ${p}`),
@@ -116,6 +127,9 @@ export function totalsJson(t: Totals) {
     deleted_remote: { count: t.deletedRemote, paths: paths.deletedRemote },
     conflicts: t.conflicts,
     merged: { count: (t.merged ?? []).length, paths: t.merged ?? [] },
+    // moves made here (sent as moves) and moves made elsewhere (renamed here): no bytes moved
+    moved_remote: (t.moved ?? []).map((m) => ({ from: m.from, path: m.path })),
+    moved_local: (t.renamed ?? []).map((m) => ({ from: m.from, path: m.path })),
     received_conflicts: t.receivedConflicts ?? [],
     renamed_for_case: t.renamedForCase.map((r) => ({ path: r.path, disk_path: r.diskPath })),
     skipped: t.skipped,

@@ -30,6 +30,7 @@ import { mergeTextConflicts } from './cycle/merge-text.js';
 import { planCycle } from './cycle/plan.js';
 import type { CycleOptions, CycleResult, Device } from './cycle/types.js';
 import { uploadPhase } from './cycle/upload.js';
+import { renamePhase } from './cycle/renames.js';
 
 export type { CrashStage, CycleOptions, CycleResult, Device } from './cycle/types.js';
 export { DiskNamer, caseSuffixName } from './disk-namer.js';
@@ -59,6 +60,8 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
     deletedLocal: 0,
     deletedRemote: 0,
     paths: { uploaded: [], downloaded: [], deletedLocal: [], deletedRemote: [] },
+    moved: [],
+    renamed: [],
     conflicts: [],
     merged: [],
     receivedConflicts: [],
@@ -76,7 +79,7 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   };
   await hook('after-plan');
   let actions = plan.actions;
-  result.changed = actions.some((a) => a.action !== 'record');
+  result.changed = actions.some((a) => a.action !== 'record') || plan.moves.length > 0 || plan.renames.length > 0;
 
   // Local-name mapping (NFD spellings, case collisions).
   const namer = new DiskNamer(config.caseInsensitive, rows, scan.entries, actions.length > 0);
@@ -102,7 +105,9 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   // Text files both sides edited: merged three ways where the edits do not overlap (its
   // own commit), so only the rest goes on as conflict copies.
   actions = await mergeTextConflicts(ctx, mergeSettingsOf(config), actions);
-  const { committed, conflictDownloads } = await uploadPhase(ctx, actions);
+  const { committed, conflictDownloads } = await uploadPhase(ctx, actions, plan.moves);
+  // Other devices' moves as renames; what cannot be renamed is downloaded and deleted as usual.
+  actions = [...actions, ...(await renamePhase(ctx, plan.renames))];
   deleteLocalPhase(ctx, actions);
   await downloadPhase(ctx, actions, conflictDownloads);
   await finishPhase(ctx, actions, plan.cursor, committed, result.skipped);

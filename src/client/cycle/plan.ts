@@ -11,6 +11,9 @@ import type { IndexDb, RowView } from '../index-db.js';
 import { diskFolder } from '../local-folder/folder.js';
 import { scanForCycle, type LocalScan } from '../local-scan.js';
 import { guardMassDelete } from './mass-delete.js';
+import { findMoves } from './moves.js';
+import { planRenames, type PlannedRename } from '../../core/move-apply.js';
+import type { DetectedMove } from '../../core/move-detect.js';
 import { baseOf, localOf, sameContent, diskOrNull, statCols } from './rows.js';
 import type { CycleOptions, Device } from './types.js';
 
@@ -22,6 +25,10 @@ export interface CyclePlan {
   mode: 'full' | 'incremental';
   /** problems found while planning, in the order they were found */
   problems: string[];
+  /** moves made here, to send as moves */
+  moves: DetectedMove[];
+  /** moves made elsewhere, to carry out as renames */
+  renames: PlannedRename[];
 }
 
 export async function planCycle(
@@ -86,8 +93,13 @@ export async function planCycle(
   actions = kept.actions;
   for (const a of kept.leftAlone) problems.push(`${a.path}: left alone this cycle (${a.action})`);
 
+  // Moves made here and moves made elsewhere: neither is a deletion, so neither counts
+  // toward the mass-delete guard.
+  const outgoing = findMoves(actions, entries, rows);
+  const incoming = planRenames(outgoing.actions, (p) => baseOf(rows.get(p)));
+  actions = incoming.actions;
   guardMassDelete(actions, index, rows, options.allowMassDelete === true);
-  return { scan, actions, cursor, mode, problems };
+  return { scan, actions, cursor, mode, problems, moves: outgoing.moves, renames: incoming.renames };
 }
 
 /** Local stat changes with identical bytes (a touch, a copy-over) only refresh the index. */

@@ -40,6 +40,10 @@ export interface CycleResult {
   deletedRemote: number;
   /** which paths the counts above are about, so people and scripts can see what moved */
   paths: { uploaded: string[]; downloaded: string[]; deletedLocal: string[]; deletedRemote: string[] };
+  /** moves made here and sent as moves (a directory counts once) */
+  moved: Array<{ from: string; path: string }>;
+  /** other devices' moves carried out here as renames (a directory counts once) */
+  renamed: Array<{ from: string; path: string }>;
   /** conflict copies this device's own writes became in this cycle (its upload lost a race) */
   conflicts: string[];
   /** text files both sides had edited, merged in this cycle instead of a conflict copy */

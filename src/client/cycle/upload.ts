@@ -13,6 +13,8 @@ import type { LocalEntry } from '../scanner.js';
 import { applyCommitResult, type PlannedOp } from './commit-result.js';
 import type { CycleContext } from './context.js';
 import { uploadLarge } from './upload-large.js';
+import { sendMoves } from './moves.js';
+import type { DetectedMove } from '../../core/move-detect.js';
 
 export interface UploadOutcome {
   /** how many ops this cycle committed (or tried to) */
@@ -21,7 +23,7 @@ export interface UploadOutcome {
   conflictDownloads: SyncAction[];
 }
 
-export async function uploadPhase(ctx: CycleContext, actions: SyncAction[]): Promise<UploadOutcome> {
+export async function uploadPhase(ctx: CycleContext, actions: SyncAction[], moves: readonly DetectedMove[] = []): Promise<UploadOutcome> {
   const { entries, index, api, folder, result, options, hook, concurrency, aborted, disk } = ctx;
   const planned: PlannedOp[] = [];
   const blobs = new Map<string, LocalEntry>();
@@ -41,6 +43,9 @@ export async function uploadPhase(ctx: CycleContext, actions: SyncAction[]): Pro
   }
   const ops = commitOrder(planned, (p) => p.op);
   const conflictDownloads: SyncAction[] = [];
+  // Moves first, in their own commits: the server already holds their content, and what
+  // else this cycle writes below a moved directory lands in it at its new name.
+  await sendMoves(ctx, moves, conflictDownloads);
   const totalBytes = [...blobs.values()].reduce((s, e) => s + e.size, 0);
   const totalBlobs = blobs.size;
   let doneBytes = 0;
@@ -153,5 +158,5 @@ export async function uploadPhase(ctx: CycleContext, actions: SyncAction[]): Pro
   const chunks: PlannedOp[][] = [];
   for (let i = 0; i < ops.length; i += 1000) chunks.push(ops.slice(i, i + 1000));
   await pool(chunks, Math.min(2, concurrency), uploadChunk);
-  return { committed: ops.length, conflictDownloads };
+  return { committed: ops.length + moves.length, conflictDownloads };
 }
