@@ -141,8 +141,11 @@ describe('client sync (real processes)', () => {
     fs.renameSync(a.file('ren/small.txt'), a.file('ren/small-moved.txt'));
     const r = JSON.parse((await a.sync('--json')).stdout);
     expect(r.uploaded.bytes).toBe(0);
-    expect(r.deleted_remote.count).toBe(2);
-    await b.sync();
+    // Sent as moves now, not as deletes: the other device renames, downloading nothing.
+    expect(r.deleted_remote.count).toBe(0);
+    expect(r.moved_remote).toHaveLength(2);
+    const down = JSON.parse((await b.sync('--json')).stdout);
+    expect(down.downloaded.bytes).toBe(0);
     expect(b.exists('ren/big.bin')).toBe(false);
     expect(b.read('ren/small-moved.txt')).toBe('a small file, sent in a batch when new');
     expect(fs.readFileSync(b.file('ren/moved.bin')).equals(Buffer.alloc(300_000, 7))).toBe(true);
