@@ -2,8 +2,8 @@
 // make the file; every chunk this device already holds — in the old version at the same
 // path or in any file of the chunk index — is copied from disk, and only the rest is
 // fetched, in manifest order, a few requests ahead. Chunks are
-// written at their offsets into `.synmac/tmp/dl-<sha256>.part`; after each fsync'd group,
-// `dl-<sha256>.done` gets a line naming the chunks now verified there, so a download cut
+// written at their offsets into `.synmac/tmp/dl-<sha256>.part`; after each fsync'd run
+// (32 MiB or 2 s), `dl-<sha256>.done` gets a line naming the chunks now verified there, so a download cut
 // off by a network drop, a kill or a reboot continues where it stopped. The whole file is
 // hashed in order as it fills in (one pass: a copied chunk is not hashed on its own as well)
 // and must match its SHA-256 before the caller renames it into place — the same atomic
@@ -29,6 +29,9 @@ import { diskFolder, type LocalFolder } from './local-folder/folder.js';
 const FETCH_BYTES = 2 << 20;
 const FETCH_CHUNKS = 64;
 const FETCH_AHEAD = 2;
+/** Fetched chunks are made durable and journalled once this much has landed, or this often. */
+const JOURNAL_BYTES = 32 << 20;
+const JOURNAL_MS = 2000;
 
 export const partPath = (tmpDir: string, sha256: string) => path.join(tmpDir, `dl-${sha256}.part`);
 export const journalPath = (tmpDir: string, sha256: string) => path.join(tmpDir, `dl-${sha256}.done`);
@@ -291,6 +294,18 @@ async function fetchMissing(
   launch(depth);
   let fetched = 0;
   let halfCalled = false;
+  // Journalled in runs (one fsync per run, not per request): a crash loses at most the
+  // last run, which costs less to fetch again than an fsync per 2 MiB costs every time.
+  let pending: number[] = [];
+  let pendingBytes = 0;
+  let lastCommit = performance.now();
+  const flush = async () => {
+    const indices = pending;
+    pending = [];
+    pendingBytes = 0;
+    lastCommit = performance.now();
+    await commit(indices);
+  };
   try {
     for (let g = 0; g < groups.length; g++) {
       if (opts.signal?.aborted) throw new Error('aborted');
@@ -314,13 +329,19 @@ async function fetchMissing(
         opts.onBytes?.(f.body.length);
       }
       if (expect.size) throw new Error('the chunk answer left chunks out');
-      await commit(landedIdx);
-      if (!halfCalled && opts.onHalf && fetched * 2 >= toFetch) {
+      pending.push(...landedIdx);
+      pendingBytes += landedIdx.reduce((sum, i) => sum + manifest.chunks[i][1], 0);
+      const half = !halfCalled && opts.onHalf !== undefined && fetched * 2 >= toFetch;
+      if (half || pendingBytes >= JOURNAL_BYTES || performance.now() - lastCommit >= JOURNAL_MS) await flush();
+      if (half) {
         halfCalled = true;
-        await opts.onHalf();
+        await opts.onHalf!();
       }
     }
+    await flush();
   } finally {
+    // Cut off (a network drop, an abort): what landed and was verified is kept for next time.
+    if (pending.length) await flush().catch(() => {});
     // Requests already on their way when the download stopped: drop their answers.
     for (const p of inflight.splice(0)) p.then((f) => f.cancel(), () => {});
   }
