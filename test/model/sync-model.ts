@@ -14,6 +14,10 @@
 //  6. the server's storage is whole: every row's blob is there, byte for byte (loose or
 //     packed), whatever the garbage collector (run at random, no grace period) removed.
 //
+// One device may run on a Mac-like folder (MacLikeFolder: case-insensitive and
+// normalization-insensitive names, as APFS has them): the cycle then reads and writes it
+// through that variant, and so do the model's own file operations on that device.
+//
 // The server runs in-process on SQLite, as a real process on SQLite (restart = SIGKILL), or
 // in-process on PostgreSQL (a fresh database per scenario). Two devices' cycles also run at
 // the same moment, so their commits race on the server.
@@ -31,6 +35,7 @@ import { request } from 'undici';
 import { parseConflictPath } from '../../src/core/conflict-name.js';
 import { openDevice, registerDevice, type OpenDevice } from '../../src/client/device.js';
 import { runSyncCycle, type CrashStage } from '../../src/client/sync-cycle.js';
+import { MacLikeFolder, macNameKey } from '../../src/client/local-folder/mac-like.js';
 import { Api } from '../../src/client/api.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { storageProblems } from '../helpers/invariants.js';
@@ -81,7 +86,15 @@ export class World {
   admin = '';
   log: string[] = [];
 
-  constructor(readonly profile: Profile) {
+  /** the device whose folder behaves like a Mac's (none: every folder is plain ext4) */
+  readonly mac: Dev | null;
+  private readonly macFolders = new Map<Dev, MacLikeFolder>();
+
+  constructor(
+    readonly profile: Profile,
+    opts: { mac?: Dev } = {},
+  ) {
+    this.mac = opts.mac ?? null;
     this.root = fs.mkdtempSync(path.join(os.tmpdir(), 'synmac-model-'));
     this.dataDir = path.join(this.root, 'server');
   }
@@ -103,7 +116,7 @@ export class World {
       const configFlag = path.join(this.root, `${name}.json`);
       await registerDevice({ server: this.url, code, name, folder: path.join(this.root, name), configFlag });
       this.configs.set(name, configFlag);
-      this.devices.set(name, openDevice(configFlag));
+      this.devices.set(name, this.open(name));
     }
   }
 
@@ -179,13 +192,38 @@ export class World {
   /** A device process that crashed comes back with fresh objects, as after a restart. */
   async reopen(dev: Dev): Promise<void> {
     await this.devices.get(dev)!.close();
-    this.devices.set(dev, openDevice(this.configs.get(dev)!));
+    this.devices.set(dev, this.open(dev));
+  }
+
+  private open(dev: Dev): OpenDevice {
+    const d = openDevice(this.configs.get(dev)!);
+    const mac = this.macFolder(dev);
+    if (mac) {
+      d.disk = mac;
+      d.config.caseInsensitive = true; // what registration's probe finds on a Mac
+    }
+    return d;
+  }
+
+  /** The Mac-like view of this device's folder, if it is the Mac. */
+  macFolder(dev: Dev): MacLikeFolder | null {
+    if (dev !== this.mac) return null;
+    let f = this.macFolders.get(dev);
+    if (!f) this.macFolders.set(dev, (f = new MacLikeFolder(this.folder(dev))));
+    return f;
   }
 
   touch(p: string, dev: Dev): void {
-    const s = this.touchedBy.get(p) ?? new Set<Dev>();
-    s.add(dev);
-    this.touchedBy.set(p, s);
+    const add = (q: string) => {
+      const s = this.touchedBy.get(q) ?? new Set<Dev>();
+      s.add(dev);
+      this.touchedBy.set(q, s);
+    };
+    add(p);
+    // On the Mac a name stands for every spelling of it: `A.txt` written there may be the
+    // file the server knows as `a.txt`. Count each as touched (it only widens what is
+    // judged a real conflict).
+    if (dev === this.mac) for (const q of [...FILES, ...DIRS, ...this.touchedBy.keys()]) if (q !== p && macNameKey(q) === macNameKey(p)) add(q);
   }
 
   touchTree(prefix: string, dev: Dev): void {
@@ -286,17 +324,65 @@ function listDirs(dir: string): string[] {
   return out.sort();
 }
 
-function isFile(p: string): boolean {
-  try {
-    return fs.statSync(p).isFile();
-  } catch {
-    return false;
-  }
+/** How the model's file operations reach one device's folder: node:fs, or the Mac-like view. */
+interface DeviceIo {
+  isFile(p: string): boolean;
+  exists(p: string): boolean;
+  write(p: string, b: Buffer): void;
+  read(p: string): Buffer;
+  rm(p: string, recursive?: boolean): void;
+  rename(a: string, b: string): void;
+  mkdirp(p: string): void;
 }
 
-function exists(p: string): boolean {
-  return fs.existsSync(p);
+const plainIo: DeviceIo = {
+  isFile(p) {
+    try {
+      return fs.statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  },
+  exists: (p) => fs.existsSync(p),
+  write: (p, b) => fs.writeFileSync(p, b),
+  read: (p) => fs.readFileSync(p),
+  rm: (p, recursive) => fs.rmSync(p, { recursive: !!recursive, force: !!recursive }),
+  rename: (a, b) => fs.renameSync(a, b),
+  mkdirp: (p) => fs.mkdirSync(p, { recursive: true }),
+};
+
+function macIo(m: MacLikeFolder): DeviceIo {
+  return {
+    isFile(p) {
+      try {
+        return m.stat(p).isFile();
+      } catch {
+        return false;
+      }
+    },
+    exists: (p) => m.exists(p),
+    write(p, b) {
+      const fd = m.openSync(p, 'w');
+      try {
+        for (let off = 0; off < b.length; ) off += fs.writeSync(fd, b, off);
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+    read: (p) => m.readFile(p),
+    rm(p, recursive) {
+      if (!recursive && !m.exists(p)) throw new Error(`ENOENT: ${p}`);
+      m.remove(p, { recursive });
+    },
+    rename: (a, b) => m.rename(a, b),
+    mkdirp: (p) => m.mkdirp(p),
+  };
 }
+
+const ioOf = (w: World, d: Dev): DeviceIo => {
+  const m = w.macFolder(d);
+  return m ? macIo(m) : plainIo;
+};
 
 /**
  * The spelling a path has on this disk: each segment as it exists (NFC or NFD), else as
@@ -320,10 +406,10 @@ function onDisk(folder: string, rel: string, fresh: 'NFC' | 'NFD' = 'NFC'): stri
 }
 
 /** mkdir -p that refuses to go through a file (the op is then a no-op). */
-function ensureParent(full: string): boolean {
+function ensureParent(full: string, io: DeviceIo): boolean {
   const parent = path.dirname(full);
   try {
-    fs.mkdirSync(parent, { recursive: true });
+    io.mkdirp(parent);
     return true;
   } catch {
     return false;
@@ -353,7 +439,12 @@ export async function checkNoTornFiles(w: World): Promise<void> {
 async function deviceAgreesWithServer(w: World, dev: Dev, live: Map<string, string | null>): Promise<void> {
   const folder = w.folder(dev);
   const files = listFiles(folder);
-  const diskFiles = new Map(files.map((f) => [f.normalize('NFC'), sha(fs.readFileSync(path.join(folder, f)))]));
+  // A disk name stands for the server path its index row names: an NFD spelling, or on
+  // the Mac a "(case conflict)" name given to one of two paths that differ only by case.
+  const index = w.devices.get(dev)!.index.all();
+  const wireOf = new Map([...index.values()].filter((r) => r.disk_path).map((r) => [r.disk_path!.normalize('NFC'), r.path]));
+  const wire = (f: string) => wireOf.get(f.normalize('NFC')) ?? f.normalize('NFC');
+  const diskFiles = new Map(files.map((f) => [wire(f), sha(fs.readFileSync(path.join(folder, f)))]));
   const serverFiles = new Map([...live].filter(([, s]) => s !== null) as Array<[string, string]>);
   for (const [p, s] of serverFiles) {
     if (diskFiles.get(p) !== s) throw new Error(`convergence: ${dev} has ${diskFiles.has(p) ? 'different bytes at' : 'no'} ${p}`);
@@ -361,14 +452,13 @@ async function deviceAgreesWithServer(w: World, dev: Dev, live: Map<string, stri
   for (const p of diskFiles.keys()) if (!serverFiles.has(p)) throw new Error(`convergence: ${dev} has ${p}, the server does not`);
   // Directories: every live server dir exists; every local dir is live on the server or
   // the parent of something that is.
-  const dirs = new Set(listDirs(folder).map((d) => d.normalize('NFC')));
+  const dirs = new Set(listDirs(folder).map(wire));
   for (const [p, s] of live) if (s === null && !dirs.has(p)) throw new Error(`convergence: ${dev} lacks directory ${p}`);
   for (const d of dirs) {
     const explained = live.has(d) || [...live.keys()].some((p) => p.startsWith(`${d}/`));
     if (!explained) throw new Error(`convergence: ${dev} has directory ${d} the server does not`);
   }
   // Invariant 5: the index's bases match the server.
-  const index = w.devices.get(dev)!.index.all();
   for (const [p, s] of live) {
     const row = index.get(p);
     if (!row || row.base_revision === null) throw new Error(`index: ${dev} has no base for ${p}`);
@@ -496,86 +586,98 @@ const command = (name: string, run: (w: World) => Promise<string | void> | strin
 /** The operations, by name: the commands below draw them at random, regressions call them. */
 export const ops = {
   write(w: World, d: Dev, f: string, form: 'NFC' | 'NFD' = 'NFC') {
+    const io = ioOf(w, d);
     const full = path.join(w.folder(d), onDisk(w.folder(d), f, form));
-    if (exists(full) && !isFile(full)) return 'skip: a directory';
-    if (!ensureParent(full)) return 'skip: parent is a file';
-    fs.writeFileSync(full, w.content(d));
+    if (io.exists(full) && !io.isFile(full)) return 'skip: a directory';
+    if (!ensureParent(full, io)) return 'skip: parent is a file';
+    io.write(full, w.content(d));
     w.touch(f, d);
   },
   /** A large (chunked) file written or edited inside: see World.bigContent. */
   writeBig(w: World, d: Dev, f: string, how: 'overwrite' | 'insert') {
+    const io = ioOf(w, d);
     const full = path.join(w.folder(d), onDisk(w.folder(d), f));
-    if (exists(full) && !isFile(full)) return 'skip: a directory';
-    if (!ensureParent(full)) return 'skip: parent is a file';
-    const old = isFile(full) ? fs.readFileSync(full) : null;
-    fs.writeFileSync(full, w.bigContent(d, old, how));
+    if (io.exists(full) && !io.isFile(full)) return 'skip: a directory';
+    if (!ensureParent(full, io)) return 'skip: parent is a file';
+    const old = io.isFile(full) ? io.read(full) : null;
+    io.write(full, w.bigContent(d, old, how));
     w.touch(f, d);
   },
   /** Edits one line of a text file (a new text file if it holds none): concurrent edits of different lines merge. */
   editLine(w: World, d: Dev, f: string, k: number) {
+    const io = ioOf(w, d);
     const full = path.join(w.folder(d), onDisk(w.folder(d), f));
-    if (exists(full) && !isFile(full)) return 'skip: a directory';
-    if (!ensureParent(full)) return 'skip: parent is a file';
-    fs.writeFileSync(full, w.textContent(d, isFile(full) ? fs.readFileSync(full) : null, k));
+    if (io.exists(full) && !io.isFile(full)) return 'skip: a directory';
+    if (!ensureParent(full, io)) return 'skip: parent is a file';
+    io.write(full, w.textContent(d, io.isFile(full) ? io.read(full) : null, k));
     w.touch(f, d);
   },
   delete(w: World, d: Dev, f: string) {
+    const io = ioOf(w, d);
     const full = path.join(w.folder(d), onDisk(w.folder(d), f));
-    if (!isFile(full)) return 'skip';
-    fs.rmSync(full);
+    if (!io.isFile(full)) return 'skip';
+    io.rm(full);
     w.touch(f, d);
   },
   rename(w: World, d: Dev, a: string, b: string) {
+    const io = ioOf(w, d);
     const from = path.join(w.folder(d), onDisk(w.folder(d), a));
     const to = path.join(w.folder(d), onDisk(w.folder(d), b));
-    if (a === b || !isFile(from) || exists(to) || !ensureParent(to)) return 'skip';
-    fs.renameSync(from, to);
+    // (on the Mac a case-only rename is a rename: `to` "exists" because it is `from`)
+    const caseOnly = !!w.macFolder(d) && macNameKey(a) === macNameKey(b);
+    if (a === b || !io.isFile(from) || (io.exists(to) && !caseOnly) || !ensureParent(to, io)) return 'skip';
+    io.rename(from, to);
     w.movedFrom.set(b, a);
     w.touch(a, d);
     w.touch(b, d);
   },
   mkdir(w: World, d: Dev, x: string) {
+    const io = ioOf(w, d);
     const full = path.join(w.folder(d), x);
-    if (exists(full)) return 'skip';
+    if (io.exists(full)) return 'skip';
     try {
-      fs.mkdirSync(full, { recursive: true });
+      io.mkdirp(full);
     } catch {
       return 'skip: a file is in the way';
     }
     w.touch(x, d);
   },
   rmTree(w: World, d: Dev, x: string) {
+    const io = ioOf(w, d);
     const full = path.join(w.folder(d), x);
-    if (!exists(full) || isFile(full)) return 'skip';
+    if (!io.exists(full) || io.isFile(full)) return 'skip';
     w.touchTree(x, d);
-    fs.rmSync(full, { recursive: true, force: true });
+    io.rm(full, true);
   },
   moveDir(w: World, d: Dev, a: string, b: string) {
+    const io = ioOf(w, d);
     const from = path.join(w.folder(d), a);
     const to = path.join(w.folder(d), b);
-    if (a === b || b.startsWith(`${a}/`) || !exists(from) || isFile(from) || exists(to) || !ensureParent(to)) return 'skip';
+    if (a === b || b.startsWith(`${a}/`) || !io.exists(from) || io.isFile(from) || io.exists(to) || !ensureParent(to, io)) return 'skip';
     w.touchTree(a, d);
     for (const f of listFiles(from)) w.movedFrom.set(`${b}/${f}`, `${a}/${f}`);
-    fs.renameSync(from, to);
+    io.rename(from, to);
     w.touchTree(b, d);
   },
   /** A file replaced by a directory of the same name, with content inside. */
   fileToDir(w: World, d: Dev, f: string) {
+    const io = ioOf(w, d);
     const full = path.join(w.folder(d), onDisk(w.folder(d), f));
-    if (!isFile(full)) return 'skip';
-    fs.rmSync(full);
-    fs.mkdirSync(full);
-    fs.writeFileSync(path.join(full, 'inner.txt'), w.content(d));
+    if (!io.isFile(full)) return 'skip';
+    io.rm(full);
+    io.mkdirp(full);
+    io.write(path.join(full, 'inner.txt'), w.content(d));
     w.touch(f, d);
     w.touch(`${f}/inner.txt`, d);
   },
   /** A directory (and everything in it) replaced by a file of the same name. */
   dirToFile(w: World, d: Dev, x: string) {
+    const io = ioOf(w, d);
     const full = path.join(w.folder(d), x);
-    if (!exists(full) || isFile(full)) return 'skip';
+    if (!io.exists(full) || io.isFile(full)) return 'skip';
     w.touchTree(x, d);
-    fs.rmSync(full, { recursive: true, force: true });
-    fs.writeFileSync(full, w.content(d));
+    io.rm(full, true);
+    io.write(full, w.content(d));
   },
   sync: (w: World, d: Dev) => syncOnce(w, d),
   /** Two devices' cycles at the same moment: their /status, uploads and commits interleave. */
@@ -644,8 +746,8 @@ export const commands = [
 ];
 
 /** One scenario: a fresh world, the commands, then quiescence and every invariant. */
-export async function runScenario(profile: Profile, cmds: Iterable<Cmd>): Promise<void> {
-  const w = new World(profile);
+export async function runScenario(profile: Profile, cmds: Iterable<Cmd>, opts: { mac?: Dev } = {}): Promise<void> {
+  const w = new World(profile, opts);
   try {
     await w.start();
     await fc.asyncModelRun(() => ({ model: { steps: 0 }, real: w }), cmds);
@@ -662,7 +764,8 @@ export async function runScenario(profile: Profile, cmds: Iterable<Cmd>): Promis
   }
 }
 
-export function scenarioProperty(profile: Profile, maxCommands: number) {
+/** `mac`: that device's folder behaves like a Mac's (case- and normalization-insensitive). */
+export function scenarioProperty(profile: Profile, maxCommands: number, opts: { mac?: Dev } = {}) {
   // 'large' sizes: most scenarios run close to maxCommands steps, so edits overlap.
-  return fc.asyncProperty(fc.commands(commands, { maxCommands, size: 'large' }), (cmds) => runScenario(profile, cmds));
+  return fc.asyncProperty(fc.commands(commands, { maxCommands, size: 'large' }), (cmds) => runScenario(profile, cmds, opts));
 }
