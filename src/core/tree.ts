@@ -42,6 +42,32 @@ export function placeInTree(path: string, kind: EntryKind, liveKindOf: (p: strin
 }
 
 /**
+ * Whether a device's delete of a directory (made from a base it saw) must be refused: live
+ * paths still lie below it once the device's own deletes below have run (they come first,
+ * deepest first), so something it never saw lives there — another device's new file, a
+ * conflict copy made meanwhile. The directory stays, as an edit beats a delete. Deleted
+ * anyway, it left a live file under a deleted directory: the deleter then downloaded that
+ * file into a directory it had no base for, and later offered it as its own new directory
+ * (with a type change on the server, as a subtree conflict copy named after the device
+ * that had only deleted it, resurrecting files deleted elsewhere).
+ */
+export function refusesDirDelete(kind: EntryKind, baseRevision: number | null, hasLiveBelow: boolean): boolean {
+  return kind === 'dir' && baseRevision !== null && hasLiveBelow;
+}
+
+/**
+ * The ancestors of a device write's final path that the write brings back as directories:
+ * those whose row is deleted (a directory another device deleted meanwhile, or a file that
+ * was there once), shallowest first. The other half of "an edit beats a delete" for
+ * directories: a file written into a deleted directory revives it in the same
+ * transaction, so a live path never lies under a deleted directory. Ancestors without a
+ * row stay implicit, as they always were.
+ */
+export function ancestorsToRevive(path: string, rowIsDeleted: (p: string) => boolean): string[] {
+  return ancestorsOf(path).filter(rowIsDeleted);
+}
+
+/**
  * Whether a name can hold the top of a conflict copy of a subtree: anything but a live
  * file (an existing directory of the same name, an earlier copy of the same day, takes
  * the new paths in; whatever collides inside it becomes a conflict copy in turn).

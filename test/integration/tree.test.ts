@@ -2,7 +2,7 @@
 // whatever order devices commit in, and every byte written survives at some live path.
 // Several devices at once, on SQLite and PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { treeProblems } from '../../src/core/tree.js';
+import { ancestorsOf, treeProblems } from '../../src/core/tree.js';
 import { parseConflictPath } from '../../src/core/conflict-name.js';
 import type { EntryKind, RemoteFile } from '../../src/core/protocol.js';
 import { ENGINES } from '../helpers/postgres.js';
@@ -20,6 +20,20 @@ async function liveRows(api: Api): Promise<Map<string, RemoteFile>> {
     if (!r.body.has_more) break;
   }
   for (const [p, c] of out) if (c.deleted) out.delete(p);
+  return out;
+}
+
+/** Every row the feed has, live or deleted. */
+async function allRows(api: Api): Promise<Map<string, RemoteFile>> {
+  const out = new Map<string, RemoteFile>();
+  let since = 0;
+  for (;;) {
+    const r = await api.getJson(`/api/v1/changes?since=${since}&limit=10000`);
+    expect(r.status).toBe(200);
+    for (const c of r.body.changes as RemoteFile[]) out.set(c.path, c);
+    since = r.body.cursor;
+    if (!r.body.has_more) break;
+  }
   return out;
 }
 
@@ -134,6 +148,53 @@ describe.each(ENGINES)('the namespace is a tree (%s)', (engine) => {
       const top = p.split('/')[0];
       const c = parseConflictPath(top);
       if (c) expect(names).toContain(c.device);
+    }
+  });
+
+  it("a device's delete of a directory that still holds what it never saw is refused: the directory stays with it", async () => {
+    const { dirRev, fileRev } = await setup('K1');
+    const [a, b] = dev;
+    await putBlob(b, 'K1 new from B');
+    expect((await b.post('/api/v1/commit', { ops: [write('K1/new.txt', 'K1 new from B', null)] })).body.results[0].result).toBe('created');
+    const ra = await a.post('/api/v1/commit', { ops: [del('K1/f.txt', fileRev), del('K1', dirRev)] });
+    expect(ra.body.results[0].result).toBe('deleted');
+    expect(ra.body.results[1].error.code).toBe('not_empty');
+    const live = await liveRows(a);
+    expect(live.get('K1')).toMatchObject({ kind: 'dir', revision: dirRev });
+    expect(live.get('K1/new.txt')?.sha256).toBe(sha('K1 new from B'));
+    // Emptied by its own deletes in the same commit, a directory goes.
+    const { dirRev: d2, fileRev: f2 } = await setup('K2');
+    const r2 = await a.post('/api/v1/commit', { ops: [del('K2/f.txt', f2), del('K2', d2)] });
+    expect(r2.body.results.map((x: any) => x.result)).toEqual(['deleted', 'deleted']);
+  });
+
+  it('six devices at once delete a directory and write inside it: no live path is ever left under a deleted directory', { timeout: 120_000 }, async () => {
+    for (let round = 0; round < 4; round++) {
+      const top = `W${round}`;
+      const { dirRev, fileRev } = await setup(top);
+      const written: string[] = [];
+      await Promise.all(
+        dev.map(async (d, i) => {
+          if (i % 2 === 0) {
+            const r = await d.post('/api/v1/commit', { ops: [del(`${top}/f.txt`, fileRev), del(top, dirRev)] });
+            expect(r.status).toBe(200);
+            return;
+          }
+          const content = `${top}/n${i} by ${names[i]}`;
+          written.push(sha(content));
+          await putBlob(d, content);
+          const r = await d.post('/api/v1/commit', { ops: [write(`${top}/n${i}.txt`, content, null)] });
+          expect(r.status).toBe(200);
+        }),
+      );
+      const all = await allRows(dev[0]);
+      for (const [p, row] of all) {
+        if (row.deleted) continue;
+        for (const anc of ancestorsOf(p)) expect(all.get(anc)?.deleted ?? false, `${p} is live under the deleted directory ${anc}`).toBe(false);
+      }
+      const liveShas = new Set([...all.values()].filter((r) => !r.deleted).map((r) => r.sha256));
+      for (const h of written) expect(liveShas.has(h)).toBe(true);
+      expect(all.get(top)?.deleted).toBe(false);
     }
   });
 

@@ -1,9 +1,12 @@
 // Scenarios the model-based test found, shrunk, kept as plain tests so they never return.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConflictPath } from '../../src/core/conflict-name.js';
 import { World, ops, quiesceAndCheck } from './sync-model.js';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 async function scenario(steps: (w: World) => Promise<void>): Promise<void> {
   const w = new World('in-process');
@@ -56,11 +59,17 @@ describe('model-based test regressions', () => {
       await ops.syncAll(w);
     }));
 
-  // Found by seed 213988899: a false alarm of the model. C and A made a real conflict copy
-  // `d/e/f (conflict from C …).txt`; later the whole of d went to a subtree copy
-  // `d (conflict from B …)/` when A turned d into a file. The copy inside was judged at its
-  // relocated name, which no device ever wrote. It is now judged at `d/e/f.txt`.
-  it('a conflict copy inside a copied subtree is judged at the name the devices wrote', () =>
+  // Found by seed 213988899. C and A made a real conflict copy `d/e/f (conflict from C …).txt`
+  // that B never saw; B deleted d, and the server let the directory go with the copy still
+  // live below it. B then downloaded the copy into a d it had no base for, and once A had
+  // turned d into a file and C had deleted the copy, B offered its leftover d as its own new
+  // directory: a subtree copy `d (conflict from B …)/e/f (conflict from C …).txt` named
+  // after a device that only ever deleted d, bringing back a file C had deleted. Now a
+  // device's delete of a directory that still holds what it never saw is refused (the
+  // directory stays, as an edit beats a delete), and the devices converge on A's file.
+  // (The model first took this for a false alarm of its own, and judges a conflict copy
+  // inside a copied subtree at the name the devices wrote, which stays right.)
+  it('a directory holding a conflict copy the deleter never saw is not deleted under it, and nothing comes back as a subtree copy', () =>
     scenario(async (w) => {
       ops.write(w, 'C', 'd/e/f.txt');
       ops.write(w, 'A', 'd/e/f.txt');
@@ -70,6 +79,10 @@ describe('model-based test regressions', () => {
       ops.rmTree(w, 'C', 'd');
       ops.dirToFile(w, 'A', 'd');
       await ops.sync(w, 'C');
+      await quiesceAndCheck(w);
+      const live = await w.serverLive();
+      expect([...live.keys()]).toEqual(['d']);
+      expect(live.get('d')).toBe(sha(fs.readFileSync(path.join(w.folder('A'), 'd'))));
     }));
 
   // Found by the soak (seed 1448237985): not an engine bug but a false alarm of the model

@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { conflictPath } from '../../src/core/conflict-name.js';
-import { ancestorsOf, canHoldSubtree, placeInTree, rebasePath, treeProblems } from '../../src/core/tree.js';
+import { ancestorsOf, ancestorsToRevive, canHoldSubtree, placeInTree, rebasePath, refusesDirDelete, treeProblems } from '../../src/core/tree.js';
 import type { EntryKind } from '../../src/core/protocol.js';
 
 const segment = fc.constantFrom('a', 'b', 'c.txt');
@@ -66,6 +66,36 @@ describe('the tree rule', () => {
         }
       }),
       { numRuns: 3000 },
+    );
+  });
+
+  it('with deleted rows kept (as the store keeps them): no live path ever lies under a deleted one, and every write stays live', () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+        const live = new Map<string, EntryKind>();
+        const deleted = new Set<string>();
+        const below = (p: string) => [...live.keys()].some((q) => q.startsWith(`${p}/`));
+        for (const o of ops) {
+          if (o.op === 'delete') {
+            const kind = live.get(o.path);
+            // Deletes come from a device that saw the path (a base); one that would leave live paths below is refused.
+            if (!kind || refusesDirDelete(kind, 1, below(o.path))) continue;
+            live.delete(o.path);
+            deleted.add(o.path);
+            continue;
+          }
+          const at = apply(live, o);
+          deleted.delete(at);
+          for (const a of ancestorsToRevive(at, (p) => deleted.has(p))) {
+            deleted.delete(a);
+            live.set(a, 'dir');
+          }
+          expect(live.get(at)).toBe(o.kind);
+          expect(treeProblems(live)).toEqual([]);
+          for (const p of live.keys()) for (const a of ancestorsOf(p)) expect(deleted.has(a), `${p} under deleted ${a}`).toBe(false);
+        }
+      }),
+      { numRuns: 2000 },
     );
   });
 

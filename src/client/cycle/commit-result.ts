@@ -24,6 +24,16 @@ export function applyCommitResult(ctx: CycleContext, c: PlannedOp, r: CommitResu
       index.remove(p);
       return;
     }
+    if (c.op.op === 'delete' && r.error.code === 'not_empty') {
+      // The directory holds what this device has not seen, so it stays on the server (an
+      // edit beats a delete) at the revision this device's base names: it comes back here
+      // too, with its base kept, and what lives in it arrives as ordinary downloads. Left
+      // without a base, the directory the downloads recreate would look new here and be
+      // offered back as this device's own (after a type change, as a subtree copy).
+      restoreRefusedDir(ctx, p);
+      result.problems.push(`${p}: ${r.error.message}`);
+      return;
+    }
     // edit_wins and friends: the next cycle downloads what the server has.
     result.problems.push(`${p}: ${r.error.message}`);
     return;
@@ -72,5 +82,22 @@ export function applyCommitResult(ctx: CycleContext, c: PlannedOp, r: CommitResu
     else result.problems.push(`${p}: changed on the server meanwhile; fetched next cycle`);
   } catch (err) {
     result.problems.push(`${p}: conflict copy ${w.path} stays on the server for now (${(err as Error).message})`);
+  }
+}
+
+/** Recreates a directory whose delete the server refused, unless something else took the name here meanwhile. */
+function restoreRefusedDir(ctx: CycleContext, p: string): void {
+  const { index, namer, folder, rows } = ctx;
+  const row = rows.get(p);
+  if (!row || row.base_revision === null) return;
+  const disk = namer.diskPathFor(p);
+  const full = path.join(folder, disk);
+  try {
+    if (!fs.existsSync(full)) fs.mkdirSync(full, { recursive: true });
+    const st = fs.lstatSync(full);
+    if (!st.isDirectory()) return; // a file took the name here: its own write meets the directory on the server
+    index.put(rowFrom(p, disk === p ? null : disk, st, null, { revision: row.base_revision, sha256: null, kind: 'dir' }));
+  } catch {
+    // Not recreated: the base stays, and the next cycle asks the server again.
   }
 }

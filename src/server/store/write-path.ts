@@ -6,7 +6,7 @@
 import type { Kysely } from 'kysely';
 import { conflictPath } from '../../core/conflict-name.js';
 import { isUnchangedWrite, writeNeedsHistory, writeOutcome, type LiveRow, type WriteRequest } from '../../core/write-rule.js';
-import { ancestorsOf, canHoldSubtree, placeInTree, rebasePath, type LiveKind, type Placement } from '../../core/tree.js';
+import { ancestorsOf, ancestorsToRevive, canHoldSubtree, placeInTree, rebasePath, refusesDirDelete, type LiveKind, type Placement } from '../../core/tree.js';
 import { decideMove, impossibleMove } from '../../core/move.js';
 import type { DeleteResult, EntryKind, MoveResult, WriteResult } from '../../core/protocol.js';
 import type { Engine } from '../db/connection.js';
@@ -259,6 +259,7 @@ export class CommitTx {
       conflictOf = { path: input.path, revision: liveRow!.revision };
       await this.loadRows([target]);
     }
+    await this.reviveAncestors(target, input.device.id, now);
     return this.putRow(target, input, input.device.id, outcome, outcome, conflictOf, now);
   }
 
@@ -320,6 +321,9 @@ export class CommitTx {
         'edit_wins',
         `the file was changed on the server (revision ${current.revision}) after revision ${baseRevision}; sync to get the new version instead of deleting it`,
       );
+    }
+    if (current.kind === 'dir' && baseRevision !== null && refusesDirDelete(current.kind, baseRevision, await this.liveBelowNow(path))) {
+      throw new ApiError(409, 'not_empty', 'the directory holds files this device has not seen yet; sync to get them instead of deleting it');
     }
     const revision = ++this.counter;
     const now = Date.now();
@@ -472,8 +476,17 @@ export class CommitTx {
     }
     if (!conflictOf) return null;
     const checked = await this.withStoredSize(input);
-    await this.loadRows([target]);
+    await this.loadRows([target, ...ancestorsOf(target)]);
+    await this.reviveAncestors(target, input.device.id, now);
     return this.putRow(target, checked, input.device.id, 'conflict', 'conflict', conflictOf, now);
+  }
+
+  /** Brings back, as directories by `by`, the deleted ancestors of a device write's final path (core/tree.ts). */
+  private async reviveAncestors(target: string, by: string, now: number): Promise<void> {
+    await this.loadRows(ancestorsOf(target));
+    for (const a of ancestorsToRevive(target, (p) => !!this.rows.get(p)?.is_deleted)) {
+      await this.putRow(a, { kind: 'dir', sha256: null, size: 0, mtime: now, mode: 0o755 }, by, 'created', 'created', undefined, now);
+    }
   }
 
   /** The first `F (conflict from DEVICE DATE[ n])` that is not a live file. */
