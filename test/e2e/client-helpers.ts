@@ -4,6 +4,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { request } from 'undici';
+import { createTestDatabase } from '../helpers/postgres.js';
 import { CLI, spawnServer, tempDir, type ServerProcess } from '../helpers/server.js';
 
 export interface CliRun {
@@ -46,10 +47,13 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
-export async function startFixture(opts: { serverArgs?: string[] } = {}): Promise<Fixture> {
+/** `engine: 'postgres'`: the server process on a fresh PostgreSQL database of its own (dropped on close). */
+export async function startFixture(opts: { serverArgs?: string[]; engine?: 'sqlite' | 'postgres' } = {}): Promise<Fixture> {
   const root = await tempDir('synmac-e2e-');
   const dataDir = path.join(root, 'server');
-  let server = await spawnServer(dataDir, { extraArgs: opts.serverArgs });
+  const pgdb = opts.engine === 'postgres' ? await createTestDatabase() : null;
+  const databaseUrl = pgdb?.url;
+  let server = await spawnServer(dataDir, { extraArgs: opts.serverArgs, databaseUrl });
   const port = new URL(server.url).port;
   const adminToken = fs.readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim();
   const fx: Fixture = {
@@ -78,10 +82,11 @@ export async function startFixture(opts: { serverArgs?: string[] } = {}): Promis
     },
     async restartServer() {
       await server.kill();
-      server = await spawnServer(dataDir, { port: Number(port), extraArgs: opts.serverArgs });
+      server = await spawnServer(dataDir, { port: Number(port), extraArgs: opts.serverArgs, databaseUrl });
     },
     async close() {
       await server.kill();
+      if (pgdb) await pgdb.drop();
       fs.rmSync(root, { recursive: true, force: true });
     },
   };

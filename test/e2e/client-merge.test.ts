@@ -4,15 +4,10 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENGINES } from '../helpers/postgres.js';
 import { startFixture, type Fixture, type TestDevice } from './client-helpers.js';
 
 let fx: Fixture;
-beforeAll(async () => {
-  fx = await startFixture();
-});
-afterAll(async () => {
-  await fx?.close();
-});
 
 const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
 const lines = (n: number, eol = '\n') => Array.from({ length: n }, (_, i) => `line ${i + 1}`).join(eol) + eol;
@@ -37,7 +32,16 @@ function setConfig(d: TestDevice, keys: Record<string, unknown>): void {
 // Each test runs a dozen CLI processes; on a loaded 2-core machine one takes seconds.
 const SLOW = 300_000;
 
-describe('text merges (real processes)', () => {
+// On both engines: the merge's inputs go into the history and the merge commits on the
+// server's write path, which is SQL of its own on each.
+describe.each(ENGINES)('text merges (real processes, server on %s)', (engine) => {
+  beforeAll(async () => {
+    fx = await startFixture({ engine });
+  });
+  afterAll(async () => {
+    await fx?.close();
+  });
+
   it('edits of different lines of notes.md merge: no conflict copy, both edits on both devices, both inputs in the history', async () => {
     const base = lines(10);
     const [a, b] = await pairWith('m1', 'notes.md', base);
