@@ -87,16 +87,16 @@ export function applyCommitResult(ctx: CycleContext, c: PlannedOp, r: CommitResu
 
 /** Recreates a directory whose delete the server refused, unless something else took the name here meanwhile. */
 function restoreRefusedDir(ctx: CycleContext, p: string): void {
-  const { index, namer, folder, rows } = ctx;
+  const { index, namer, folder, rows, disk } = ctx;
   const row = rows.get(p);
   if (!row || row.base_revision === null) return;
-  const disk = namer.diskPathFor(p);
-  const full = path.join(folder, disk);
+  const at = namer.diskPathFor(p);
+  const full = path.join(folder, at);
   try {
-    if (!fs.existsSync(full)) fs.mkdirSync(full, { recursive: true });
-    const st = fs.lstatSync(full);
+    if (!disk.exists(full)) disk.mkdirp(full);
+    const st = disk.lstat(full);
     if (!st.isDirectory()) return; // a file took the name here: its own write meets the directory on the server
-    index.put(rowFrom(p, disk === p ? null : disk, st, null, { revision: row.base_revision, sha256: null, kind: 'dir' }));
+    index.put(rowFrom(p, at === p ? null : at, st, null, { revision: row.base_revision, sha256: null, kind: 'dir' }));
   } catch {
     // Not recreated: the base stays, and the next cycle asks the server again.
   }
