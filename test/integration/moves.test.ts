@@ -210,6 +210,17 @@ describe.each(ENGINES)('moves (%s)', (engine) => {
     expect(now.get('Right/r.txt')?.sha256).toBe(sha('right'));
   });
 
+  it('a move into a directory deleted meanwhile brings the directory back: no live path under a deleted one', async () => {
+    const dirRev = (await commit(b, [mkdir('Gone')]))[0].revision as number;
+    const base = await file('into-gone.txt', 'moved into gone');
+    expect((await commit(b, [{ op: 'delete', path: 'Gone', base_revision: dirRev }]))[0].result).toBe('deleted');
+    const [m] = await commit(a, [move('into-gone.txt', 'Gone/into-gone.txt', base, 'moved into gone')]);
+    expect(m.result).toBe('moved');
+    const now = await live();
+    expect(now.get('Gone')?.kind).toBe('dir');
+    expect(now.get('Gone/into-gone.txt')?.sha256).toBe(sha('moved into gone'));
+  });
+
   it('bad moves are refused item by item and change nothing', async () => {
     const dirRev = (await commit(a, [mkdir('Self')]))[0].revision as number;
     const cursor = await a.cursor();

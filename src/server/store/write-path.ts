@@ -380,6 +380,8 @@ export class CommitTx {
     await this.loadRows(targets);
     const now = Date.now();
     const by = m.device.id;
+    // Moved into a directory deleted meanwhile: it comes back, as for a write.
+    await this.reviveAncestors(m.to, by, now);
     const arrived: FilesTable[] = sources.map((r, i) => ({
       ...r,
       path: targets[i],
