@@ -4,12 +4,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConflictPath } from '../../src/core/conflict-name.js';
-import { World, ops, quiesceAndCheck } from './sync-model.js';
+import { hasPostgres } from '../helpers/postgres.js';
+import { World, ops, quiesceAndCheck, type Profile } from './sync-model.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-async function scenario(steps: (w: World) => Promise<void>): Promise<void> {
-  const w = new World('in-process');
+const profiles: Profile[] = hasPostgres ? ['in-process', 'postgres'] : ['in-process'];
+
+async function scenario(steps: (w: World) => Promise<void>, profile: Profile = 'in-process'): Promise<void> {
+  const w = new World(profile);
   try {
     await w.start();
     await steps(w);
@@ -69,21 +72,23 @@ describe('model-based test regressions', () => {
   // directory stays, as an edit beats a delete), and the devices converge on A's file.
   // (The model first took this for a false alarm of its own, and judges a conflict copy
   // inside a copied subtree at the name the devices wrote, which stays right.)
-  it('a directory holding a conflict copy the deleter never saw is not deleted under it, and nothing comes back as a subtree copy', () =>
-    scenario(async (w) => {
-      ops.write(w, 'C', 'd/e/f.txt');
-      ops.write(w, 'A', 'd/e/f.txt');
-      await ops.syncAll(w);
-      ops.rmTree(w, 'B', 'd');
-      await ops.sync(w, 'B');
-      ops.rmTree(w, 'C', 'd');
-      ops.dirToFile(w, 'A', 'd');
-      await ops.sync(w, 'C');
-      await quiesceAndCheck(w);
-      const live = await w.serverLive();
-      expect([...live.keys()]).toEqual(['d']);
-      expect(live.get('d')).toBe(sha(fs.readFileSync(path.join(w.folder('A'), 'd'))));
-    }));
+  for (const profile of profiles) {
+    it(`a directory holding a conflict copy the deleter never saw is not deleted under it, and nothing comes back as a subtree copy (${profile === 'postgres' ? 'PostgreSQL' : 'SQLite'})`, () =>
+      scenario(async (w) => {
+        ops.write(w, 'C', 'd/e/f.txt');
+        ops.write(w, 'A', 'd/e/f.txt');
+        await ops.syncAll(w);
+        ops.rmTree(w, 'B', 'd');
+        await ops.sync(w, 'B');
+        ops.rmTree(w, 'C', 'd');
+        ops.dirToFile(w, 'A', 'd');
+        await ops.sync(w, 'C');
+        await quiesceAndCheck(w);
+        const live = await w.serverLive();
+        expect([...live.keys()]).toEqual(['d']);
+        expect(live.get('d')).toBe(sha(fs.readFileSync(path.join(w.folder('A'), 'd'))));
+      }, profile));
+  }
 
   // Found by the soak (seed 1448237985): not an engine bug but a false alarm of the model
   // itself — a conflict copy moved with its folder keeps its name, and was judged against
@@ -138,22 +143,26 @@ describe('model-based test regressions', () => {
 
   // Text merges (issue 8 item 6): edits of different lines on two devices merge, and a
   // crash after the merge's commit, before the merge reached the disk, still converges.
-  for (const stage of [null, 'before-index-commit', 'after-plan'] as const) {
-    it(`two devices' edits of different lines of a text file merge${stage ? ` (crash ${stage} during the merge)` : ''}`, () =>
-      scenario(async (w) => {
-        ops.editLine(w, 'A', 'a.txt', 0);
-        await ops.syncAll(w);
-        ops.editLine(w, 'A', 'a.txt', 1);
-        ops.editLine(w, 'B', 'a.txt', 6);
-        await ops.sync(w, 'A');
-        if (stage) await ops.crash(w, 'B', stage);
-        await ops.syncAll(w);
-        await quiesceAndCheck(w);
-        const live = await w.serverLive();
-        expect([...live.keys()].filter((p) => parseConflictPath(p))).toEqual([]);
-        const text = fs.readFileSync(path.join(w.folder('C'), 'a.txt'), 'utf8').split('\n');
-        expect(text[1]).toMatch(/^A#/);
-        expect(text[6]).toMatch(/^B#/);
-      }));
+  // On both engines: a merge commits its inputs and its result through the server's write
+  // path and history, which are SQL of their own on each.
+  for (const profile of profiles) {
+    for (const stage of [null, 'before-index-commit', 'after-plan'] as const) {
+      it(`two devices' edits of different lines of a text file merge${stage ? ` (crash ${stage} during the merge)` : ''} (${profile === 'postgres' ? 'PostgreSQL' : 'SQLite'})`, () =>
+        scenario(async (w) => {
+          ops.editLine(w, 'A', 'a.txt', 0);
+          await ops.syncAll(w);
+          ops.editLine(w, 'A', 'a.txt', 1);
+          ops.editLine(w, 'B', 'a.txt', 6);
+          await ops.sync(w, 'A');
+          if (stage) await ops.crash(w, 'B', stage);
+          await ops.syncAll(w);
+          await quiesceAndCheck(w);
+          const live = await w.serverLive();
+          expect([...live.keys()].filter((p) => parseConflictPath(p))).toEqual([]);
+          const text = fs.readFileSync(path.join(w.folder('C'), 'a.txt'), 'utf8').split('\n');
+          expect(text[1]).toMatch(/^A#/);
+          expect(text[6]).toMatch(/^B#/);
+        }, profile));
+    }
   }
 });
