@@ -19,7 +19,19 @@ export class KeyRevokedError extends Error {
 }
 
 export type CommitOp =
-  | { op: 'write'; path: string; kind: 'file' | 'dir'; sha256: string | null; size: number; mtime: number; mode: number; base_revision: number | null }
+  | {
+      op: 'write';
+      path: string;
+      kind: 'file' | 'dir';
+      sha256: string | null;
+      size: number;
+      mtime: number;
+      mode: number;
+      base_revision: number | null;
+      /** travelling extended attributes (absent: this device does not carry metadata) */
+      xattrs?: Record<string, string>;
+    }
+  | { op: 'meta'; path: string; base_revision: number | null; mode: number; xattrs: Record<string, string> }
   | { op: 'delete'; path: string; base_revision: number | null };
 
 /** A move of a file or a directory with its subtree (docs/api.md, Moves); a file's content travels for the fallback. */

@@ -25,7 +25,17 @@ export interface IndexRow {
   base_revision: number | null;
   base_sha256: string | null;
   base_kind: EntryKind | null;
+  /**
+   * Metadata hash of the local file at that stat (core/file-meta.ts; null: the default);
+   * UNREAD_META: not read yet (a row from before metadata was carried), read on next scan.
+   */
+  meta_hash?: string | null;
+  /** the metadata hash last agreed with the server (null: the default, or none known) */
+  base_meta_hash?: string | null;
 }
+
+/** An index row whose metadata was never read (written before metadata was carried). */
+export const UNREAD_META = '?';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS files (
@@ -40,7 +50,9 @@ CREATE TABLE IF NOT EXISTS files (
   sha256 TEXT,
   base_revision INTEGER,
   base_sha256 TEXT,
-  base_kind TEXT
+  base_kind TEXT,
+  meta_hash TEXT DEFAULT '?',
+  base_meta_hash TEXT
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS files_base_sha256 ON files (base_sha256);
@@ -125,12 +137,16 @@ export class IndexDb {
     // a lost index row only costs a re-hash and a no-op /status answer.
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);
+    // An index from before metadata was carried: every row's metadata is unread ('?').
+    const cols = new Set((this.db.prepare('PRAGMA table_info(files)').all() as Array<{ name: string }>).map((c) => c.name));
+    if (!cols.has('meta_hash')) this.db.exec(`ALTER TABLE files ADD COLUMN meta_hash TEXT DEFAULT '${UNREAD_META}'`);
+    if (!cols.has('base_meta_hash')) this.db.exec('ALTER TABLE files ADD COLUMN base_meta_hash TEXT');
     this.upsertStmt = this.db.prepare(
-      `INSERT INTO files (path, disk_path, kind, size, mtime, ino, ctime, mode, sha256, base_revision, base_sha256, base_kind)
-       VALUES (@path, @disk_path, @kind, @size, @mtime, @ino, @ctime, @mode, @sha256, @base_revision, @base_sha256, @base_kind)
+      `INSERT INTO files (path, disk_path, kind, size, mtime, ino, ctime, mode, sha256, base_revision, base_sha256, base_kind, meta_hash, base_meta_hash)
+       VALUES (@path, @disk_path, @kind, @size, @mtime, @ino, @ctime, @mode, @sha256, @base_revision, @base_sha256, @base_kind, @meta_hash, @base_meta_hash)
        ON CONFLICT(path) DO UPDATE SET disk_path=excluded.disk_path, kind=excluded.kind, size=excluded.size, mtime=excluded.mtime,
          ino=excluded.ino, ctime=excluded.ctime, mode=excluded.mode, sha256=excluded.sha256, base_revision=excluded.base_revision,
-         base_sha256=excluded.base_sha256, base_kind=excluded.base_kind`,
+         base_sha256=excluded.base_sha256, base_kind=excluded.base_kind, meta_hash=excluded.meta_hash, base_meta_hash=excluded.base_meta_hash`,
     );
     this.deleteStmt = this.db.prepare('DELETE FROM files WHERE path = ?');
     this.getStmt = this.db.prepare('SELECT * FROM files WHERE path = ?');
@@ -146,7 +162,7 @@ export class IndexDb {
    */
   all(): Map<string, IndexRow> {
     const stmt = this.db
-      .prepare('SELECT path, disk_path, kind, size, mtime, ino, ctime, mode, sha256, base_revision, base_sha256, base_kind FROM files')
+      .prepare('SELECT path, disk_path, kind, size, mtime, ino, ctime, mode, sha256, base_revision, base_sha256, base_kind, meta_hash, base_meta_hash FROM files')
       .raw(true);
     const map = new Map<string, IndexRow>();
     for (const r of stmt.iterate() as IterableIterator<unknown[]>) {
@@ -163,6 +179,8 @@ export class IndexDb {
         base_revision: r[9] as number | null,
         base_sha256: r[10] as string | null,
         base_kind: r[11] as IndexRow['base_kind'],
+        meta_hash: r[12] as string | null,
+        base_meta_hash: r[13] as string | null,
       };
       map.set(row.path, row);
     }
@@ -216,7 +234,8 @@ export class IndexDb {
   }
 
   put(row: IndexRow): void {
-    this.upsertStmt.run(row);
+    // Writers that know nothing of metadata leave it unread, so the next scan reads it.
+    this.upsertStmt.run({ ...row, meta_hash: row.meta_hash === undefined ? UNREAD_META : row.meta_hash, base_meta_hash: row.base_meta_hash ?? null });
   }
 
   remove(p: string): void {

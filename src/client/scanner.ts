@@ -9,7 +9,7 @@ import type { EntryKind } from '../core/protocol.js';
 import { hashFile, pool } from './hash.js';
 import { diskFolder, type LocalFolder } from './local-folder/folder.js';
 import type { IgnoreRules } from './ignore-rules.js';
-import { rowSourceOf, type IndexRow, type RowSource } from './index-db.js';
+import { rowSourceOf, UNREAD_META, type IndexRow, type RowSource } from './index-db.js';
 
 export interface LocalEntry {
   path: string;
@@ -24,6 +24,11 @@ export interface LocalEntry {
   sha256: string | null;
   /** unchanged on disk since the index row, and that row agrees with its base: nothing to do */
   agreed: boolean;
+  /**
+   * The metadata hash (core/file-meta.ts) of the file, filled in by the cycle's metadata
+   * pass (cycle/meta.ts); absent: not known (metadata not carried on this device).
+   */
+  metaHash?: string | null;
 }
 
 export interface Skipped {
@@ -70,7 +75,7 @@ export class LocalEntries {
     if (e || !this.agreedOnly.has(p)) return e;
     const row = this.source.get(p);
     if (!row) return undefined;
-    const m: LocalEntry = { path: p, diskPath: row.disk_path ?? row.path, kind: row.kind, size: row.size, mtime: row.mtime, ino: row.ino, ctime: row.ctime, mode: row.mode, sha256: row.sha256, agreed: true };
+    const m: LocalEntry = { path: p, diskPath: row.disk_path ?? row.path, kind: row.kind, size: row.size, mtime: row.mtime, ino: row.ino, ctime: row.ctime, mode: row.mode, sha256: row.sha256, agreed: true, metaHash: row.meta_hash ?? null };
     this.full.set(p, m);
     this.agreedOnly.delete(p);
     return m;
@@ -127,7 +132,9 @@ function sameStat(a: fs.Stats, b: fs.Stats): boolean {
 function agrees(row: IndexRow | undefined, kind: EntryKind, disk: string, wire: string): boolean {
   if (!row || row.base_revision === null || row.kind !== kind || (row.base_kind ?? row.kind) !== kind) return false;
   if ((row.disk_path ?? row.path) !== disk || row.path !== wire) return false;
-  return kind === 'dir' || row.base_sha256 === row.sha256;
+  if (kind === 'dir') return true;
+  // The metadata too: read (not a row from before metadata was carried) and agreed.
+  return row.base_sha256 === row.sha256 && row.meta_hash !== UNREAD_META && (row.meta_hash ?? null) === (row.base_meta_hash ?? null);
 }
 
 /** The names in a directory, read as bytes: the valid ones, and a report of each other one. */

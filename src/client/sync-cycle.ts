@@ -31,6 +31,7 @@ import { planCycle } from './cycle/plan.js';
 import type { CycleOptions, CycleResult, Device } from './cycle/types.js';
 import { uploadPhase } from './cycle/upload.js';
 import { renamePhase } from './cycle/renames.js';
+import { keptMetaPhase, metaPhase } from './cycle/meta.js';
 
 export type { CrashStage, CycleOptions, CycleResult, Device } from './cycle/types.js';
 export { DiskNamer, caseSuffixName } from './disk-namer.js';
@@ -98,6 +99,7 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
     hook,
     concurrency: options.concurrency ?? 8,
     aborted: () => options.signal?.aborted === true,
+    xattrs: plan.xattrs,
   };
 
   // Conflicts the server already holds (a crash after an earlier commit): adopt, don't re-upload.
@@ -108,8 +110,11 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   const { committed, conflictDownloads } = await uploadPhase(ctx, actions, plan.moves);
   // Other devices' moves as renames; what cannot be renamed is downloaded and deleted as usual.
   actions = [...actions, ...(await renamePhase(ctx, plan.renames))];
+  await metaPhase(ctx, actions);
   deleteLocalPhase(ctx, actions);
   await downloadPhase(ctx, actions, conflictDownloads);
+  // Downloads that kept this device's metadata on the server's new bytes: send it now.
+  await keptMetaPhase(ctx, actions);
   await finishPhase(ctx, actions, plan.cursor, committed, result.skipped);
   // Nothing is left to fetch: partial chunked downloads kept for resuming are not wanted
   // any more (a file that changed on the server mid-download leaves one behind).

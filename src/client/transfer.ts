@@ -47,7 +47,7 @@ export async function downloadBlob(api: Api, sha256: string, dest: string, disk:
 }
 
 /** The mode a synced file gets: rw-r--r--, plus the executable bits the server recorded (never setuid & co). */
-function localMode(remoteMode: number): number {
+export function localMode(remoteMode: number): number {
   const exec = remoteMode & 0o111;
   return exec ? 0o755 & (0o644 | exec) : 0o644;
 }

@@ -8,11 +8,15 @@ import type { LocalEntry } from '../scanner.js';
 import type { CycleContext } from './context.js';
 import { stillSame } from './disk-checks.js';
 import { putRow, rowFrom } from './rows.js';
+import { takeServerMeta } from './meta.js';
+import type { Xattrs } from '../../core/file-meta.js';
 
 export interface PlannedOp {
   op: CommitOp;
   action: SyncAction;
   entry?: LocalEntry;
+  /** the attributes a write sent (undefined: none, metadata not carried) */
+  sent?: Xattrs;
 }
 
 /** Applies one commit result to the index and the disk; a conflict's download of the server's side goes to `conflictDownloads`. */
@@ -51,7 +55,9 @@ export function applyCommitResult(ctx: CycleContext, c: PlannedOp, r: CommitResu
     result.paths.uploaded.push(p);
   }
   if (w.path === p) {
-    putRow(index, e.path, e, { revision: w.revision, sha256: w.sha256, kind: e.kind });
+    // The server may have kept another device's metadata on these bytes: take it here too.
+    const meta = takeServerMeta(ctx, e, c.sent, w);
+    putRow(index, e.path, e, { revision: w.revision, sha256: w.sha256, kind: e.kind }, meta === undefined ? undefined : { local: meta, base: meta });
     return;
   }
   // The server kept the other side's bytes under the name and stored ours as a

@@ -7,6 +7,7 @@ import type { IgnoreRules } from '../ignore-rules.js';
 import type { IndexDb, RowView } from '../index-db.js';
 import type { LocalFolder } from '../local-folder/folder.js';
 import type { LocalEntries } from '../scanner.js';
+import type { XattrIo } from '../xattr-io.js';
 import type { CrashStage, CycleOptions, CycleResult } from './types.js';
 
 export interface CycleContext {
@@ -27,4 +28,6 @@ export interface CycleContext {
   hook: (stage: CrashStage) => void | Promise<void>;
   concurrency: number;
   aborted: () => boolean;
+  /** extended attributes of the folder's files (null: not available here, metadata not carried) */
+  xattrs: XattrIo | null;
 }

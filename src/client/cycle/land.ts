@@ -5,7 +5,9 @@ import path from 'node:path';
 import { parseConflictPath } from '../../core/conflict-name.js';
 import type { SyncAction } from '../../core/protocol.js';
 import type { IndexRow } from '../index-db.js';
-import { applyMeta } from '../transfer.js';
+import { applyMeta, localMode } from '../transfer.js';
+import { metaHash, metaOf } from '../../core/file-meta.js';
+import type { LocalEntry } from '../scanner.js';
 import type { CycleContext } from './context.js';
 import { removeDirIfOnlyJunk, stillSame } from './disk-checks.js';
 import { rowFrom } from './rows.js';
@@ -30,6 +32,8 @@ export class Lander {
       return;
     }
     const here = entries.get(a.path);
+    // The metadata goes onto the temp file too, so the file appears with it at once.
+    const meta = this.metaOnto(a, tmp, full, here);
     if (here?.kind === 'dir') {
       // A directory here became a file on the server: its files were deleted just before
       // (or moved into a conflict copy of the directory). What is left is only junk, or
@@ -50,7 +54,12 @@ export class Lander {
     }
     dk.rename(tmp, full);
     const st = dk.lstat(full);
-    this.landed.push(rowFrom(a.path, disk === a.path ? null : disk, st, r.sha256, { revision: r.revision, sha256: r.sha256, kind: 'file' }));
+    const row = rowFrom(a.path, disk === a.path ? null : disk, st, r.sha256, { revision: r.revision, sha256: r.sha256, kind: 'file' });
+    if (meta !== undefined) {
+      row.meta_hash = meta;
+      row.base_meta_hash = r.meta_hash ?? null;
+    }
+    this.landed.push(row);
     result.downloaded.files++;
     result.paths.downloaded.push(a.path);
     result.downloaded.bytes += r.size;
@@ -58,6 +67,30 @@ export class Lander {
     // copies are renamed into place, never downloaded): its own kind of news.
     if (parseConflictPath(a.path)) result.receivedConflicts.push(a.path);
     if (this.landed.length >= 500) this.flush();
+  }
+
+  /**
+   * Puts the metadata the landed file must have onto `tmp`: the server's, or with
+   * `keep_local_meta` the local file's (its metadata changed here, the bytes there).
+   * Returns the metadata hash the file then has (undefined: metadata not carried).
+   */
+  private metaOnto(a: Extract<SyncAction, { action: 'download' }>, tmp: string, full: string, here: LocalEntry | undefined): string | null | undefined {
+    const { xattrs, result, disk } = this.ctx;
+    const r = a.remote;
+    if (!xattrs || r.meta_hash === undefined) return undefined;
+    try {
+      if (a.keep_local_meta && here?.kind === 'file') {
+        const mine = xattrs.read(full);
+        xattrs.write(tmp, mine);
+        disk.chmod(tmp, localMode(here.mode));
+        return metaHash(metaOf(here.mode, mine));
+      }
+      xattrs.write(tmp, r.xattrs ?? {});
+      return r.meta_hash;
+    } catch (err) {
+      result.problems.push(`${a.path}: its metadata could not be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); the content syncs, the metadata does not`);
+      return undefined;
+    }
   }
 
   /** Writes the rows of every file landed so far to the index. */

@@ -14,7 +14,9 @@ import { guardMassDelete } from './mass-delete.js';
 import { findMoves } from './moves.js';
 import { planRenames, type PlannedRename } from '../../core/move-apply.js';
 import type { DetectedMove } from '../../core/move-detect.js';
-import { baseOf, localOf, sameContent, diskOrNull, statCols } from './rows.js';
+import { baseOf, localOf, metaChanged, sameContent, diskOrNull, statCols } from './rows.js';
+import { readLocalMeta } from './meta.js';
+import { loadXattrIo, type XattrIo } from '../xattr-io.js';
 import type { CycleOptions, Device } from './types.js';
 
 export interface CyclePlan {
@@ -29,6 +31,8 @@ export interface CyclePlan {
   moves: DetectedMove[];
   /** moves made elsewhere, to carry out as renames */
   renames: PlannedRename[];
+  /** the folder's extended attributes (null: not available here, metadata not carried) */
+  xattrs: XattrIo | null;
 }
 
 export async function planCycle(
@@ -57,6 +61,12 @@ export async function planCycle(
     remote: incremental?.changes.keys(),
   });
   const { entries } = scan;
+  // Metadata (mode bits, extended attributes) of what the scan saw change; unavailable
+  // here, it is said once per cycle, as a path that cannot be fully synced.
+  const loaded = await loadXattrIo();
+  const xattrs = 'io' in loaded ? loaded.io : null;
+  if (!xattrs) scan.skipped.push({ path: '.', reason: `extended attributes (Finder tags, comments) and modes are not synced on this device: ${(loaded as { error: string }).error}` });
+  readLocalMeta(config.folder, scan, rows, xattrs);
   const untouchable = new Set<string>([...scan.unstable, ...scan.skipped.map((s) => s.path)]);
   if (scan.unstable.length) problems.push(`${scan.unstable.length} file(s) changed while being read; retried next cycle`);
 
@@ -99,7 +109,7 @@ export async function planCycle(
   const incoming = planRenames(outgoing.actions, (p) => baseOf(rows.get(p)));
   actions = incoming.actions;
   guardMassDelete(actions, index, rows, options.allowMassDelete === true);
-  return { scan, actions, cursor, mode, problems, moves: outgoing.moves, renames: incoming.renames };
+  return { scan, actions, cursor, mode, problems, moves: outgoing.moves, renames: incoming.renames, xattrs };
 }
 
 /** Local stat changes with identical bytes (a touch, a copy-over) only refresh the index. */
@@ -109,10 +119,11 @@ function refreshStats(scan: LocalScan, index: IndexDb, rows: RowView): void {
       if (e.agreed) continue;
       const row = rows.get(e.path);
       if (!row) continue;
-      if (row.size !== e.size || row.mtime !== e.mtime || row.ino !== e.ino || row.ctime !== e.ctime || row.disk_path !== diskOrNull(e) || row.sha256 !== e.sha256) {
-        // The stat and the hash move together: a stat without its hash would let the
-        // next scan skip hashing a changed file. The base is untouched.
-        const next = { ...row, ...statCols(e), kind: e.kind, sha256: e.sha256 };
+      const meta = e.metaHash === undefined ? '?' : e.metaHash;
+      if (row.size !== e.size || row.mtime !== e.mtime || row.ino !== e.ino || row.ctime !== e.ctime || row.disk_path !== diskOrNull(e) || row.sha256 !== e.sha256 || row.meta_hash !== meta) {
+        // The stat, the hash and the metadata move together: a stat without its hash would
+        // let the next scan skip hashing a changed file. The base is untouched.
+        const next = { ...row, ...statCols(e), kind: e.kind, sha256: e.sha256, meta_hash: meta };
         index.put(next);
         rows.set(e.path, next);
       }
@@ -124,7 +135,11 @@ function refreshStats(scan: LocalScan, index: IndexDb, rows: RowView): void {
 function changedHere(scan: LocalScan, index: IndexDb, rows: RowView, rules: IgnoreRules, untouchable: Set<string>) {
   const { entries } = scan;
   const localChanged = new Set<string>();
-  for (const e of entries.changedValues()) if (!e.agreed && !sameContent(e, baseOf(rows.get(e.path)))) localChanged.add(e.path);
+  for (const e of entries.changedValues()) {
+    if (e.agreed) continue;
+    const row = rows.get(e.path);
+    if (!sameContent(e, baseOf(row)) || metaChanged(e, row)) localChanged.add(e.path);
+  }
   const deletedHere: string[] = [];
   // Full scan: every base path; path scan: the paths it looked at and the indexed subtrees
   // of what was walked or is no longer a directory.
@@ -154,6 +169,8 @@ function statusRequest(scan: LocalScan, rows: RowView, deletedHere: string[]): S
       base_revision: b ? b.revision : null,
       base_sha256: b ? b.sha256 : null,
       base_kind: b ? b.kind : null,
+      // Only from a device that carries metadata: the server then plans it too.
+      ...(e.metaHash !== undefined ? { meta_hash: e.metaHash, base_meta_hash: b?.metaHash ?? null } : {}),
     });
   }
   for (const p of deletedHere) {

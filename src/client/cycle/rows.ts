@@ -9,11 +9,19 @@ export type BaseCols = { revision: number; sha256: string | null; kind: EntryKin
 
 export function baseOf(row: IndexRow | undefined): BaseState | null {
   if (!row || row.base_revision === null) return null;
-  return { revision: row.base_revision, kind: (row.base_kind ?? row.kind) as EntryKind, sha256: row.base_sha256 };
+  return { revision: row.base_revision, kind: (row.base_kind ?? row.kind) as EntryKind, sha256: row.base_sha256, metaHash: row.base_meta_hash ?? null };
 }
 
 export function localOf(e: LocalEntry | undefined): LocalState | null {
-  return e ? { kind: e.kind, sha256: e.kind === 'dir' ? null : e.sha256 } : null;
+  if (!e) return null;
+  const l: LocalState = { kind: e.kind, sha256: e.kind === 'dir' ? null : e.sha256 };
+  if (e.metaHash !== undefined) l.metaHash = e.metaHash;
+  return l;
+}
+
+/** The local metadata differs from the agreed one (only for entries whose metadata is known). */
+export function metaChanged(e: LocalEntry, row: IndexRow | undefined): boolean {
+  return e.metaHash !== undefined && e.metaHash !== (row?.base_meta_hash ?? null);
 }
 
 export function sameContent(e: LocalEntry | undefined, b: BaseState | null): boolean {
@@ -30,9 +38,14 @@ export function statCols(e: LocalEntry) {
   return { disk_path: diskOrNull(e), size: e.size, mtime: e.mtime, ino: e.ino, ctime: e.ctime, mode: e.mode };
 }
 
-/** The row for a path whose local entry (as scanned) now agrees with `base`. */
-export function putRow(index: IndexDb, p: string, e: LocalEntry, base: BaseCols): void {
-  index.put({ path: p, kind: e.kind, ...statCols(e), sha256: e.sha256, base_revision: base.revision, base_sha256: base.sha256, base_kind: base.kind });
+/**
+ * The row for a path whose local entry (as scanned) now agrees with `base`. `meta`: the
+ * metadata hash on disk and agreed (absent: the entry's own, agreed as it is — both sides
+ * hold it; or unread when the entry's metadata is not known).
+ */
+export function putRow(index: IndexDb, p: string, e: LocalEntry, base: BaseCols, meta?: { local: string | null; base: string | null }): void {
+  const m = meta ?? (e.metaHash !== undefined ? { local: e.metaHash, base: e.metaHash } : undefined);
+  index.put({ path: p, kind: e.kind, ...statCols(e), sha256: e.sha256, base_revision: base.revision, base_sha256: base.sha256, base_kind: base.kind, meta_hash: m?.local, base_meta_hash: m?.base ?? null });
 }
 
 /** The row for a path from a fresh lstat (after a rename or a download). */

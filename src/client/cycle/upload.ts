@@ -15,6 +15,7 @@ import type { CycleContext } from './context.js';
 import { uploadLarge } from './upload-large.js';
 import { sendMoves } from './moves.js';
 import type { DetectedMove } from '../../core/move-detect.js';
+import { xattrsToSend } from './meta.js';
 
 export interface UploadOutcome {
   /** how many ops this cycle committed (or tried to) */
@@ -32,16 +33,28 @@ export async function uploadPhase(ctx: CycleContext, actions: SyncAction[], move
       const e = entries.get(a.path);
       if (!e) continue;
       if (e.kind === 'file') blobs.set(e.sha256!, e);
+      const sent = xattrsToSend(ctx, e);
       planned.push({
         action: a,
         entry: e,
-        op: { op: 'write', path: a.path, kind: e.kind, sha256: e.kind === 'file' ? e.sha256 : null, size: e.size, mtime: Math.floor(e.mtime), mode: e.mode, base_revision: a.base_revision },
+        sent,
+        op: {
+          op: 'write',
+          path: a.path,
+          kind: e.kind,
+          sha256: e.kind === 'file' ? e.sha256 : null,
+          size: e.size,
+          mtime: Math.floor(e.mtime),
+          mode: e.mode,
+          base_revision: a.base_revision,
+          ...(sent !== undefined ? { xattrs: sent } : {}),
+        },
       });
     } else if (a.action === 'server_delete') {
       planned.push({ action: a, op: { op: 'delete', path: a.path, base_revision: a.base_revision } });
     }
   }
-  const ops = commitOrder(planned, (p) => p.op);
+  const ops = commitOrder(planned, (p) => p.op as { op: 'write' | 'delete'; path: string });
   const conflictDownloads: SyncAction[] = [];
   // Moves first, in their own commits: the server already holds their content, and what
   // else this cycle writes below a moved directory lands in it at its new name.
