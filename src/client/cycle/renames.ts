@@ -40,10 +40,13 @@ export async function renamePhase(ctx: CycleContext, renames: readonly PlannedRe
   for (const r of files) {
     if (ctx.aborted()) break;
     const e = entries.get(r.from);
+    // The old name is given up first: on a case-insensitive disk a case-only rename would
+    // otherwise find its new spelling taken by itself.
+    ctx.namer.forget(r.from);
     const disk = ctx.namer.diskPathFor(r.to);
     const src = e && path.join(ctx.folder, e.diskPath);
     const dst = path.join(ctx.folder, disk);
-    if (!e || !src || e.kind !== 'file' || !stillSame(src, e, ctx.disk) || ctx.disk.exists(dst)) {
+    if (!e || !src || e.kind !== 'file' || !stillSame(src, e, ctx.disk) || (ctx.disk.exists(dst) && !sameFile(ctx, src, dst))) {
       fallback.push(...unpaired(r));
       continue;
     }
@@ -62,7 +65,6 @@ export async function renamePhase(ctx: CycleContext, renames: readonly PlannedRe
     durable.add(dst);
     done.push({ from: r.from, row: rowFrom(r.to, disk === r.to ? null : disk, ctx.disk.lstat(dst), r.remote.sha256, { revision: r.remote.revision, sha256: r.remote.sha256, kind: 'file' }) });
     entries.delete(r.from);
-    ctx.namer.forget(r.from);
     ctx.result.renamed.push({ from: r.from, path: r.to });
   }
   // The new names are durable before the index records them.
@@ -89,10 +91,11 @@ async function renameDir(ctx: CycleContext, d: DirRename): Promise<boolean> {
   const e = entries.get(d.from);
   const row = ctx.rows.get(d.from);
   const fromDisk = e?.diskPath ?? row?.disk_path ?? d.from;
+  namer.forget(d.from);
   const toDisk = namer.diskPathFor(d.to);
   const src = path.join(folder, fromDisk);
   const dst = path.join(folder, toDisk);
-  if (ctx.disk.exists(dst)) return false;
+  if (ctx.disk.exists(dst) && !sameFile(ctx, src, dst)) return false;
   // The disk's own word: nothing below that the plan did not see, nothing changed.
   const children = new Map<string, LocalEntry | undefined>(d.children.map((c) => [c.from, entries.get(c.from)]));
   if (!diskIsExactly(fromDisk, ctx, children)) return false;
@@ -150,4 +153,13 @@ function diskIsExactly(disk: string, ctx: CycleContext, children: Map<string, Lo
     }
   }
   return seen === children.size;
+}
+
+/** Two names of one file: a case-only (or normalization-only) rename on a disk that folds them. */
+function sameFile(ctx: CycleContext, a: string, b: string): boolean {
+  try {
+    return ctx.disk.lstat(a).ino === ctx.disk.lstat(b).ino;
+  } catch {
+    return false;
+  }
 }
