@@ -6,7 +6,7 @@
 import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
-import { CHUNKING_ALGO, chunkOffsets, type Manifest } from '../core/manifest.js';
+import { CHUNKING_ALGO, checkManifest, chunkOffsets, type Manifest } from '../core/manifest.js';
 import type { Api } from './api.js';
 import { ServerError } from './http.js';
 
@@ -69,8 +69,26 @@ export async function putManifest(api: Api, m: WireManifest): Promise<void> {
   await res.body.dump();
 }
 
-/** The manifest of `sha256`, or null when the server holds that content whole. */
-export async function getManifest(api: Api, sha256: string): Promise<WireManifest | null> {
+/**
+ * A manifest the server sent for content `sha256` of `size` bytes, checked by core's one
+ * manifest rule (the server's own), so a client never assembles a file from a list the
+ * server would refuse: a manifest that is malformed, or of other content, throws. One cut
+ * by a chunking algo this client does not know gives null: the chunks could still be
+ * fetched by hash, but nothing local could be reused, so the file comes whole instead
+ * (GET /blobs streams it from its chunks).
+ */
+export function servedManifest(json: unknown, sha256: string, size: number): WireManifest | null {
+  const check = checkManifest(json, { sha256, size });
+  if (check.ok) return check.manifest;
+  if (check.code === 'unknown_chunking') return null;
+  throw new Error(`the server sent a manifest this client cannot use (${check.message})`);
+}
+
+/**
+ * The manifest of `sha256` (`size` bytes), or null when the server holds that content
+ * whole (or cut it in a way this client does not know: see servedManifest).
+ */
+export async function getManifest(api: Api, sha256: string, size: number): Promise<WireManifest | null> {
   let res;
   try {
     res = await api.raw(`/api/v1/manifests/${sha256}`, { method: 'GET' });
@@ -80,7 +98,13 @@ export async function getManifest(api: Api, sha256: string): Promise<WireManifes
   }
   const chunks: Buffer[] = [];
   for await (const c of api.downBody(res.body)) chunks.push(c as Buffer);
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as WireManifest;
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new Error('the server sent a manifest that is not JSON');
+  }
+  return servedManifest(json, sha256, size);
 }
 
 /** A chunk about to be sent: its raw bytes, and the deflated form when that is worth sending. */

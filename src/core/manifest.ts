@@ -57,9 +57,20 @@ function onlyKeys(o: Record<string, unknown>, keys: readonly string[]): string |
  * two, inside the bounds above), every chunk within [min, max] except the last (which
  * may be shorter than min), and lengths that sum to `size`. A different cut than this
  * server would make is still correct content; it is refused so that every manifest the
- * server keeps is one another client could have produced. Returns a fresh copy.
+ * server keeps is one another client could have produced. With `of`, the manifest must
+ * also be of that content (and size). Returns a fresh copy.
  */
-export function checkManifest(input: unknown): ManifestCheck {
+export function checkManifest(input: unknown, of?: { sha256: string; size?: number }): ManifestCheck {
+  const r = checkManifestForm(input);
+  if (!r.ok || !of) return r;
+  // The one manifest rule serves both sides: the server checks a manifest against the
+  // hash in the URL, a client the one it receives against the content it asked for.
+  if (r.manifest.sha256 !== of.sha256) return { ok: false, code: 'bad_manifest', message: `the manifest is of content ${r.manifest.sha256}, not ${of.sha256}` };
+  if (of.size !== undefined && r.manifest.size !== of.size) return { ok: false, code: 'bad_manifest', message: `the manifest describes ${r.manifest.size} bytes, not ${of.size}` };
+  return r;
+}
+
+function checkManifestForm(input: unknown): ManifestCheck {
   const bad = (message: string): ManifestCheck => ({ ok: false, code: 'bad_manifest', message });
   if (!isObject(input)) return bad('the manifest must be a JSON object');
   const extra = onlyKeys(input, ['sha256', 'size', 'chunking', 'chunks']);

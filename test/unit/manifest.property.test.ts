@@ -7,6 +7,7 @@ import { chunkBuffer } from '../../src/core/chunker.js';
 import { tierParams } from '../../src/core/chunk-params.js';
 import { CHUNKING_ALGO, canonicalManifestJson, checkManifest, chunkOffsets, slicesForRange, type Manifest } from '../../src/core/manifest.js';
 import { prngBytes } from '../helpers/prng.js';
+import { servedManifest } from '../../src/client/chunk-wire.js';
 
 const P = tierParams(256 * 1024);
 const hex = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'));
@@ -89,6 +90,37 @@ describe('checkManifest', () => {
     ]) {
       expect(checkManifest(bad)).toMatchObject({ ok: false, code: 'bad_manifest' });
     }
+  });
+});
+
+describe('checkManifest against the content it should describe', () => {
+  it('accepts a manifest only for its own sha256 and size', () => {
+    fc.assert(
+      fc.property(manifestArb, hex, fc.integer({ min: 1, max: 1000 }), (m, other, delta) => {
+        expect(checkManifest(m, { sha256: m.sha256 })).toEqual({ ok: true, manifest: m });
+        expect(checkManifest(m, { sha256: m.sha256, size: m.size })).toEqual({ ok: true, manifest: m });
+        if (other !== m.sha256) expect(checkManifest(m, { sha256: other })).toMatchObject({ ok: false, code: 'bad_manifest' });
+        expect(checkManifest(m, { sha256: m.sha256, size: m.size + delta })).toMatchObject({ ok: false, code: 'bad_manifest' });
+      }),
+    );
+  });
+});
+
+describe('the client takes a served manifest only by the same rule (servedManifest)', () => {
+  const m = fc.sample(manifestArb, { numRuns: 1, seed: 2 })[0];
+  it('returns a well-formed manifest of the content asked for', () => {
+    expect(servedManifest(JSON.parse(canonicalManifestJson(m)), m.sha256, m.size)).toEqual(m);
+  });
+  it('throws on what the server itself would refuse, not only on a wrong sum', () => {
+    const over: Manifest = { ...m, chunks: [[m.chunks[0][0], P.max + 1]], size: P.max + 1 };
+    expect(() => servedManifest(over, m.sha256, over.size)).toThrow(/cannot use/);
+    expect(() => servedManifest({ ...m, extra: 1 }, m.sha256, m.size)).toThrow(/cannot use/);
+    expect(() => servedManifest({ ...m, chunking: { ...m.chunking, min: 1024, avg: 2048, max: 4096 } }, m.sha256, m.size)).toThrow(/cannot use/);
+    expect(() => servedManifest(m, m.sha256, m.size + 1)).toThrow(/cannot use/);
+    expect(() => servedManifest(m, 'f'.repeat(64), m.size)).toThrow(/cannot use/);
+  });
+  it('falls back to the whole file (null) for a chunking algo it does not know', () => {
+    expect(servedManifest({ ...m, chunking: { ...m.chunking, algo: 'rabin-64' } }, m.sha256, m.size)).toBeNull();
   });
 });
 

@@ -49,9 +49,8 @@ export async function manifestRoutes(app: FastifyInstance, ctx: ServerContext): 
     },
     async (req, reply) => {
       const { sha256 } = req.params as { sha256: string };
-      const check = checkManifest(req.body);
+      const check = checkManifest(req.body, { sha256 });
       if (!check.ok) throw new ApiError(400, check.code, check.message);
-      if (check.manifest.sha256 !== sha256) throw new ApiError(400, 'bad_manifest', "the manifest's sha256 differs from the one in the URL");
       const result = await ctx.manifests.put(check.manifest);
       return reply.code(result.stored ? 201 : 200).send(result);
     },
