@@ -30,6 +30,14 @@ CREATE TABLE IF NOT EXISTS local_chunkings (
 );
 `;
 
+/**
+ * At most this many chunk rows (~300 bytes each with their indexes: ~300 MB). A folder
+ * with more large-file chunks than this (over ~250 GiB at the 256 KiB tier) keeps the
+ * rows of the files chunked most recently; older files are cut again on the spot when a
+ * download replaces them, and are simply not offered as sources for other files.
+ */
+export const MAX_CHUNK_ROWS = 1_000_000;
+
 /** What the scanner's "unchanged" test compares, as one string: size, mtime, inode, ctime. */
 export function stampOf(st: { size: number; mtimeMs: number; ino: number; ctimeMs: number }): string {
   return `${st.size}:${st.mtimeMs}:${st.ino}:${st.ctimeMs}`;
@@ -61,6 +69,8 @@ export class ChunkIndex {
   private readonly putChunkingStmt: Database.Statement;
   private readonly getChunkingStmt: Database.Statement;
   private readonly forPathStmt: Database.Statement;
+  /** rows were added since the last bound check (true at first: an index opened from disk is checked once) */
+  private grown = true;
 
   constructor(index: IndexDb) {
     this.db = index.db;
@@ -83,6 +93,7 @@ export class ChunkIndex {
 
   /** Records how the file at `diskPath` (with this stamp and whole hash) was cut; replaces its old rows. */
   record(diskPath: string, fileSha256: string, stamp: string, params: Pick<ChunkParams, 'min' | 'avg' | 'max'>, chunks: readonly ChunkRef[]): void {
+    this.grown = true;
     this.db.transaction(() => {
       this.dropChunksStmt.run(diskPath);
       for (const c of chunks) this.insertStmt.run(c.sha256, diskPath, c.offset, c.length, fileSha256, stamp);
@@ -105,6 +116,62 @@ export class ChunkIndex {
       this.dropChunkingStmt.run(toDisk);
       this.db.prepare('UPDATE local_chunks SET path = ?, stamp = ? WHERE path = ?').run(toDisk, stamp, fromDisk);
       this.db.prepare('UPDATE local_chunkings SET path = ?, stamp = ? WHERE path = ?').run(toDisk, stamp, fromDisk);
+    })();
+  }
+
+  /**
+   * Drops the rows of every file that is gone or changed: a path whose row in the device's
+   * index (the `files` table beside this one, kept by every cycle) is missing, is not a
+   * file, or has another stamp than the one its chunks were recorded with. Run at the end
+   * of a cycle, when the index holds what the cycle saw and did. Without it the rows of
+   * deleted and rewritten files would stay for good, crowd the `find` answers (newest
+   * eight) with dead hints and grow the table without bound. Then, if there are more than
+   * `maxRows` rows, the files chunked longest ago go until there are not. Returns how many
+   * files' rows were dropped.
+   */
+  prune(maxRows = MAX_CHUNK_ROWS): number {
+    return this.db.transaction(() => {
+      // One row per chunked file, matched to its index row by disk name (a path whose disk
+      // spelling differs has it in disk_path; otherwise disk_path is null and path is it).
+      const rows = this.db
+        .prepare(
+          `SELECT c.path AS path, c.stamp AS stamp,
+             coalesce(d.kind, p.kind) AS kind, coalesce(d.size, p.size) AS size, coalesce(d.mtime, p.mtime) AS mtime,
+             coalesce(d.ino, p.ino) AS ino, coalesce(d.ctime, p.ctime) AS ctime
+           FROM local_chunkings c
+           LEFT JOIN files d ON d.disk_path = c.path
+           LEFT JOIN files p ON p.path = c.path AND p.disk_path IS NULL`,
+        )
+        .all() as Array<{ path: string; stamp: string; kind: string | null; size: number; mtime: number; ino: number; ctime: number }>;
+      const live = new Set<string>();
+      const dead = new Set<string>();
+      for (const r of rows) {
+        if (r.kind === 'file' && stampOf({ size: r.size, mtimeMs: r.mtime, ino: r.ino, ctimeMs: r.ctime }) === r.stamp) live.add(r.path);
+        else dead.add(r.path);
+      }
+      let dropped = 0;
+      for (const p of dead) {
+        if (live.has(p)) continue;
+        this.drop(p);
+        dropped++;
+      }
+      // Counting and the sweep below read the whole table: only after rows were added.
+      if (!this.grown) return dropped;
+      this.grown = false;
+      // Chunk rows without a chunking row (none are written so, but an older index may hold some).
+      this.db.prepare('DELETE FROM local_chunks WHERE path NOT IN (SELECT path FROM local_chunkings)').run();
+      if (this.count() > maxRows) {
+        // Oldest first: a file's rows are written together, so its smallest rowid is its age.
+        const byAge = this.db.prepare('SELECT path, count(*) AS n FROM local_chunks GROUP BY path ORDER BY min(rowid)').all() as Array<{ path: string; n: number }>;
+        let total = byAge.reduce((s, r) => s + r.n, 0);
+        for (const r of byAge) {
+          if (total <= maxRows) break;
+          this.drop(r.path);
+          total -= r.n;
+          dropped++;
+        }
+      }
+      return dropped;
     })();
   }
 

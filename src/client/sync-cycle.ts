@@ -13,6 +13,7 @@
 //   the next one sees the edit;
 // - paths that were skipped (symlinks, unreadable) or changed while hashed are never
 //   deleted on either side.
+import { chunkIndexOf } from './chunk-index.js';
 import { DiskNamer } from './disk-namer.js';
 import { loadIgnoreRules } from './ignore-rules.js';
 import { RowView } from './index-db.js';
@@ -116,6 +117,14 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   // Downloads that kept this device's metadata on the server's new bytes: send it now.
   await keptMetaPhase(ctx, actions);
   await finishPhase(ctx, actions, plan.cursor, committed, result.skipped);
+  // Chunk rows of files deleted or changed (here or by this cycle) go: the index now holds
+  // what is on disk. The rows are hints, so a failure here costs reuse, never a file.
+  try {
+    const dropped = chunkIndexOf(index).prune();
+    if (dropped) log(`chunk index: dropped the rows of ${dropped} file(s) that are gone or changed`);
+  } catch (err) {
+    log(`chunk index: could not prune (${(err as Error).message})`);
+  }
   // Nothing is left to fetch: partial chunked downloads kept for resuming are not wanted
   // any more (a file that changed on the server mid-download leaves one behind).
   if (result.agreed) cleanTmp(tmpDir, { partials: false }, disk);

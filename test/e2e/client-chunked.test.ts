@@ -166,4 +166,28 @@ describe('large files travel as chunks in the sync cycle', () => {
     expect(chunkIndexOf(a.index).chunksOf('copy of big.bin')).toHaveLength(0);
     expect(chunkIndexOf(b.index).chunksOf('copy of big.bin').length).toBeGreaterThan(0);
   });
+
+  it('the chunk rows of a deleted or rewritten file go with it, on both devices', async () => {
+    const rowsOf = (d: OpenDevice, rel: string) => chunkIndexOf(d.index).chunksOf(rel).length;
+    expect(rowsOf(a, 'resume-up.bin')).toBeGreaterThan(0); // A uploaded it
+    expect(rowsOf(b, 'copy of big.bin')).toBeGreaterThan(0); // B downloaded it
+    expect(rowsOf(b, 'resume-down.bin')).toBeGreaterThan(0);
+    fs.rmSync(fileB('resume-up.bin'));
+    fs.rmSync(fileA('copy of big.bin'));
+    // rewritten below the chunking limit: no longer a chunked file
+    fs.writeFileSync(fileA('resume-down.bin'), 'small now');
+    await settle(a);
+    await settle(b);
+    await settle(a);
+    expect(fs.existsSync(fileA('resume-up.bin'))).toBe(false);
+    expect(fs.existsSync(fileB('copy of big.bin'))).toBe(false);
+    expect(fs.readFileSync(fileB('resume-down.bin'), 'utf8')).toBe('small now');
+    expect(rowsOf(a, 'resume-up.bin')).toBe(0);
+    expect(rowsOf(b, 'copy of big.bin')).toBe(0);
+    expect(rowsOf(a, 'resume-down.bin')).toBe(0);
+    expect(rowsOf(b, 'resume-down.bin')).toBe(0);
+    // what is still there keeps its rows
+    expect(rowsOf(a, 'big.bin')).toBeGreaterThan(0);
+    expect(rowsOf(b, 'big.bin')).toBeGreaterThan(0);
+  });
 });
