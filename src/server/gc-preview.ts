@@ -1,6 +1,7 @@
 // What a garbage collection would free right now, without changing anything: the blobs no
-// file and no kept version refers to (past the collector's grace period), loose files
-// and whole packs, plus the dead space of packs the collector would rewrite. Versions the
+// file, no kept version and no kept manifest refers to (past the collector's grace
+// period), loose files and whole packs, plus the dead space of packs the collector would
+// rewrite. Versions the
 // retention policy would thin out first are not counted, so a run may free more than
 // this, never less (barring uploads in between).
 import { sql, type Kysely } from 'kysely';
@@ -15,9 +16,18 @@ export interface GcPreview {
 }
 
 export interface StorageFigures {
+  /** loose blob files */
   blob_bytes: number;
+  /** pack files, dead space included */
   pack_bytes: number;
+  /**
+   * Of the bytes above, those of chunks of large files (blobs a manifest names), each
+   * counted once however many files and versions share it: part of blob_bytes and
+   * pack_bytes, not beside them.
+   */
   chunk_bytes: number;
+  /** contents stored as manifests of chunks */
+  manifests: number;
 }
 
 export async function previewGarbage(db: Kysely<Schema>, blobs: BlobStore, graceMs: number, now = Date.now()): Promise<GcPreview> {
@@ -28,9 +38,26 @@ export async function previewGarbage(db: Kysely<Schema>, blobs: BlobStore, grace
     .where('b.created_at', '<', cutoff)
     .where(({ not, exists, selectFrom }) => not(exists(selectFrom('files as f').select(sql`1`.as('one')).whereRef('f.sha256', '=', 'b.sha256'))))
     .where(({ not, exists, selectFrom }) => not(exists(selectFrom('file_versions as v').select(sql`1`.as('one')).whereRef('v.sha256', '=', 'b.sha256'))))
-    // Chunks of any manifest still stored are counted as live (a run that drops an
-    // unreferenced manifest first may free them too: more than this, never less).
-    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('manifest_chunks as mc').select(sql`1`.as('one')).whereRef('mc.chunk', '=', 'b.sha256'))))
+    // A chunk is live while a manifest the collector keeps names it: one that a file or a
+    // kept version has, or one still in its grace period. A run drops the other manifests
+    // first (gc.ts, step 1), so their chunks are judged like any blob, as here.
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('manifest_chunks as mc')
+            .innerJoin('manifests as m', 'm.sha256', 'mc.manifest')
+            .select(sql`1`.as('one'))
+            .whereRef('mc.chunk', '=', 'b.sha256')
+            .where((eb) =>
+              eb.or([
+                eb('m.created_at', '>=', cutoff),
+                eb.exists(eb.selectFrom('files as f2').select(sql`1`.as('one')).whereRef('f2.sha256', '=', 'm.sha256')),
+                eb.exists(eb.selectFrom('file_versions as v2').select(sql`1`.as('one')).whereRef('v2.sha256', '=', 'm.sha256')),
+              ]),
+            ),
+        ),
+      ),
+    )
     .execute();
   let bytes = 0;
   const doomedByPack = new Map<string, number>();
@@ -59,5 +86,11 @@ export async function storageFigures(db: Kysely<Schema>, blobs: BlobStore): Prom
   const loose = await db.selectFrom('blobs').select(sql<number>`coalesce(sum(size), 0)`.as('bytes')).where('pack', 'is', null).executeTakeFirst();
   let packBytes = 0;
   for (const p of await blobs.listPacks()) packBytes += p.size;
-  return { blob_bytes: Number(loose?.bytes ?? 0), pack_bytes: packBytes, chunk_bytes: 0 };
+  const chunks = await db
+    .selectFrom('blobs as b')
+    .select(sql<number>`coalesce(sum(b.size), 0)`.as('bytes'))
+    .where(({ exists, selectFrom }) => exists(selectFrom('manifest_chunks as mc').select(sql`1`.as('one')).whereRef('mc.chunk', '=', 'b.sha256')))
+    .executeTakeFirst();
+  const manifests = await db.selectFrom('manifests').select(sql<number>`count(*)`.as('n')).executeTakeFirst();
+  return { blob_bytes: Number(loose?.bytes ?? 0), pack_bytes: packBytes, chunk_bytes: Number(chunks?.bytes ?? 0), manifests: Number(manifests?.n ?? 0) };
 }

@@ -9,6 +9,8 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { hasChromium, launchBrowser, screenshot, signIn, type TestBrowser } from '../helpers/browser.js';
 import { runCli, startFixture, type Fixture, type TestDevice } from '../e2e/client-helpers.js';
 import { gradientPng } from './png.js';
+import { chunkBuffer } from '../../src/core/chunker.js';
+import { chunkParamsFor } from '../../src/core/chunk-params.js';
 
 // Each step runs several real CLI syncs: on a loaded two-core machine that can take a while.
 describe.skipIf(!hasChromium)('owner console in Chromium', { timeout: 180_000 }, () => {
@@ -278,6 +280,45 @@ describe.skipIf(!hasChromium)('owner console in Chromium', { timeout: 180_000 },
     await expect.poll(() => events.locator('li', { hasText: 'Docs/live-note.txt' }).count()).toBe(1);
     await page.getByLabel('Device').selectOption('Alpha');
     await expect.poll(() => events.locator('li', { hasText: 'Docs/live-note.txt' }).count()).toBe(0);
+  });
+
+  it('counts large files by their chunks: stored once, and the trash frees only chunks no kept file shares', async () => {
+    // Two versions of a large file that share every chunk but those around a small edit.
+    const v1 = randomBytes(3 * 1024 * 1024);
+    const v2 = Buffer.from(v1);
+    v2.fill(7, 1_600_000, 1_600_100);
+    A.write('Big/one.bin', v1);
+    A.write('Big/two.bin', v2);
+    await A.sync();
+    // What the client cut and the server stores (the client cuts by chunkParamsFor).
+    const c1 = chunkBuffer(v1, chunkParamsFor(v1.length)).chunks;
+    const c2 = chunkBuffer(v2, chunkParamsFor(v2.length)).chunks;
+    const distinct = (cs: typeof c1) => [...new Map(cs.map((k) => [k.sha256, k.length])).values()].reduce((x, y) => x + y, 0);
+    const onlyOne = c1.filter((k) => !c2.some((j) => j.sha256 === k.sha256));
+    expect(onlyOne.length).toBeGreaterThan(0);
+    expect(distinct(onlyOne)).toBeLessThan(v1.length / 2);
+    // Sizes as the page writes them, by the page's own formatter.
+    // (a string, so the test runner leaves the page's import alone)
+    const shown = (n: number) => page.evaluate<string>(`import('/console/lib/format.js').then((m) => m.bytes(${n}))`);
+
+    await open('storage', 'Storage');
+    const chunks = page.getByTestId('chunk-storage');
+    await chunks.waitFor();
+    expect(await chunks.textContent()).toContain(`${await shown(distinct([...c1, ...c2]))} in chunks of 2 large files`);
+    await screenshot(page, 'storage-chunks');
+
+    fs.rmSync(A.file('Big/one.bin'));
+    await A.sync();
+    await open('trash', 'Trash');
+    const entry = page.locator('tr[data-path="Big/one.bin"]');
+    await entry.getByRole('button', { name: /Delete for good/ }).click();
+    const dialog = page.getByRole('dialog');
+    await expect.poll(() => dialog.textContent()).toMatch(/gone for good/);
+    // Not the file's 3 MiB: only the chunks two.bin does not share.
+    expect(await dialog.textContent()).toContain(`1 item (${await shown(distinct(onlyOne))}) will be gone for good`);
+    await confirm('Delete for good');
+    await entry.waitFor({ state: 'detached' });
+    expect(errors).toEqual([]);
   });
 
   it('shows what garbage collection would free, then runs it', async () => {

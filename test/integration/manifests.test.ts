@@ -199,3 +199,81 @@ describe.each(ENGINES)('manifests (%s)', (engine) => {
     await assertStorageConsistent(srv.dataDir, srv.databaseUrl);
   });
 });
+
+describe.each(ENGINES)('chunk storage as the console counts it (%s)', (engine) => {
+  let srv: TestServer;
+  let api: Api;
+  beforeAll(async () => {
+    srv = await startTestServer(engine, { gc: { graceMs: 0 } });
+    api = new Api(srv.url, (await registerDevice(srv, 'Mac A')).key);
+  });
+  afterAll(async () => {
+    await srv?.close();
+  });
+  const admin = (route: string, json?: unknown) =>
+    json === undefined ? call(`${srv.url}${route}`, { key: srv.adminToken }) : call(`${srv.url}${route}`, { method: 'POST', key: srv.adminToken, json });
+  const storeChunked = async (data: Buffer, loose = false) => {
+    const c = chunkBuffer(data, params);
+    const parts = chunkBytes(data, c);
+    if (loose) for (const p of parts) expect((await call(`${srv.url}/api/v1/blobs/${sha(p)}`, { method: 'PUT', key: api.key, headers: { 'content-type': 'application/octet-stream' }, body: p })).status).toBe(201);
+    else expect((await call(`${srv.url}/api/v1/blobs/batch`, { method: 'POST', key: api.key, headers: { 'content-type': 'application/octet-stream' }, body: blobFrames(parts) })).status).toBe(200);
+    expect((await call(`${srv.url}/api/v1/manifests/${c.sha256}`, { method: 'PUT', key: api.key, json: manifestOf(c) })).status).toBe(201);
+    return c;
+  };
+  const commit = async (path: string, c: ChunkedContent) => {
+    const r = await api.post('/api/v1/commit', { ops: [{ op: 'write', path, sha256: c.sha256, size: c.size, base_revision: null }] });
+    expect(r.body.results[0].result).toBe('created');
+    return r.body.results[0].revision as number;
+  };
+  const distinctBytes = (chunks: ReadonlyArray<{ sha256: string; length: number }>) => [...new Map(chunks.map((k) => [k.sha256, k.length])).values()].reduce((a, b) => a + b, 0);
+
+  it('counts chunk bytes once, frees with the trash only chunks no kept file shares, and previews chunks of dropped manifests', async () => {
+    // Two files sharing all chunks but those around a 100-byte edit.
+    const v1 = prngBytes(21, 3 * 1024 * 1024);
+    const v2 = Buffer.from(v1);
+    v2.fill(9, 1_600_000, 1_600_100);
+    const c1 = await storeChunked(v1);
+    const c2 = await storeChunked(v2);
+    const rev1 = await commit('one.bin', c1);
+    await commit('two.bin', c2);
+    // A small file stored whole whose bytes are one of two.bin's chunks.
+    const piece = chunkBytes(v2, c2)[0];
+    const put = await api.put('piece.bin', piece);
+    expect(put.status).toBe(201);
+
+    const all = [...c1.chunks, ...c2.chunks];
+    const overview = await admin('/api/v1/admin/overview');
+    expect(overview.status).toBe(200);
+    expect(overview.body.storage.chunk_bytes).toBe(distinctBytes(all));
+    expect(overview.body.storage.manifests).toBe(2);
+    expect(overview.body.storage.blob_bytes + overview.body.storage.pack_bytes).toBeGreaterThanOrEqual(overview.body.storage.chunk_bytes);
+
+    // Deleting one.bin and emptying it from the trash frees only the chunks two.bin lacks.
+    expect((await api.del('one.bin', rev1)).status).toBe(200);
+    expect((await api.del('piece.bin', put.body.revision)).status).toBe(200);
+    const onlyOne = c1.chunks.filter((k) => !c2.chunks.some((j) => j.sha256 === k.sha256));
+    expect(onlyOne.length).toBeGreaterThan(0);
+    const dry = await admin('/api/v1/admin/trash/empty', { path: 'one.bin', dry_run: true });
+    expect(dry.body).toMatchObject({ count: 1, bytes: distinctBytes(onlyOne), dry_run: true });
+    // A whole blob that is a chunk of a kept file frees nothing.
+    expect((await admin('/api/v1/admin/trash/empty', { path: 'piece.bin', dry_run: true })).body).toMatchObject({ count: 1, bytes: 0 });
+    // Both at once: still only one.bin's own chunks.
+    const both = await admin('/api/v1/admin/trash/empty', {});
+    expect(both.body).toMatchObject({ count: 2, bytes: distinctBytes(onlyOne), dry_run: false });
+
+    // A manifest nothing committed (past the grace period, 0 here) goes at the next run,
+    // and its chunks with it: the preview counts them.
+    const before = (await admin('/api/v1/admin/gc/preview')).body.reclaimable_bytes as number;
+    const c3 = await storeChunked(prngBytes(22, 2 * 1024 * 1024 + 5), true);
+    const preview = await admin('/api/v1/admin/gc/preview');
+    expect(preview.body.reclaimable_bytes).toBe(before + distinctBytes(c3.chunks));
+    const run = await call(`${srv.url}/api/v1/admin/gc`, { method: 'POST', key: srv.adminToken, json: {} });
+    expect(run.body.manifests_removed).toBeGreaterThanOrEqual(2); // one.bin's and c3's
+    expect(run.body.bytes_freed).toBeGreaterThanOrEqual(distinctBytes(c3.chunks));
+    const after = await admin('/api/v1/admin/overview');
+    expect(after.body.storage.chunk_bytes).toBe(distinctBytes(c2.chunks));
+    expect(after.body.storage.manifests).toBe(1);
+    expect(sha((await api.get('two.bin')).raw)).toBe(c2.sha256);
+    await assertStorageConsistent(srv.dataDir, srv.databaseUrl);
+  });
+});

@@ -9,6 +9,7 @@ import { parentOf } from '../../core/paths.js';
 import type { Schema } from '../db/schema.js';
 import { ApiError, notInTrashLive } from '../errors.js';
 import { CHUNK, type Tx } from './file-rows.js';
+import { bytesFreedBy } from './freed-content.js';
 import { newestLiveVersions } from './history.js';
 import { underPrefix } from './path-conditions.js';
 import type { WritePath } from './write-path.js';
@@ -135,7 +136,8 @@ export class OwnerWrites {
       let q = tx.selectFrom('files').select('path').where('is_deleted', '=', 1).where('moved_to', 'is', null);
       if (path !== null) q = q.where((eb) => underPrefix(eb, 'path', path));
       const purged = (await q.orderBy('path').execute()).map((r) => r.path);
-      const bytes = await this.bytesOnlyIn(tx, purged);
+      // Whole blobs and chunks alike: a chunk another kept file shares is not freed.
+      const bytes = await bytesFreedBy(tx, purged);
       if (!dryRun) {
         for (let i = 0; i < purged.length; i += CHUNK) {
           const chunk = purged.slice(i, i + CHUNK);
@@ -149,36 +151,6 @@ export class OwnerWrites {
     if (dryRun) return run(this.db);
     // Through the write path for its lock: no revision is taken (nothing live changes).
     return this.writes.run((c) => run(c.tx));
-  }
-
-  /** Bytes of content that only these paths' versions hold (what emptying them frees). */
-  private async bytesOnlyIn(tx: Kysely<Schema> | Tx, paths: string[]): Promise<number> {
-    const inSet = new Set(paths);
-    const shas = new Set<string>();
-    for (let i = 0; i < paths.length; i += CHUNK) {
-      const rows = await tx.selectFrom('file_versions').select('sha256').distinct().where('path', 'in', paths.slice(i, i + CHUNK)).where('sha256', 'is not', null).execute();
-      for (const r of rows) shas.add(r.sha256!);
-    }
-    const list = [...shas];
-    const keep = new Set<string>();
-    for (let i = 0; i < list.length; i += CHUNK) {
-      const chunk = list.slice(i, i + CHUNK);
-      const users = await tx.selectFrom('file_versions').select(['sha256', 'path']).where('sha256', 'in', chunk).execute();
-      for (const u of users) if (!inSet.has(u.path)) keep.add(u.sha256!);
-      const live = await tx.selectFrom('files').select(['sha256', 'path']).where('sha256', 'in', chunk).execute();
-      for (const u of live) if (!inSet.has(u.path)) keep.add(u.sha256!);
-    }
-    const freed = list.filter((s) => !keep.has(s));
-    let bytes = 0;
-    for (let i = 0; i < freed.length; i += CHUNK) {
-      const row = await tx
-        .selectFrom('blobs')
-        .select(sql<number>`coalesce(sum(size), 0)`.as('bytes'))
-        .where('sha256', 'in', freed.slice(i, i + CHUNK))
-        .executeTakeFirst();
-      bytes += Number(row?.bytes ?? 0);
-    }
-    return bytes;
   }
 
   /**

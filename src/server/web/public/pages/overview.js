@@ -42,7 +42,7 @@ export function Overview() {
       <div class="stats">
         <a class="stat" href=${href('files')}><span class="big">${o.files.count.toLocaleString()}</span> files<small>${bytes(o.files.bytes)} in ${plural(o.files.dirs, 'folder')}</small></a>
         <a class="stat" href=${href('devices')}><span class="big">${o.devices.online} / ${o.devices.total - o.devices.revoked}</span> devices online<small>${o.devices.revoked} revoked</small></a>
-        <a class="stat" href=${href('storage')}><span class="big">${bytes(o.storage.blob_bytes + o.storage.pack_bytes + (o.storage.chunk_bytes ?? 0))}</span> stored<small>${bytes(o.storage.reclaimable_bytes)} reclaimable</small></a>
+        <a class="stat" href=${href('storage')}><span class="big">${bytes(o.storage.blob_bytes + o.storage.pack_bytes)}</span> stored<small>${bytes(o.storage.reclaimable_bytes)} reclaimable</small></a>
         <div class="stat"><span class="big">${o.version}</span> server<small>${o.database === 'postgres' ? 'PostgreSQL' : 'SQLite'}</small></div>
       </div>
       <h2>Recent changes</h2>

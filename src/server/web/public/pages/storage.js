@@ -37,7 +37,10 @@ export function Storage() {
       <dt>Files</dt><dd>${plural(o.files.count, 'file')}, ${bytes(o.files.bytes)}</dd>
       <dt>Loose blobs</dt><dd>${bytes(o.storage.blob_bytes)}</dd>
       <dt>Packs</dt><dd>${bytes(o.storage.pack_bytes)}</dd>
-      ${o.storage.chunk_bytes ? html`<dt>Chunks</dt><dd>${bytes(o.storage.chunk_bytes)}</dd>` : null}
+      <dt>Stored in all</dt><dd data-testid="stored-total">${bytes(o.storage.blob_bytes + o.storage.pack_bytes)}</dd>
+      ${o.storage.manifests
+        ? html`<dt>Large files as chunks</dt><dd data-testid="chunk-storage">${bytes(o.storage.chunk_bytes)} in chunks of ${plural(o.storage.manifests, 'large file')} <span class="muted">(part of the total above: a chunk that several files or versions share is stored, and counted, once)</span></dd>`
+        : null}
     </dl>`}<//>
     <h2>Garbage collection</h2>
     <${Loading} state=${preview}>${(p) => html`<p data-testid="reclaimable">A run now would free <strong>${bytes(p.reclaimable_bytes)}</strong>${p.blobs !== undefined ? html` (${plural(p.blobs, 'blob')}${p.packs !== undefined ? html`, ${plural(p.packs, 'pack')}` : ''})` : ''}.</p>`}<//>
