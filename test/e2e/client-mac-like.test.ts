@@ -203,6 +203,10 @@ describe('a device on a Mac-like folder', () => {
     await mac.settle();
     fs.renameSync(lin.at('l/report.txt'), lin.at('l/Report.txt'));
     await lin.settle();
+    const r = await mac.sync();
+    // carried out as the rename it is: no bytes fetched, nothing deleted, no suffix
+    expect(r.renamed).toEqual([{ from: 'l/report.txt', path: 'l/Report.txt' }]);
+    expect(r.downloaded.files + r.deletedLocal).toBe(0);
     await mac.settle();
     expect(realTree(mac.at('l'))).toEqual({ 'Report.txt': 'the report' });
     for (const d of [mac, lin, mac]) expect(quiet(await d.sync())).toBe(0);
