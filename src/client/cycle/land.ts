@@ -80,12 +80,12 @@ export class Lander {
     if (!xattrs || r.meta_hash === undefined) return undefined;
     try {
       if (a.keep_local_meta && here?.kind === 'file') {
-        const mine = xattrs.read(full);
-        xattrs.write(tmp, mine);
+        const mine = xattrs.read(disk.realPath(full));
+        xattrs.write(disk.realPath(tmp), mine);
         disk.chmod(tmp, localMode(here.mode));
         return metaHash(metaOf(here.mode, mine));
       }
-      xattrs.write(tmp, r.xattrs ?? {});
+      xattrs.write(disk.realPath(tmp), r.xattrs ?? {});
       return r.meta_hash;
     } catch (err) {
       result.problems.push(`${a.path}: its metadata could not be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); the content syncs, the metadata does not`);

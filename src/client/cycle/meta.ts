@@ -4,12 +4,13 @@
 // Only the executable bit and the travelling extended attributes (core/xattr-policy.ts).
 import path from 'node:path';
 import { metaHash, metaOf, type Xattrs } from '../../core/file-meta.js';
-import type { RemoteFile, SyncAction, WriteResult } from '../../core/protocol.js';
+import type { SyncAction, WriteResult } from '../../core/protocol.js';
 import type { CommitOp } from '../api.js';
 import { UNREAD_META, type IndexDb, type RowView } from '../index-db.js';
 import type { LocalScan } from '../local-scan.js';
 import type { LocalEntry } from '../scanner.js';
 import type { XattrIo } from '../xattr-io.js';
+import type { LocalFolder } from '../local-folder/folder.js';
 import { localMode } from '../transfer.js';
 import type { CycleContext } from './context.js';
 import { statCols } from './rows.js';
@@ -19,7 +20,7 @@ import { statCols } from './rows.js';
  * file's ctime, mtime and inode are what the index saw (an attribute change moves the
  * ctime), else read from disk. A no-op cycle reads nothing.
  */
-export function readLocalMeta(folder: string, scan: LocalScan, rows: RowView, io: XattrIo | null): void {
+export function readLocalMeta(folder: string, disk: LocalFolder, scan: LocalScan, rows: RowView, io: XattrIo | null): void {
   for (const e of scan.entries.changedValues()) {
     if (e.kind !== 'file') {
       e.metaHash = undefined; // a directory's attributes are not carried (docs/client.md)
@@ -35,7 +36,8 @@ export function readLocalMeta(folder: string, scan: LocalScan, rows: RowView, io
       continue;
     }
     try {
-      e.metaHash = metaHash(metaOf(e.mode, io.read(path.join(folder, e.diskPath))));
+      // The attribute calls take the OS's path (a Mac-like test folder spells names its own way).
+      e.metaHash = metaHash(metaOf(e.mode, io.read(disk.realPath(path.join(folder, e.diskPath)))));
     } catch (err) {
       // Unreadable attributes: the content still syncs; the metadata is not claimed.
       e.metaHash = undefined;
@@ -48,7 +50,7 @@ export function readLocalMeta(folder: string, scan: LocalScan, rows: RowView, io
 export function xattrsToSend(ctx: CycleContext, e: LocalEntry): Xattrs | undefined {
   if (!ctx.xattrs || e.kind !== 'file' || e.metaHash === undefined) return undefined;
   try {
-    return ctx.xattrs.read(path.join(ctx.folder, e.diskPath));
+    return ctx.xattrs.read(ctx.disk.realPath(path.join(ctx.folder, e.diskPath)));
   } catch {
     return undefined;
   }
@@ -65,19 +67,13 @@ export function takeServerMeta(ctx: CycleContext, e: LocalEntry, sent: Xattrs | 
   if (mine === w.meta_hash) return mine;
   const full = path.join(ctx.folder, e.diskPath);
   try {
-    ctx.xattrs.write(full, w.xattrs ?? {});
+    ctx.xattrs.write(ctx.disk.realPath(full), w.xattrs ?? {});
     if (w.mode !== undefined) ctx.disk.chmod(full, localMode(w.mode));
     return w.meta_hash;
   } catch (err) {
     ctx.result.problems.push(`${e.path}: could not apply the metadata kept on the server (${(err as Error).message})`);
     return mine;
   }
-}
-
-/** Writes `remote`'s metadata (mode bits, attributes) onto the file at `full` (a temp file before it lands, or the file itself). */
-export function applyRemoteMeta(ctx: CycleContext, full: string, remote: RemoteFile): void {
-  if (!ctx.xattrs || remote.meta_hash === undefined) return;
-  ctx.xattrs.write(full, remote.xattrs ?? {});
 }
 
 /**
@@ -164,7 +160,7 @@ function applyServerMeta(ctx: CycleContext, downs: Array<Extract<SyncAction, { a
       try {
         const st = ctx.disk.lstat(full);
         if (st.ino !== e.ino || st.mtimeMs !== e.mtime || st.size !== e.size) throw new Error('changed meanwhile; kept, compared again next cycle');
-        ctx.xattrs!.write(full, a.remote.xattrs ?? {});
+        ctx.xattrs!.write(ctx.disk.realPath(full), a.remote.xattrs ?? {});
         ctx.disk.chmod(full, localMode(a.remote.mode));
         recordAgreed(index, rows, e, a.remote.sha256, a.remote.revision, a.remote.meta_hash ?? null, ctx);
         result.paths.downloaded.push(a.path);

@@ -66,7 +66,7 @@ export async function planCycle(
   const loaded = await loadXattrIo();
   const xattrs = 'io' in loaded ? loaded.io : null;
   if (!xattrs) scan.skipped.push({ path: '.', reason: `extended attributes (Finder tags, comments) and modes are not synced on this device: ${(loaded as { error: string }).error}` });
-  readLocalMeta(config.folder, scan, rows, xattrs);
+  readLocalMeta(config.folder, device.disk ?? diskFolder, scan, rows, xattrs);
   const untouchable = new Set<string>([...scan.unstable, ...scan.skipped.map((s) => s.path)]);
   if (scan.unstable.length) problems.push(`${scan.unstable.length} file(s) changed while being read; retried next cycle`);
 
