@@ -219,7 +219,9 @@ export class BlobStore {
     try {
       const fh = await fs.open(tmp, 'wx');
       try {
-        await fh.writeFile(Buffer.concat(blobs.map((b) => b.body), offset));
+        // Written as the list it is (writev), not copied into one buffer first: for 8 MiB
+        // batches of chunks that copy cost more CPU than hashing them.
+        await writeAll(fh, blobs.map((b) => b.body));
         await fh.sync();
       } finally {
         await fh.close();
@@ -341,5 +343,30 @@ export class BlobStore {
 
   async remove(sha256: string): Promise<void> {
     await fs.rm(this.pathOf(sha256), { force: true });
+  }
+}
+
+/** Writes `bufs` in order from the start of the file, however many calls writev takes. */
+async function writeAll(fh: fs.FileHandle, bufs: Buffer[]): Promise<void> {
+  let position = 0;
+  let rest = bufs.filter((b) => b.length > 0);
+  while (rest.length) {
+    // writev takes at most IOV_MAX (1024) buffers per call on Linux.
+    const batch = rest.slice(0, 1024);
+    const { bytesWritten } = await fh.writev(batch, position);
+    if (bytesWritten === 0) throw new Error('writev wrote nothing');
+    position += bytesWritten;
+    let left = bytesWritten;
+    const next: Buffer[] = [];
+    for (let i = 0; i < rest.length; i++) {
+      const b = rest[i];
+      if (left >= b.length && i < batch.length) {
+        left -= b.length;
+        continue;
+      }
+      next.push(left > 0 ? b.subarray(left) : b);
+      left = 0;
+    }
+    rest = next;
   }
 }

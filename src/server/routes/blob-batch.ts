@@ -128,7 +128,9 @@ export async function blobBatchRoutes(app: FastifyInstance, ctx: ServerContext):
             const bytes = small.get(s);
             if (bytes) {
               const e = encoded?.get(s) ?? { encoding: 0, body: bytes };
-              yield Buffer.concat([frameHeader(v2, s, BigInt(bytes.length), e.encoding, e.body.length), e.body]);
+              // Header and body go out as they are: concatenating them copied every chunk once more.
+              yield frameHeader(v2, s, BigInt(bytes.length), e.encoding, e.body.length);
+              yield e.body;
               continue;
             }
             const stream = locs.has(s) ? await ctx.blobs.open(s) : null;
