@@ -18,6 +18,8 @@ export interface ServerCapabilities {
   manifests: boolean;
   /** encodings the server accepts and sends for chunk bodies */
   encodings: string[];
+  /** Content-Encodings the server takes for a manifest body */
+  manifestEncodings: string[];
 }
 
 /** The manifest of a chunked file, as it travels (transfer-plan §1): core's one type. */
@@ -43,9 +45,13 @@ export function capabilities(api: Api): Promise<ServerCapabilities> {
   if (!p) {
     p = (async () => {
       const res = await api.raw('/api/v1/health', { method: 'GET' });
-      const body = (await res.body.json()) as { capabilities?: { manifests?: number; chunk_encodings?: string[] } };
+      const body = (await res.body.json()) as { capabilities?: { manifests?: number; chunk_encodings?: string[]; manifest_encodings?: string[] } };
       const c = body.capabilities;
-      return { manifests: !!c && Number(c.manifests) >= 1, encodings: Array.isArray(c?.chunk_encodings) ? c.chunk_encodings : [] };
+      return {
+        manifests: !!c && Number(c.manifests) >= 1,
+        encodings: Array.isArray(c?.chunk_encodings) ? c.chunk_encodings : [],
+        manifestEncodings: Array.isArray(c?.manifest_encodings) ? c.manifest_encodings : [],
+      };
     })();
     // A failed ask is not remembered: the next transfer asks again.
     p.catch(() => capsCache.delete(api));
@@ -59,13 +65,22 @@ export function forgetCapabilities(api: Api): void {
   capsCache.delete(api);
 }
 
+/**
+ * Sends a manifest. Deflated (deflate-raw, as chunks are) when the server says it takes
+ * that: the JSON is mostly hex digits, so it travels at about half its size (a 1 GiB
+ * file's ~100 KB manifest in ~50 KB), which a 20 Mbit/s uplink notices.
+ */
 export async function putManifest(api: Api, m: WireManifest): Promise<void> {
-  const body = Buffer.from(JSON.stringify(m));
-  const res = await api.raw(`/api/v1/manifests/${m.sha256}`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json', 'content-length': String(body.length) },
-    body: api.upBody(body),
-  });
+  const json = Buffer.from(JSON.stringify(m));
+  const { manifestEncodings } = await capabilities(api);
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  let body = json;
+  if (manifestEncodings.includes(DEFLATE_RAW)) {
+    body = await deflateRaw(json);
+    headers['content-encoding'] = DEFLATE_RAW;
+  }
+  headers['content-length'] = String(body.length);
+  const res = await api.raw(`/api/v1/manifests/${m.sha256}`, { method: 'PUT', headers, body: api.upBody(body) });
   await res.body.dump();
 }
 

@@ -179,6 +179,8 @@ export interface ServerCapabilities {
   manifests?: number;
   /** encodings the server accepts and sends for chunks in batch frames v2, PUT /blobs and /blobs/fetch */
   chunk_encodings?: string[];
+  /** Content-Encodings PUT /manifests/{sha256} accepts for its JSON body */
+  manifest_encodings?: string[];
 }
 
 export interface HealthResponse {

@@ -6,4 +6,5 @@ import type { ServerCapabilities } from '../core/protocol.js';
 export const CAPABILITIES: ServerCapabilities = {
   manifests: 1,
   chunk_encodings: ['deflate-raw'],
+  manifest_encodings: ['gzip', 'deflate-raw'],
 };

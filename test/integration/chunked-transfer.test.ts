@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Api } from '../../src/client/api.js';
 import { ChunkIndex, stampOf } from '../../src/client/chunk-index.js';
 import { tierParams } from '../../src/core/chunk-params.js';
-import { capabilities } from '../../src/client/chunk-wire.js';
+import { CHUNK_ALGO, capabilities, putManifest } from '../../src/client/chunk-wire.js';
+import { startThrottleProxy } from '../../bench/lib/throttle-proxy.js';
 import { ChangedDuringUploadError, uploadChunked, type ScannedFile } from '../../src/client/chunked-upload.js';
 import { downloadChunked, journalPath, landedChunked, partPath } from '../../src/client/chunked-download.js';
 import { IndexDb } from '../../src/client/index-db.js';
@@ -36,6 +37,7 @@ for (const engine of ENGINES) {
   describe(`chunked transfer (${engine})`, () => {
     let srv: TestServer;
     let api: Api;
+    let key: string;
     let root: string;
     let idxA: IndexDb;
     let idxB: IndexDb;
@@ -47,6 +49,7 @@ for (const engine of ENGINES) {
     beforeAll(async () => {
       srv = await startTestServer(engine);
       const dev = await registerDevice(srv, 'A');
+      key = dev.key;
       api = new Api(srv.url, dev.key);
       root = await tempDir('synmac-chunked-');
       a = path.join(root, 'a');
@@ -251,6 +254,24 @@ for (const engine of ENGINES) {
       const down = await download('zeros-4.bin', sha(four), four.length);
       expect(sha(fs.readFileSync(path.join(b, 'zeros-4.bin')))).toBe(sha(four));
       expect(down.manifest.chunks).toHaveLength(2);
+    });
+
+    it('sends the manifest deflated when the server takes that: about half the JSON on the wire', async () => {
+      const proxy = await startThrottleProxy({ port: Number(new URL(srv.url).port) });
+      const via = new Api(proxy.url, key);
+      try {
+        expect((await capabilities(via)).manifestEncodings).toContain('deflate-raw');
+        const f = scanned(a, 'big.bin');
+        const up = await uploadChunked(api, f);
+        const manifest = { sha256: f.sha256, size: f.size, chunking: { algo: CHUNK_ALGO, min: up!.params.min, avg: up!.params.avg, max: up!.params.max }, chunks: up!.refs.map((r) => [r.sha256, r.length] as [string, number]) };
+        const json = Buffer.byteLength(JSON.stringify(manifest));
+        proxy.reset();
+        await putManifest(via, manifest); // already stored: 200, the body still crosses
+        expect(proxy.bytes().up).toBeLessThan(json * 0.75);
+      } finally {
+        await via.close();
+        await proxy.close();
+      }
     });
 
     it('refuses to upload a file that changed since the scan hashed it', async () => {

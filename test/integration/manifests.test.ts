@@ -2,6 +2,7 @@
 // order (chunks as blobs, then PUT /manifests, then /commit), every refusal of a bad
 // manifest (nothing stored), downloads of a chunked file whole and by Range through every
 // read path, and the collector's rules for manifests and their chunks.
+import { deflateRawSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunkBuffer, type ChunkedContent } from '../../src/core/chunker.js';
 import { tierParams } from '../../src/core/chunk-params.js';
@@ -137,6 +138,34 @@ describe.each(ENGINES)('manifests (%s)', (engine) => {
     await gc();
     expect(sha((await api.get('big.bin')).raw)).toBe(m.sha256);
     await assertStorageConsistent(srv.dataDir, srv.databaseUrl);
+  });
+
+  it('takes a manifest body sent with gzip or deflate-raw, inflated with a cap; refuses bombs, broken streams, other encodings', async () => {
+    const put = (sha256: string, body: Buffer, encoding: string) =>
+      call(`${srv.url}/api/v1/manifests/${sha256}`, { method: 'PUT', key: api.key, headers: { 'content-type': 'application/json', 'content-encoding': encoding }, body });
+    const health = await call(`${srv.url}/api/v1/health`);
+    expect(health.body.capabilities.manifest_encodings).toEqual(['gzip', 'deflate-raw']);
+    for (const [seed, encoding, encode] of [
+      [31, 'gzip', gzipSync],
+      [32, 'deflate-raw', deflateRawSync],
+    ] as const) {
+      const data = prngBytes(seed, 2 * 1024 * 1024 + seed);
+      const c = chunkBuffer(data, params);
+      expect((await batch(chunkBytes(data, c))).status).toBe(200);
+      const json = Buffer.from(JSON.stringify(manifestOf(c)));
+      // Broken data first: refused, nothing recorded.
+      expectApiError(await put(c.sha256, Buffer.concat([encode(json).subarray(0, 20), Buffer.alloc(40, 0xff)]), encoding), 400, 'invalid_encoding', srv.dataDir);
+      expect((await manifestRows(srv.dataDir, srv.databaseUrl)).has(c.sha256)).toBe(false);
+      const r = await put(c.sha256, encode(json), encoding);
+      expect(r.status, r.raw.toString()).toBe(201);
+      expect(r.body.stored).toBe(true);
+      expect((await getManifest(c.sha256)).raw.toString()).toBe(canonicalManifestJson(manifestOf(c)));
+    }
+    // 64 MiB of spaces inflate from ~64 KiB: stopped at the 8 MiB cap, nothing stored.
+    const bomb = Buffer.concat([Buffer.from('{"sha256":"'), Buffer.alloc(64 * 1024 * 1024, 0x20)]);
+    expectApiError(await put(sha('bomb'), gzipSync(bomb), 'gzip'), 413, 'body_too_large');
+    expectApiError(await put(sha('bomb'), deflateRawSync(bomb), 'deflate-raw'), 413, 'body_too_large');
+    expectApiError(await put(sha('br'), Buffer.from('x'), 'br'), 415, 'unsupported_encoding');
   });
 
   it('refuses a bad manifest with a 400 that names the problem, and stores nothing', async () => {

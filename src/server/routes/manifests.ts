@@ -4,10 +4,13 @@ import type { FastifyInstance } from 'fastify';
 import { canonicalManifestJson, checkManifest } from '../../core/manifest.js';
 import type { ServerContext } from '../context.js';
 import { ApiError } from '../errors.js';
+import { DEFLATE_RAW_ENCODING, GZIP, inflateCapped } from '../request-encoding.js';
 import { sha256Schema } from './schemas.js';
 
 /** ~75 bytes per chunk entry: room for MANIFEST_MAX_CHUNKS. */
 export const MANIFEST_BODY_LIMIT = 8 * 1024 * 1024;
+/** Content-Encodings a manifest body may come in (announced in /health). */
+export const MANIFEST_ENCODINGS: readonly string[] = [GZIP, DEFLATE_RAW_ENCODING];
 
 const shaParams = { type: 'object', required: ['sha256'], properties: { sha256: sha256Schema } } as const;
 
@@ -35,13 +38,22 @@ export async function manifestRoutes(app: FastifyInstance, ctx: ServerContext): 
     {
       config: { auth: 'device' },
       bodyLimit: MANIFEST_BODY_LIMIT,
+      // A gzip or deflate-raw body is inflated before it is parsed; the body limit then
+      // holds for the inflated JSON (Fastify counts what this stream yields).
+      preParsing: async (req, _reply, payload) => {
+        const enc = req.headers['content-encoding'];
+        if (enc === undefined || enc === 'identity') return payload;
+        if (!MANIFEST_ENCODINGS.includes(enc)) throw new ApiError(415, 'unsupported_encoding', `Content-Encoding must be one of ${MANIFEST_ENCODINGS.join(', ')} (or none)`);
+        return inflateCapped(payload, enc, MANIFEST_BODY_LIMIT, () => new ApiError(413, 'body_too_large', `a manifest may be at most ${MANIFEST_BODY_LIMIT} bytes of JSON once inflated`));
+      },
       schema: {
         summary: 'Record a file as a manifest of chunks already uploaded as blobs',
         description:
           'Body: {sha256, size, chunking: {algo, min, avg, max}, chunks: [[sha256, length], ...]}. The server checks the ' +
           'manifest, that every chunk is stored (409 chunks_missing, error.missing lists them) and that the chunks in ' +
           'order hash to sha256 (400 sha256_mismatch). 201: recorded; 200: already stored as a manifest. Afterwards ' +
-          'POST /commit accepts op "write" with this sha256.',
+          'POST /commit accepts op "write" with this sha256. The body may be sent with Content-Encoding gzip or deflate-raw ' +
+          '(inflated to at most 8 MiB; a broken stream is 400 invalid_encoding, another encoding 415 unsupported_encoding).',
         params: shaParams,
         body: { type: 'object' },
         response: { 200: putResult, 201: putResult, '4xx': manifestError },
