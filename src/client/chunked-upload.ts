@@ -102,6 +102,11 @@ export async function uploadChunked(api: Api, f: ScannedFile, opts: ChunkedUploa
   const refs: ChunkRef[] = [];
   /** chunks already asked about in this upload: a repeated chunk (zeros) is sent once */
   const seen = new Set<string>();
+  // Chunks of the version this path last had here (uploaded or downloaded, so on the server
+  // then) are not asked about: for a 256 MiB file that question is ~70 KB of hashes, more
+  // than a small edit's own chunks. If one was collected meanwhile, the manifest's 409 names
+  // it and it is sent then.
+  for (const c of opts.chunkIndex?.chunksOf(f.diskPath) ?? []) seen.add(c.chunk);
   const result: ChunkedUploadResult = { chunks: 0, sentChunks: 0, sentBytes: 0, wireBytes: 0, params, refs };
   let dealt = 0;
   let halfCalled = false;
