@@ -9,7 +9,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Api } from '../../src/client/api.js';
 import { ChunkIndex, stampOf } from '../../src/client/chunk-index.js';
-import { tierParams } from '../../src/core/chunk-params.js';
+import { chunkParamsFor, tierParams } from '../../src/core/chunk-params.js';
+import { Cutter } from '../../src/core/chunker.js';
 import { CHUNK_ALGO, capabilities, putManifest } from '../../src/client/chunk-wire.js';
 import { startThrottleProxy } from '../../bench/lib/throttle-proxy.js';
 import { ChangedDuringUploadError, uploadChunked, type ScannedFile } from '../../src/client/chunked-upload.js';
@@ -274,6 +275,34 @@ for (const engine of ENGINES) {
         await via.close();
         await proxy.close();
       }
+    });
+
+    it('chunks of the path\'s last version are not asked about; any the server lost are sent once the manifest names them', async () => {
+      const data = crypto.randomBytes(3 * MiB);
+      fs.writeFileSync(path.join(a, 'forgotten.bin'), data);
+      // The index says this path's last version had exactly these chunks (so the server had
+      // them then); the server never saw them.
+      const params = chunkParamsFor(data.length);
+      const cutter = new Cutter(params);
+      const ends = [...cutter.push(data)];
+      if (cutter.finish() > 0) ends.push(data.length);
+      let start = 0;
+      const refs = ends.map((end) => {
+        const r = { offset: start, length: end - start, sha256: sha(data.subarray(start, end)) };
+        start = end;
+        return r;
+      });
+      chunksA.record('forgotten.bin', 'f'.repeat(64), 'an-earlier-stamp', params, refs);
+      const asked = vi.spyOn(api, 'missingBlobs');
+      try {
+        const up = await uploadChunked(api, scanned(a, 'forgotten.bin'), { chunkIndex: chunksA });
+        expect(asked.mock.calls.flatMap((c) => c[0])).toEqual([]);
+        expect(up!.sentBytes).toBe(data.length);
+      } finally {
+        asked.mockRestore();
+      }
+      const { results } = await api.commit([{ op: 'write', path: 'forgotten.bin', kind: 'file', sha256: sha(data), size: data.length, mtime: Date.now(), mode: 0o644, base_revision: null }]);
+      expect('error' in results[0]).toBe(false);
     });
 
     it('refuses to upload a file that changed since the scan hashed it', async () => {
