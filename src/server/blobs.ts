@@ -346,27 +346,12 @@ export class BlobStore {
   }
 }
 
-/** Writes `bufs` in order from the start of the file, however many calls writev takes. */
+/**
+ * Writes `bufs` in order from the start of the file in one writev: libuv already splits
+ * past IOV_MAX and carries on after a short write, so anything less than all is a failure.
+ */
 async function writeAll(fh: fs.FileHandle, bufs: Buffer[]): Promise<void> {
-  let position = 0;
-  let rest = bufs.filter((b) => b.length > 0);
-  while (rest.length) {
-    // writev takes at most IOV_MAX (1024) buffers per call on Linux.
-    const batch = rest.slice(0, 1024);
-    const { bytesWritten } = await fh.writev(batch, position);
-    if (bytesWritten === 0) throw new Error('writev wrote nothing');
-    position += bytesWritten;
-    let left = bytesWritten;
-    const next: Buffer[] = [];
-    for (let i = 0; i < rest.length; i++) {
-      const b = rest[i];
-      if (left >= b.length && i < batch.length) {
-        left -= b.length;
-        continue;
-      }
-      next.push(left > 0 ? b.subarray(left) : b);
-      left = 0;
-    }
-    rest = next;
-  }
+  const total = bufs.reduce((n, b) => n + b.length, 0);
+  const { bytesWritten } = await fh.writev(bufs, 0);
+  if (bytesWritten !== total) throw new Error(`a pack write stopped after ${bytesWritten} of ${total} bytes`);
 }
