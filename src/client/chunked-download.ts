@@ -187,7 +187,7 @@ export async function downloadChunked(api: Api, sha256: string, size: number, tm
         // when it fails every chunk is checked and the bad ones fetched (verifyAndRefill).
         // Not journalled either: a local copy is cheap to redo, and the fsync it would need
         // here is the one the first fetched group (or the landing) pays anyway.
-        const reused = await copyLocalChunks(fh, manifest, offsets, done, opts, (i, bytes) => (hashed === i ? catchUp({ i, bytes }) : undefined));
+        const reused = await copyLocalChunks(fh, manifest, offsets, done, opts, catchUp);
         result.reusedBytes = reused.bytes;
         opts.onBytes?.(reused.bytes);
 
@@ -232,7 +232,7 @@ export async function downloadChunked(api: Api, sha256: string, size: number, tm
 
 /**
  * Fetches every chunk not yet `done`, a few requests ahead, each hash-checked on arrival,
- * written at each offset it goes to and journalled per group (`commit`).
+ * written at each offset it goes to, handed to `landed`, and journalled in runs (`commit`).
  */
 async function fetchMissing(
   api: Api,
@@ -361,7 +361,7 @@ async function copyLocalChunks(
   offsets: number[],
   done: boolean[],
   opts: ChunkedDownloadOptions,
-  copiedOne: (i: number, bytes: Buffer) => Promise<void> | undefined,
+  landed: (inHand: { i: number; bytes: Buffer }) => Promise<void>,
 ): Promise<{ indices: number[]; bytes: number }> {
   const indices: number[] = [];
   let bytes = 0;
@@ -429,7 +429,7 @@ async function copyLocalChunks(
       done[i] = true;
       indices.push(i);
       bytes += len;
-      await copiedOne(i, bytesHere);
+      await landed({ i, bytes: bytesHere });
     }
   } finally {
     for (const h of handles.values()) await h?.close().catch(() => {});
