@@ -68,6 +68,17 @@ export class Api {
     return call(this.fileUrl(path), { method: 'DELETE', key: this.key, headers });
   }
 
+  /** Stores `content` as a blob (what a device sends before committing a write of it). */
+  async putBlob(content: Buffer | string): Promise<void> {
+    const r = await call(`${this.url}/api/v1/blobs/${sha(content)}`, {
+      method: 'PUT',
+      key: this.key,
+      headers: { 'content-type': 'application/octet-stream' },
+      body: Buffer.isBuffer(content) ? content : Buffer.from(content),
+    });
+    expect(r.status).toBeLessThan(300);
+  }
+
   post<T = any>(route: string, json: unknown) {
     return call<T>(`${this.url}${route}`, { method: 'POST', key: this.key, json });
   }

@@ -23,14 +23,6 @@ describe.each(ENGINES)('file metadata (%s)', (engine) => {
   });
   afterAll(async () => srv?.close());
 
-  const putBlob = async (content: string) => {
-    const r = await fetch(`${srv.url}/api/v1/blobs/${sha(content)}`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${a.key}`, 'content-type': 'application/octet-stream' },
-      body: content,
-    });
-    expect(r.status).toBeLessThan(300);
-  };
   const write = (path: string, content: string, base: number | null, extra: Record<string, unknown> = {}) => ({
     op: 'write',
     path,
@@ -73,7 +65,7 @@ describe.each(ENGINES)('file metadata (%s)', (engine) => {
   }
 
   it('a write stores its attributes; the feed carries them with the metadata hash', async () => {
-    await putBlob('tagged');
+    await a.putBlob('tagged');
     const xattrs = { [TAGS]: b64('red'), 'org.example.note': b64('hi') };
     const [r] = await commit(a, [write('m/tagged.txt', 'tagged', null, { xattrs })]);
     expect(r.result).toBe('created');
@@ -84,7 +76,7 @@ describe.each(ENGINES)('file metadata (%s)', (engine) => {
   });
 
   it('a file without attributes has a null metadata hash; the executable bit alone makes one', async () => {
-    await putBlob('plain');
+    await a.putBlob('plain');
     const [plain] = await commit(a, [write('m/plain.sh', 'plain', null)]);
     expect(plain.meta_hash).toBeNull();
     expect((await row('m/plain.sh'))?.meta_hash).toBeNull();
@@ -98,7 +90,7 @@ describe.each(ENGINES)('file metadata (%s)', (engine) => {
   });
 
   it('a meta op changes only the metadata: same content, a new revision, and repeating it changes nothing', async () => {
-    await putBlob('doc');
+    await a.putBlob('doc');
     const [w] = await commit(a, [write('m/doc.txt', 'doc', null)]);
     const xattrs = { [TAGS]: b64('blue') };
     const [m] = await commit(a, [meta('m/doc.txt', w.revision, 0o644, xattrs)]);
@@ -111,8 +103,8 @@ describe.each(ENGINES)('file metadata (%s)', (engine) => {
   });
 
   it('a tag added on A and a content edit on B from the same base: both survive, no conflict copy', async () => {
-    await putBlob('v1');
-    await putBlob('v2 from b');
+    await a.putBlob('v1');
+    await a.putBlob('v2 from b');
     const [w] = await commit(a, [write('race/notes.txt', 'v1', null)]);
     const tags = { [TAGS]: b64('green') };
     // A tags it first …
@@ -131,8 +123,8 @@ describe.each(ENGINES)('file metadata (%s)', (engine) => {
   });
 
   it('a content edit first, then a tag based on the older revision: both survive', async () => {
-    await putBlob('w1');
-    await putBlob('w2');
+    await a.putBlob('w1');
+    await a.putBlob('w2');
     const [w] = await commit(a, [write('race2/f.txt', 'w1', null)]);
     const [e] = await commit(b, [write('race2/f.txt', 'w2', w.revision, { xattrs: {} })]);
     expect(e.result).toBe('updated');
@@ -145,9 +137,9 @@ describe.each(ENGINES)('file metadata (%s)', (engine) => {
   });
 
   it('two content edits from one base still make a conflict copy, each with its own metadata', async () => {
-    await putBlob('c1');
-    await putBlob('c2a');
-    await putBlob('c2b');
+    await a.putBlob('c1');
+    await a.putBlob('c2a');
+    await a.putBlob('c2b');
     const [w] = await commit(a, [write('race3/f.txt', 'c1', null)]);
     await commit(a, [write('race3/f.txt', 'c2a', w.revision, { xattrs: { [TAGS]: b64('a') } })]);
     const [e] = await commit(b, [write('race3/f.txt', 'c2b', w.revision, { xattrs: { [TAGS]: b64('b') } })]);
@@ -159,7 +151,7 @@ describe.each(ENGINES)('file metadata (%s)', (engine) => {
   });
 
   it('both devices change the metadata: the later writer wins', async () => {
-    await putBlob('lww');
+    await a.putBlob('lww');
     const [w] = await commit(a, [write('lww.txt', 'lww', null)]);
     await commit(a, [meta('lww.txt', w.revision, 0o644, { [TAGS]: b64('from a') })]);
     await commit(b, [meta('lww.txt', w.revision, 0o644, { [TAGS]: b64('from b') })]);
@@ -167,8 +159,8 @@ describe.each(ENGINES)('file metadata (%s)', (engine) => {
   });
 
   it('a writer that sends no attributes (an older client) keeps what the path has', async () => {
-    await putBlob('k1');
-    await putBlob('k2');
+    await a.putBlob('k1');
+    await a.putBlob('k2');
     const tags = { [TAGS]: b64('keep') };
     const [w] = await commit(a, [write('keep.txt', 'k1', null, { xattrs: tags })]);
     const [e] = await commit(a, [write('keep.txt', 'k2', w.revision)]);
@@ -177,7 +169,7 @@ describe.each(ENGINES)('file metadata (%s)', (engine) => {
   });
 
   it('refuses machine-local attributes, bad base64 and too much metadata, item by item, changing nothing', async () => {
-    await putBlob('bad');
+    await a.putBlob('bad');
     const [w] = await commit(a, [write('bad.txt', 'bad', null)]);
     const big = Buffer.alloc(70 * 1024, 1).toString('base64');
     const results = await commit(a, [
@@ -196,7 +188,7 @@ describe.each(ENGINES)('file metadata (%s)', (engine) => {
   });
 
   it('/status plans metadata for a device that sends meta_hash, and nothing new for one that does not', async () => {
-    await putBlob('st');
+    await a.putBlob('st');
     const tags = { [TAGS]: b64('st') };
     const [w] = await commit(a, [write('st.txt', 'st', null)]);
     const [m] = await commit(a, [meta('st.txt', w.revision, 0o644, tags)]);

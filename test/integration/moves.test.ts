@@ -21,14 +21,6 @@ describe.each(ENGINES)('moves (%s)', (engine) => {
   });
   afterAll(async () => srv?.close());
 
-  const putBlob = async (content: string) => {
-    const r = await fetch(`${srv.url}/api/v1/blobs/${sha(content)}`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${a.key}`, 'content-type': 'application/octet-stream' },
-      body: content,
-    });
-    expect(r.status).toBeLessThan(300);
-  };
   const write = (path: string, content: string, base: number | null) => ({ op: 'write', path, kind: 'file', sha256: sha(content), mtime: 1, mode: 0o644, base_revision: base });
   const mkdir = (path: string, base: number | null = null) => ({ op: 'write', path, kind: 'dir', mtime: 1, mode: 0o755, base_revision: base });
   const move = (from: string, to: string, base: number | null, content?: string) =>
@@ -43,7 +35,7 @@ describe.each(ENGINES)('moves (%s)', (engine) => {
   }
 
   async function file(path: string, content: string, base: number | null = null): Promise<number> {
-    await putBlob(content);
+    await a.putBlob(content);
     const [r] = await commit(a, [write(path, content, base)]);
     expect(r.result).toMatch(/created|updated/);
     return r.revision;
@@ -145,7 +137,7 @@ describe.each(ENGINES)('moves (%s)', (engine) => {
 
   it('a move racing an edit: the edit that landed first stays at the old name, the mover keeps its copy', async () => {
     const base = await file('race1.txt', 'race original');
-    await putBlob('race edited by b');
+    await a.putBlob('race edited by b');
     const [e] = await commit(b, [write('race1.txt', 'race edited by b', base)]);
     expect(e.result).toBe('updated');
     const [m] = await commit(a, [move('race1.txt', 'race1-moved.txt', base, 'race original')]);
@@ -159,7 +151,7 @@ describe.each(ENGINES)('moves (%s)', (engine) => {
     const base = await file('race2.txt', 'race2 original');
     const [m] = await commit(a, [move('race2.txt', 'race2-moved.txt', base, 'race2 original')]);
     expect(m.result).toBe('moved');
-    await putBlob('race2 edited by b');
+    await a.putBlob('race2 edited by b');
     const [e] = await commit(b, [write('race2.txt', 'race2 edited by b', base)]);
     expect(e.result).toBe('created');
     const now = await live();
@@ -170,7 +162,7 @@ describe.each(ENGINES)('moves (%s)', (engine) => {
   it('a move and an edit committed at the same moment: every byte is at some live path', async () => {
     for (let i = 0; i < 4; i++) {
       const base = await file(`race3-${i}.txt`, `race3 ${i} original`);
-      await putBlob(`race3 ${i} edit`);
+      await a.putBlob(`race3 ${i} edit`);
       await Promise.all([commit(a, [move(`race3-${i}.txt`, `race3-${i}-moved.txt`, base, `race3 ${i} original`)]), commit(b, [write(`race3-${i}.txt`, `race3 ${i} edit`, base)])]);
       const shas = new Set([...(await live()).values()].map((r) => r.sha256));
       expect(shas.has(sha(`race3 ${i} original`))).toBe(true);
@@ -181,7 +173,7 @@ describe.each(ENGINES)('moves (%s)', (engine) => {
   it('an edit inside a folder that lands before the folder moves goes with the folder', async () => {
     const dirRev = (await commit(a, [mkdir('Inbox')]))[0].revision as number;
     const base = await file('Inbox/note.md', 'note original');
-    await putBlob('note edited by b');
+    await a.putBlob('note edited by b');
     await commit(b, [write('Inbox/note.md', 'note edited by b', base)]);
     const [m] = await commit(a, [move('Inbox', 'Archive', dirRev)]);
     expect(m.result).toBe('moved');

@@ -55,20 +55,12 @@ describe.each(ENGINES)('the namespace is a tree (%s)', (engine) => {
   afterAll(async () => srv?.close());
 
   const day = () => new Date().toISOString().slice(0, 10);
-  const putBlob = async (api: Api, content: string) => {
-    const r = await fetch(`${srv.url}/api/v1/blobs/${sha(content)}`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${api.key}`, 'content-type': 'application/octet-stream' },
-      body: content,
-    });
-    expect(r.status).toBeLessThan(300);
-  };
   const write = (path: string, content: string, base: number | null) => ({ op: 'write', path, kind: 'file', sha256: sha(content), mtime: 1, mode: 0o644, base_revision: base });
   const mkdir = (path: string, base: number | null) => ({ op: 'write', path, kind: 'dir', mtime: 1, mode: 0o755, base_revision: base });
   const del = (path: string, base: number) => ({ op: 'delete', path, base_revision: base });
 
   async function setup(top: string) {
-    await putBlob(dev[0], `${top} original`);
+    await dev[0].putBlob(`${top} original`);
     const r = await dev[0].post('/api/v1/commit', { ops: [mkdir(top, null), write(`${top}/f.txt`, `${top} original`, null)] });
     expect(r.status).toBe(200);
     return { dirRev: r.body.results[0].revision as number, fileRev: r.body.results[1].revision as number };
@@ -77,10 +69,10 @@ describe.each(ENGINES)('the namespace is a tree (%s)', (engine) => {
   it('a directory replaced by a file, then an edit inside it from its old base: the edit goes to a copy of the subtree', async () => {
     const { dirRev, fileRev } = await setup('D1');
     const [a, b] = dev;
-    await putBlob(a, 'D1 is a file now');
+    await a.putBlob('D1 is a file now');
     const ra = await a.post('/api/v1/commit', { ops: [del('D1/f.txt', fileRev), write('D1', 'D1 is a file now', dirRev)] });
     expect(ra.body.results.map((x: any) => x.result)).toEqual(['deleted', 'updated']);
-    await putBlob(b, 'D1 edited by B');
+    await b.putBlob('D1 edited by B');
     const rb = await b.post('/api/v1/commit', { ops: [write('D1/f.txt', 'D1 edited by B', fileRev)] });
     expect(rb.body.results[0]).toMatchObject({ result: 'conflict', path: `D1 (conflict from tree-2 ${day()})/f.txt`, conflict_of: { path: 'D1' } });
     const live = await liveRows(a);
@@ -92,9 +84,9 @@ describe.each(ENGINES)('the namespace is a tree (%s)', (engine) => {
   it('the other order: the edit lands first, the file that replaces the directory becomes a conflict copy', async () => {
     const { dirRev, fileRev } = await setup('D2');
     const [a, b] = dev;
-    await putBlob(b, 'D2 edited by B');
+    await b.putBlob('D2 edited by B');
     expect((await b.post('/api/v1/commit', { ops: [write('D2/f.txt', 'D2 edited by B', fileRev)] })).body.results[0].result).toBe('updated');
-    await putBlob(a, 'D2 is a file now');
+    await a.putBlob('D2 is a file now');
     const ra = await a.post('/api/v1/commit', { ops: [del('D2/f.txt', fileRev), write('D2', 'D2 is a file now', dirRev)] });
     expect(ra.body.results[0].error.code).toBe('edit_wins');
     expect(ra.body.results[1]).toMatchObject({ result: 'conflict', path: `D2 (conflict from tree-1 ${day()})`, conflict_of: { path: 'D2' } });
@@ -125,7 +117,7 @@ describe.each(ENGINES)('the namespace is a tree (%s)', (engine) => {
         dev.map(async (d, i) => {
           const content = `${top} by ${names[i]}`;
           written.add(sha(content));
-          await putBlob(d, content);
+          await d.putBlob(content);
           // Even devices replace the directory by a file, odd ones edit inside it or add
           // a deeper file; all from the same bases, all at once.
           const ops =
@@ -154,7 +146,7 @@ describe.each(ENGINES)('the namespace is a tree (%s)', (engine) => {
   it("a device's delete of a directory that still holds what it never saw is refused: the directory stays with it", async () => {
     const { dirRev, fileRev } = await setup('K1');
     const [a, b] = dev;
-    await putBlob(b, 'K1 new from B');
+    await b.putBlob('K1 new from B');
     expect((await b.post('/api/v1/commit', { ops: [write('K1/new.txt', 'K1 new from B', null)] })).body.results[0].result).toBe('created');
     const ra = await a.post('/api/v1/commit', { ops: [del('K1/f.txt', fileRev), del('K1', dirRev)] });
     expect(ra.body.results[0].result).toBe('deleted');
@@ -182,7 +174,7 @@ describe.each(ENGINES)('the namespace is a tree (%s)', (engine) => {
           }
           const content = `${top}/n${i} by ${names[i]}`;
           written.push(sha(content));
-          await putBlob(d, content);
+          await d.putBlob(content);
           const r = await d.post('/api/v1/commit', { ops: [write(`${top}/n${i}.txt`, content, null)] });
           expect(r.status).toBe(200);
         }),
@@ -246,7 +238,7 @@ describe.each(ENGINES)('the namespace is a tree (%s)', (engine) => {
       const top = `S${round}`;
       const { dirRev, fileRev } = await setup(top);
       written.delete(sha(`${top} original`));
-      await putBlob(dev[0], `${top} deleted once`);
+      await dev[0].putBlob(`${top} deleted once`);
       const old = await dev[0].post('/api/v1/commit', { ops: [write(`${top}/old.txt`, `${top} deleted once`, null)] });
       expect((await dev[0].post('/api/v1/commit', { ops: [del(`${top}/old.txt`, old.body.results[0].revision)] })).body.results[0].result).toBe('deleted');
       const statuses = await Promise.all(
@@ -258,7 +250,7 @@ describe.each(ENGINES)('the namespace is a tree (%s)', (engine) => {
           }
           const content = `${top} by ${names[i]}`;
           written.add(sha(content));
-          await putBlob(d, content);
+          await d.putBlob(content);
           const r = await d.post('/api/v1/commit', { ops: [del(`${top}/f.txt`, fileRev), write(top, content, dirRev)] });
           expect(r.status).toBe(200);
           return 'committed';
