@@ -54,13 +54,15 @@ export function registerWatchCommand(program: Command, configOpt: readonly [stri
         await device.close();
         throw asCliError(err);
       }
-      log(`watching ${device.config.folder} (${device.config.deviceName} → ${device.config.server}); Ctrl-C to stop`);
       const stop = () => {
         log('stopping after the current file…');
         void watcher.stop();
       };
+      // Before the "watching" line: whoever reads it (a service manager, a test) may signal at
+      // once, and a SIGTERM arriving before a listener exists kills the process uncleanly.
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      log(`watching ${device.config.folder} (${device.config.deviceName} → ${device.config.server}); Ctrl-C to stop`);
       await watcher.finished;
       await device.close();
       if (watcher.fatal) throw asCliError(watcher.fatal);
