@@ -12,9 +12,10 @@
 import crypto from 'node:crypto';
 import type fs from 'node:fs';
 import path from 'node:path';
-import { Cutter, makeChunkParams } from '../core/chunker.js';
+import { makeChunkParams, type ChunkRef } from '../core/chunker.js';
 import { SINGLE_CHUNK_LIMIT } from '../core/chunk-params.js';
 import type { Api } from './api.js';
+import { chunkPass } from './chunk-pass.js';
 import { stampOf, type ChunkIndex } from './chunk-index.js';
 import { CHUNK_ALGO, capabilities, getManifest, offsetsOf, openChunkFetch, type WireManifest } from './chunk-wire.js';
 import { HashMismatchError } from './transfer.js';
@@ -380,7 +381,7 @@ async function copyLocalChunks(
     }
     const sameCut = known && known.params.min === m.chunking.min && known.params.avg === m.chunking.avg && known.params.max === m.chunking.max;
     if (st && st.isFile() && st.size > SINGLE_CHUNK_LIMIT && m.chunking.algo === CHUNK_ALGO && !(sameCut && known!.stamp === stampOf(st))) {
-      for (const c of await cutFile(disk, file, m.chunking)) if (!inReplaced.has(c.sha256)) inReplaced.set(c.sha256, c);
+      for (const c of await cutFile(disk, file, m.chunking, st.size)) if (!inReplaced.has(c.sha256)) inReplaced.set(c.sha256, c);
     }
   }
   const handles = new Map<string, fs.promises.FileHandle | null>();
@@ -438,35 +439,13 @@ async function copyLocalChunks(
 }
 
 /** The chunks of a local file, cut with the given sizes (one sequential read). */
-async function cutFile(disk: LocalFolder, file: string, sizes: { min: number; avg: number; max: number }): Promise<Array<{ sha256: string; offset: number; length: number }>> {
-  const cutter = new Cutter(makeChunkParams(sizes.min, sizes.avg, sizes.max));
-  const out: Array<{ sha256: string; offset: number; length: number }> = [];
+async function cutFile(disk: LocalFolder, file: string, sizes: { min: number; avg: number; max: number }, size: number): Promise<ChunkRef[]> {
   const fh = await disk.open(file, 'r');
   try {
-    let part = crypto.createHash('sha256');
-    let start = 0;
-    let pos = 0;
-    const buf = Buffer.allocUnsafe(4 << 20);
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-      if (bytesRead === 0) break;
-      const data = buf.subarray(0, bytesRead);
-      let from = 0;
-      for (const cut of cutter.push(data)) {
-        part.update(data.subarray(from, cut));
-        out.push({ sha256: part.digest('hex'), offset: start, length: pos + cut - start });
-        part = crypto.createHash('sha256');
-        start = pos + cut;
-        from = cut;
-      }
-      part.update(data.subarray(from));
-      pos += bytesRead;
-    }
-    if (cutter.finish() > 0) out.push({ sha256: part.digest('hex'), offset: start, length: pos - start });
+    return (await chunkPass(async (buf, position) => (await fh.read(buf, 0, buf.length, position)).bytesRead, { params: makeChunkParams(sizes.min, sizes.avg, sizes.max), size })).refs;
   } finally {
     await fh.close();
   }
-  return out;
 }
 
 /**

@@ -1,5 +1,5 @@
 // Uploading a large file as chunks (docs/transfer-plan.md §4, §5): one streaming read cuts
-// the file (src/core/chunker.ts) and hashes each chunk; groups of chunk hashes are checked
+// the file and hashes each chunk (chunk-pass.ts, two threads for a large file); groups of chunk hashes are checked
 // with /blobs/missing while the read goes on, and only the chunks the server lacks travel
 // (small ones in batches, big ones on their own, a few requests in flight, deflated when
 // that shrinks them). The manifest comes last: the server checks that the chunks, in
@@ -9,9 +9,10 @@
 // cut off anywhere re-asks /blobs/missing next time and sends only the rest.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { Cutter, type ChunkParams, type ChunkRef } from '../core/chunker.js';
+import type { ChunkParams, ChunkRef } from '../core/chunker.js';
 import { chunkParamsFor } from '../core/chunk-params.js';
 import type { Api } from './api.js';
+import { chunkPass } from './chunk-pass.js';
 import { stampOf, type ChunkIndex } from './chunk-index.js';
 import { CHUNK_ALGO, Compressor, capabilities, putChunk, putChunkBatch, putManifest, wireSize, type OutChunk, type WireManifest } from './chunk-wire.js';
 import { ServerError } from './http.js';
@@ -23,10 +24,10 @@ const GROUP_BYTES = 16 << 20;
 const GROUP_CHUNKS = 256;
 /** A batch request carries at most this much. */
 const BATCH_BYTES = 8 << 20;
-/** Read size: large reads keep the thread pool round trips few. */
-const READ = 4 << 20;
 
 export class ChangedDuringUploadError extends Error {}
+
+const EMPTY = Buffer.alloc(0);
 
 /** What the scan saw of the file: the upload refuses bytes that are not those. */
 export interface ScannedFile {
@@ -145,53 +146,27 @@ export async function uploadChunked(api: Api, f: ScannedFile, opts: ChunkedUploa
 
   const fh = await fs.promises.open(f.file, 'r');
   try {
-    const cutter = new Cutter(params);
-    let part = crypto.createHash('sha256');
-    let pieces: Buffer[] = [];
-    let chunkStart = 0;
-    let pos = 0;
     let group: Array<{ ref: ChunkRef; bytes: Buffer }> = [];
     let groupBytes = 0;
-    const endChunk = async (end: number) => {
-      const bytes = pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
-      const ref = { offset: chunkStart, length: end - chunkStart, sha256: part.digest('hex') };
-      refs.push(ref);
-      group.push({ ref, bytes });
-      groupBytes += ref.length;
-      part = crypto.createHash('sha256');
-      pieces = [];
-      chunkStart = end;
-      if (groupBytes >= GROUP_BYTES || group.length >= GROUP_CHUNKS) {
-        const g = group;
-        group = [];
-        groupBytes = 0;
-        await slots.run(() => sendGroup(g));
-      }
-    };
-    for (;;) {
-      if (opts.signal?.aborted) throw new Error('aborted');
-      // A fresh buffer per read: chunks handed to the senders keep slices of it.
-      const buf = Buffer.allocUnsafe(READ);
-      const { bytesRead } = await fh.read(buf, 0, READ, pos);
-      if (bytesRead === 0) break;
-      const data = buf.subarray(0, bytesRead);
-      let from = 0;
-      for (const cut of cutter.push(data)) {
-        const slice = data.subarray(from, cut);
-        part.update(slice);
-        pieces.push(slice);
-        await endChunk(pos + cut);
-        from = cut;
-      }
-      if (from < data.length) {
-        const rest = data.subarray(from);
-        part.update(rest);
-        pieces.push(rest);
-      }
-      pos += bytesRead;
-      if (pos > f.size) break;
-    }
-    if (cutter.finish() > 0) await endChunk(pos);
+    const pass = await chunkPass(async (buf, position) => (await fh.read(buf, 0, buf.length, position)).bytesRead, {
+      params,
+      size: f.size,
+      signal: opts.signal,
+      onChunk: async (ref, bytes) => {
+        refs.push(ref);
+        // The pass reuses its read buffers: keep a copy, but only of a chunk that may travel
+        // (after a small edit nearly every chunk is one the server had for the last version).
+        group.push({ ref, bytes: seen.has(ref.sha256) ? EMPTY : Buffer.from(bytes) });
+        groupBytes += ref.length;
+        if (groupBytes >= GROUP_BYTES || group.length >= GROUP_CHUNKS) {
+          const g = group;
+          group = [];
+          groupBytes = 0;
+          await slots.run(() => sendGroup(g));
+        }
+      },
+    });
+    const pos = pass.size;
     if (group.length) await slots.run(() => sendGroup(group));
     await slots.drain();
     // The whole hash is the scan's: the bytes just read are those bytes only if the file

@@ -1,10 +1,13 @@
 // Two (or three) real devices against a real server process: the everyday sync paths.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { runCli, startFixture, type Fixture, type TestDevice } from './client-helpers.js';
+import { prngBytes } from '../helpers/prng.js';
 
 let fx: Fixture;
+const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 beforeAll(async () => {
   fx = await startFixture();
 });
@@ -202,5 +205,22 @@ describe('client sync (real processes)', () => {
     expect(res.code).not.toBe(0);
     expect(res.stderr.trim().split('\n')).toHaveLength(1);
     expect(res.stderr).toMatch(/revoked/);
+  });
+
+  it('a file big enough for the two-thread chunking pass (the built worker) crosses, and an edit in it too', async () => {
+    // 40 MiB: past chunk-pass.ts's TWO_THREADS_FROM, so A's uploads run the cut worker from
+    // the built package (the in-process tests and the property test run it from source).
+    const [a, b] = await pair('twothreads');
+    const data = prngBytes(0x2b16, 40 << 20);
+    fs.mkdirSync(a.file('twothreads'), { recursive: true });
+    fs.writeFileSync(a.file('twothreads/big.bin'), data);
+    expect((await a.sync()).code).toBe(0);
+    expect((await b.sync()).code).toBe(0);
+    prngBytes(0xed, 1 << 20).copy(data, 20 << 20);
+    fs.writeFileSync(a.file('twothreads/big.bin'), data);
+    expect((await a.sync()).code).toBe(0);
+    const down = await b.sync();
+    expect(down.code).toBe(0);
+    expect(sha(fs.readFileSync(b.file('twothreads/big.bin')))).toBe(sha(data));
   });
 });
