@@ -1,9 +1,10 @@
-// Uploading a large file as chunks (docs/transfer-plan.md §4, §5): one streaming read cuts
-// the file and hashes each chunk (chunk-pass.ts, two threads for a large file); groups of chunk hashes are checked
-// with /blobs/missing while the read goes on, and only the chunks the server lacks travel
-// (small ones in batches, big ones on their own, a few requests in flight, deflated when
-// that shrinks them). The manifest comes last: the server checks that the chunks, in
-// order, hash to the file's SHA-256 — the scan's hash, which this pass does not recompute.
+// Uploading a large file as chunks (docs/transfer-plan.md §4, §5). The chunks come from the
+// scan, which cut a large file while hashing it (scanner.ts), or else from one read here that
+// cuts and hashes (chunk-pass.ts, two threads for a large file). Groups of chunk hashes are
+// checked with /blobs/missing, and only the chunks the server lacks travel (read again by
+// offset when the scan cut them; small ones in batches, big ones on their own, a few requests
+// in flight, deflated when that shrinks them). The manifest comes last: the server checks
+// that the chunks, in order, hash to the file's SHA-256, the scan's hash.
 //
 // Resume is free: a chunk is durable on the server once its request answered, so an upload
 // cut off anywhere re-asks /blobs/missing next time and sends only the rest.
@@ -27,7 +28,6 @@ const BATCH_BYTES = 8 << 20;
 
 export class ChangedDuringUploadError extends Error {}
 
-const EMPTY = Buffer.alloc(0);
 
 /** What the scan saw of the file: the upload refuses bytes that are not those. */
 export interface ScannedFile {
@@ -50,6 +50,11 @@ export interface ChunkedUploadOptions {
   onBytes?: (n: number) => void;
   /** called once when half of the file's bytes are dealt with (crash tests) */
   onHalf?: () => void | Promise<void>;
+  /**
+   * The scan's cut of these bytes (scanner.ts, large files): used when its sizes are the
+   * ones this upload would pick, and then only the chunks the server lacks are read.
+   */
+  cut?: { params: Pick<ChunkParams, 'min' | 'avg' | 'max'>; refs: readonly ChunkRef[] };
   /** requests in flight */
   concurrency?: number;
   signal?: AbortSignal;
@@ -120,7 +125,19 @@ export async function uploadChunked(api: Api, f: ScannedFile, opts: ChunkedUploa
     }
   };
 
-  const sendGroup = async (group: Array<{ ref: ChunkRef; bytes: Buffer }>): Promise<void> => {
+  const fh = await fs.promises.open(f.file, 'r');
+  /** A chunk's bytes read again by offset (the scan cut the file): they must still hash to it. */
+  const reread = async (ref: ChunkRef): Promise<Buffer> => {
+    const bytes = Buffer.allocUnsafe(ref.length);
+    const { bytesRead } = await fh.read(bytes, 0, ref.length, ref.offset);
+    if (bytesRead !== ref.length || crypto.createHash('sha256').update(bytes).digest('hex') !== ref.sha256) {
+      throw new ChangedDuringUploadError(`${f.diskPath}: changed while being uploaded`);
+    }
+    return bytes;
+  };
+
+  /** `bytes` null: the chunk is read when it turns out the server lacks it. */
+  const sendGroup = async (group: Array<{ ref: ChunkRef; bytes: Buffer | null }>): Promise<void> => {
     const ask = group.filter((g) => !seen.has(g.ref.sha256));
     for (const g of ask) seen.add(g.ref.sha256);
     const missing = new Set(ask.length ? (await api.missingBlobs([...new Set(ask.map((g) => g.ref.sha256))])).missing : []);
@@ -130,7 +147,7 @@ export async function uploadChunked(api: Api, f: ScannedFile, opts: ChunkedUploa
     for (const g of group) {
       if (missing.has(g.ref.sha256) && !queued.has(g.ref.sha256)) {
         queued.add(g.ref.sha256);
-        out.push({ c: await compressor.encode(g.ref.sha256, g.bytes), len: g.ref.length });
+        out.push({ c: await compressor.encode(g.ref.sha256, g.bytes ?? (await reread(g.ref))), len: g.ref.length });
       } else known += g.ref.length;
     }
     if (known) await account(known);
@@ -144,29 +161,39 @@ export async function uploadChunked(api: Api, f: ScannedFile, opts: ChunkedUploa
     });
   };
 
-  const fh = await fs.promises.open(f.file, 'r');
   try {
-    let group: Array<{ ref: ChunkRef; bytes: Buffer }> = [];
+    let group: Array<{ ref: ChunkRef; bytes: Buffer | null }> = [];
     let groupBytes = 0;
-    const pass = await chunkPass(async (buf, position) => (await fh.read(buf, 0, buf.length, position)).bytesRead, {
-      params,
-      size: f.size,
-      signal: opts.signal,
-      onChunk: async (ref, bytes) => {
-        refs.push(ref);
+    const add = async (ref: ChunkRef, bytes: Buffer | null) => {
+      refs.push(ref);
+      group.push({ ref, bytes });
+      groupBytes += ref.length;
+      if (groupBytes >= GROUP_BYTES || group.length >= GROUP_CHUNKS) {
+        const g = group;
+        group = [];
+        groupBytes = 0;
+        await slots.run(() => sendGroup(g));
+      }
+    };
+    const cut = opts.cut && sameSizes(opts.cut.params, params) ? opts.cut.refs : null;
+    let pos = 0;
+    if (cut) {
+      for (const ref of cut) {
+        if (opts.signal?.aborted) throw new Error('aborted');
+        await add(ref, null);
+      }
+      pos = cut.length ? cut[cut.length - 1].offset + cut[cut.length - 1].length : 0;
+    } else {
+      const pass = await chunkPass(async (buf, position) => (await fh.read(buf, 0, buf.length, position)).bytesRead, {
+        params,
+        size: f.size,
+        signal: opts.signal,
         // The pass reuses its read buffers: keep a copy, but only of a chunk that may travel
         // (after a small edit nearly every chunk is one the server had for the last version).
-        group.push({ ref, bytes: seen.has(ref.sha256) ? EMPTY : Buffer.from(bytes) });
-        groupBytes += ref.length;
-        if (groupBytes >= GROUP_BYTES || group.length >= GROUP_CHUNKS) {
-          const g = group;
-          group = [];
-          groupBytes = 0;
-          await slots.run(() => sendGroup(g));
-        }
-      },
-    });
-    const pos = pass.size;
+        onChunk: (ref, bytes) => add(ref, seen.has(ref.sha256) ? null : Buffer.from(bytes)),
+      });
+      pos = pass.size;
+    }
     if (group.length) await slots.run(() => sendGroup(group));
     await slots.drain();
     // The whole hash is the scan's: the bytes just read are those bytes only if the file
@@ -203,6 +230,10 @@ export async function uploadChunked(api: Api, f: ScannedFile, opts: ChunkedUploa
   }
   if (opts.chunkIndex) opts.chunkIndex.record(f.diskPath, f.sha256, stampOf({ size: f.size, mtimeMs: f.mtime, ino: f.ino, ctimeMs: f.ctime }), params, refs);
   return result;
+}
+
+function sameSizes(a: Pick<ChunkParams, 'min' | 'avg' | 'max'>, b: Pick<ChunkParams, 'min' | 'avg' | 'max'>): boolean {
+  return a.min === b.min && a.avg === b.avg && a.max === b.max;
 }
 
 /** Sends chunks: ≤ 1 MiB ones in batches of ≤ 8 MiB, bigger ones one PUT each. */

@@ -70,6 +70,8 @@ export interface RowSource {
    * Never the row at the path itself: there a kept mtime with a new ctime is an edit.
    */
   hashOfInode?(ino: number, size: number, mtimeMs: number, otherThan: string): string | null;
+  /** The chunk sizes the file at this disk path was last cut with (a large file keeps its tier). */
+  chunkParamsOf?(diskPath: string): { min: number; avg: number; max: number } | undefined;
 }
 
 /** A RowSource over rows already in memory (tests, small tools). */
@@ -222,6 +224,15 @@ export class IndexDb {
     if (!ino) return null; // a file system without inode numbers
     this.inoStmt ??= this.db.prepare("SELECT sha256 FROM files WHERE ino = ? AND size = ? AND mtime = ? AND kind = 'file' AND sha256 IS NOT NULL AND path <> ? LIMIT 1").pluck();
     return (this.inoStmt.get(ino, size, mtimeMs, otherThan) as string | undefined) ?? null;
+  }
+
+  chunkParamsOf(diskPath: string): { min: number; avg: number; max: number } | undefined {
+    try {
+      // The chunk index's table (chunk-index.ts); not there until a large file was chunked here.
+      return this.db.prepare('SELECT min, avg, max FROM local_chunkings WHERE path = ?').get(diskPath) as { min: number; avg: number; max: number } | undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Has this device agreed on these bytes under some path (so the server has them)? */

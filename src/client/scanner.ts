@@ -7,6 +7,9 @@ import path from 'node:path';
 import { decodeDiskName, normalizePath } from '../core/paths.js';
 import type { EntryKind } from '../core/protocol.js';
 import { hashFile, pool } from './hash.js';
+import { chunkPass, TWO_THREADS_FROM } from './chunk-pass.js';
+import type { ChunkParams, ChunkRef } from '../core/chunker.js';
+import { chunkParamsFor } from '../core/chunk-params.js';
 import { diskFolder, type LocalFolder } from './local-folder/folder.js';
 import type { IgnoreRules } from './ignore-rules.js';
 import { rowSourceOf, UNREAD_META, type IndexRow, type RowSource } from './index-db.js';
@@ -29,6 +32,12 @@ export interface LocalEntry {
    * pass (cycle/meta.ts); absent: not known (metadata not carried on this device).
    */
   metaHash?: string | null;
+  /**
+   * How the scan cut the file, when it read a large one (chunk-pass.ts: the whole hash and
+   * the chunks in one read, on two threads): the upload then reads only chunks the server
+   * lacks instead of reading and cutting the file again.
+   */
+  cut?: { params: ChunkParams; refs: ChunkRef[] };
 }
 
 export interface Skipped {
@@ -324,7 +333,11 @@ class ScanState {
       const full = path.join(folder, entry.diskPath);
       let sha: string;
       try {
-        sha = await hashFile(full, st.size, disk);
+        if (st.size >= TWO_THREADS_FROM) {
+          const cut = await hashAndCut(disk, full, st.size, chunkParamsFor(st.size, source.chunkParamsOf?.(entry.diskPath)));
+          sha = cut.sha256;
+          entry.cut = { params: cut.params, refs: cut.refs };
+        } else sha = await hashFile(full, st.size, disk);
       } catch (err) {
         entries.delete(entry.path);
         const code = (err as NodeJS.ErrnoException).code;
@@ -482,4 +495,15 @@ export async function scanPaths(
   }
   const r = await scan.finish();
   return { ...r, covered, walked, relisted };
+}
+
+/** The whole hash and the chunks of a large file, in one read (the worker cuts while this thread hashes). */
+async function hashAndCut(disk: LocalFolder, file: string, size: number, params: ChunkParams): Promise<{ sha256: string; params: ChunkParams; refs: ChunkRef[] }> {
+  const fh = await disk.open(file, 'r');
+  try {
+    const pass = await chunkPass(async (buf, position) => (await fh.read(buf, 0, buf.length, position)).bytesRead, { params, size, whole: true });
+    return { sha256: pass.sha256!, params, refs: pass.refs };
+  } finally {
+    await fh.close();
+  }
 }

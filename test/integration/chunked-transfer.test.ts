@@ -10,8 +10,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Api } from '../../src/client/api.js';
 import { ChunkIndex, stampOf } from '../../src/client/chunk-index.js';
 import { chunkParamsFor, tierParams } from '../../src/core/chunk-params.js';
-import { Cutter } from '../../src/core/chunker.js';
-import { CHUNK_ALGO, capabilities, putManifest } from '../../src/client/chunk-wire.js';
+import { chunkBuffer, Cutter } from '../../src/core/chunker.js';
+import { scanFolder } from '../../src/client/scanner.js';
+import { makeIgnoreRules } from '../../src/client/ignore-rules.js';
+import { CHUNK_ALGO, capabilities, getManifest, putManifest } from '../../src/client/chunk-wire.js';
 import { startThrottleProxy } from '../../bench/lib/throttle-proxy.js';
 import { ChangedDuringUploadError, uploadChunked, type ScannedFile } from '../../src/client/chunked-upload.js';
 import { downloadChunked, journalPath, landedChunked, partPath } from '../../src/client/chunked-download.js';
@@ -118,6 +120,40 @@ for (const engine of ENGINES) {
       expect(down.fetchedBytes).toBe(up!.sentBytes);
       expect(down.reusedBytes).toBe(f.size - down.fetchedBytes);
       expect(sha(fs.readFileSync(path.join(b, 'big.bin')))).toBe(f.sha256);
+    });
+
+    it('the scan cuts a large file while hashing it; the upload then reads only what the server lacks', async () => {
+      // 40 MiB: past the size where the scan cuts (two threads); the last 1 MiB differs from big.bin's
+      const data = prngBytes(0x5ca9, 40 * MiB);
+      fs.writeFileSync(path.join(a, 'scanned.bin'), data);
+      const scan = await scanFolder(a, new Map(), makeIgnoreRules(''));
+      const entry = scan.entries.get('scanned.bin')!;
+      const params = chunkParamsFor(data.length);
+      expect(entry.sha256).toBe(sha(data));
+      expect(entry.cut!.refs).toEqual(chunkBuffer(data, params).chunks);
+      const f = scanned(a, 'scanned.bin');
+      const first = await uploadChunked(api, f, { chunkIndex: chunksA, cut: entry.cut });
+      expect(first!.sentBytes).toBe(data.length);
+      // The same content again: nothing is read but the chunks asked about, nothing is sent.
+      const again = await uploadChunked(api, f, { cut: entry.cut });
+      expect(again!.sentBytes).toBe(0);
+      const down = await download('scanned.bin', f.sha256, f.size);
+      expect(down.fetchedBytes).toBe(data.length);
+      expect(sha(fs.readFileSync(path.join(b, 'scanned.bin')))).toBe(f.sha256);
+    });
+
+    it('a file changed after the scan cut it is refused by the upload, never committed torn', async () => {
+      const data = prngBytes(0x5cab, 40 * MiB);
+      const file = path.join(a, 'changed-after-scan.bin');
+      fs.writeFileSync(file, data);
+      const entry = (await scanFolder(a, new Map(), makeIgnoreRules(''))).entries.get('changed-after-scan.bin')!;
+      const f = scanned(a, 'changed-after-scan.bin');
+      // rewritten in place after the scan: same size, other bytes in the middle
+      const fd = fs.openSync(file, 'r+');
+      fs.writeSync(fd, prngBytes(0xbad, MiB), 0, MiB, 20 * MiB);
+      fs.closeSync(fd);
+      await expect(uploadChunked(api, f, { cut: entry.cut })).rejects.toBeInstanceOf(ChangedDuringUploadError);
+      expect(await getManifest(api, f.sha256, f.size)).toBeNull();
     });
 
     it('reuses chunks of any indexed local file (a copy under another name costs nothing)', async () => {

@@ -26,6 +26,7 @@ export async function uploadLarge(ctx: CycleContext, e: LocalEntry, onBytes?: (n
       {
         chunkIndex: chunks,
         previous: chunks.chunking(e.diskPath)?.params,
+        cut: e.cut,
         onBytes,
         onHalf: () => ctx.hook('mid-chunk-upload'),
         signal: ctx.options.signal,
