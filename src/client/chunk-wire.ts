@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import { CHUNKING_ALGO, checkManifest, chunkOffsets, type Manifest } from '../core/manifest.js';
+import { WireDeflater } from '../core/wire-deflate.js';
 import type { Api } from './api.js';
 import { ServerError } from './http.js';
 
@@ -129,41 +130,13 @@ export interface OutChunk {
   encoded: Buffer | null;
 }
 
-/** Sample size for the "does it shrink?" test: incompressible media costs only this much deflate. */
-const PROBE = 16 * 1024;
-/** Compressed only when it saves at least this fraction (plan §6: 10 %). */
-const MIN_SAVING = 0.1;
-
-/**
- * Decides per chunk whether to deflate it (level 1: ~100+ MB/s per core, on the thread
- * pool so it overlaps the reading and hashing on the main thread). A sample is tried
- * first; after a run of chunks that do not shrink (a video, a zip), later ones of the same
- * file are only sampled now and then.
- */
+/** Deflates a file's chunks when that is worth it (core/wire-deflate.ts: the rule the server uses too). */
 export class Compressor {
-  private misses = 0;
-  private seen = 0;
+  private readonly deflater = new WireDeflater();
   constructor(readonly enabled: boolean) {}
 
   async encode(sha256: string, raw: Buffer): Promise<OutChunk> {
-    if (!this.enabled || raw.length < 512) return { sha256, raw, encoded: null };
-    this.seen++;
-    // After 8 chunks in a row that did not shrink, sample only every 16th chunk.
-    if (this.misses >= 8 && this.seen % 16 !== 0) return { sha256, raw, encoded: null };
-    if (raw.length > PROBE * 2) {
-      const probe = await deflateRaw(raw.subarray(0, PROBE), { level: 1 });
-      if (probe.length > PROBE * (1 - MIN_SAVING)) {
-        this.misses++;
-        return { sha256, raw, encoded: null };
-      }
-    }
-    const encoded = await deflateRaw(raw, { level: 1 });
-    if (encoded.length > raw.length * (1 - MIN_SAVING)) {
-      this.misses++;
-      return { sha256, raw, encoded: null };
-    }
-    this.misses = 0;
-    return { sha256, raw, encoded };
+    return { sha256, raw, encoded: this.enabled ? await this.deflater.deflate(raw) : null };
   }
 }
 

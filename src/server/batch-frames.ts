@@ -9,9 +9,9 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { ApiError } from './errors.js';
 import { SHA256_RE } from '../core/protocol.js';
+import type { WireDeflater } from '../core/wire-deflate.js';
 
 const inflateRaw = promisify(zlib.inflateRaw);
-const deflateRaw = promisify(zlib.deflateRaw);
 
 export const V1_HEADER = 72;
 export const V2_HEADER = 77;
@@ -74,27 +74,14 @@ export async function decodeFrame(f: RawFrame): Promise<Buffer> {
   return raw;
 }
 
-/** Compress only what shrinks by at least this share: below it the CPU buys too little wire. */
-const MIN_SAVING = 0.1;
-/** A blob bigger than this is tried on its first PROBE bytes before the whole is deflated. */
-const PROBE = 64 * 1024;
-/** Smaller than this is sent raw: a frame header and a deflate block cost about as much. */
-const TOO_SMALL = 512;
-
 /**
- * The frame body for a fetch answer in v2: deflate-raw (level 1) when that shrinks the
- * blob by ≥ 10 %, else the raw bytes. Incompressible media (JPEG, video, zip) is caught by
- * the probe of its first 64 KiB and costs only that much deflate.
+ * The frame body for a fetch answer in v2: deflate-raw (level 1) when core/wire-deflate.ts
+ * says it is worth it (≥ 10 % smaller; media is caught by a 16 KiB sample), else the raw bytes.
+ * One deflater per answer, so a run of incompressible blobs stops being tried.
  */
-export async function encodeForFetch(raw: Buffer): Promise<{ encoding: number; body: Buffer }> {
-  if (raw.length < TOO_SMALL) return { encoding: ENC_RAW, body: raw };
-  if (raw.length > PROBE) {
-    const probe = await deflateRaw(raw.subarray(0, PROBE), { level: 1 });
-    if (probe.length > PROBE * (1 - MIN_SAVING)) return { encoding: ENC_RAW, body: raw };
-  }
-  const packed = await deflateRaw(raw, { level: 1 });
-  if (packed.length > raw.length * (1 - MIN_SAVING)) return { encoding: ENC_RAW, body: raw };
-  return { encoding: ENC_DEFLATE_RAW, body: packed };
+export async function encodeForFetch(raw: Buffer, deflater: WireDeflater): Promise<{ encoding: number; body: Buffer }> {
+  const packed = await deflater.deflate(raw);
+  return packed ? { encoding: ENC_DEFLATE_RAW, body: packed } : { encoding: ENC_RAW, body: raw };
 }
 
 /** A frame header: v1 (sha, size) or v2 (sha, raw size, encoding, body size). */

@@ -14,6 +14,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { ApiError } from '../errors.js';
 import { DEFLATE_RAW, MISSING, U32_MAX, decodeFrame, encodeForFetch, frameHeader, splitFrames } from '../batch-frames.js';
+import { WireDeflater } from '../../core/wire-deflate.js';
 import { acceptRawBodies } from './raw-body.js';
 import { errorResponses, sha256Schema } from './schemas.js';
 
@@ -106,6 +107,7 @@ export async function blobBatchRoutes(app: FastifyInstance, ctx: ServerContext):
       }
       // Read whole (and so, in v2, possibly deflated) up to this size; anything larger streams raw.
       const inMemory = v2 ? ENCODE_UP_TO : STREAM_ABOVE;
+      const deflater = new WireDeflater();
       async function* frames(): AsyncGenerator<Buffer> {
         // Blobs are read a group at a time (at most 256 or ~8 MiB, so one request cannot
         // pull much into memory), each pack file opened once per group; anything large
@@ -123,7 +125,7 @@ export async function blobBatchRoutes(app: FastifyInstance, ctx: ServerContext):
             return loc && loc.size <= inMemory ? [loc] : [];
           });
           const small = await ctx.blobs.readMany(smallLocs);
-          const encoded = v2 ? new Map(await Promise.all([...small].map(async ([s, b]) => [s, await encodeForFetch(b)] as const))) : null;
+          const encoded = v2 ? new Map(await Promise.all([...small].map(async ([s, b]) => [s, await encodeForFetch(b, deflater)] as const))) : null;
           for (const s of group) {
             const bytes = small.get(s);
             if (bytes) {
