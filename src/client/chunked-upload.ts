@@ -126,13 +126,15 @@ export async function uploadChunked(api: Api, f: ScannedFile, opts: ChunkedUploa
   };
 
   const fh = await fs.promises.open(f.file, 'r');
-  /** A chunk's bytes read again by offset (the scan cut the file): they must still hash to it. */
+  /**
+   * A chunk's bytes read again by offset (the scan cut the file). Not hashed again here: the
+   * server hashes every chunk it stores and refuses one that is not what it is called
+   * (sha256_mismatch, below), and the stat check at the end catches any other change.
+   */
   const reread = async (ref: ChunkRef): Promise<Buffer> => {
     const bytes = Buffer.allocUnsafe(ref.length);
     const { bytesRead } = await fh.read(bytes, 0, ref.length, ref.offset);
-    if (bytesRead !== ref.length || crypto.createHash('sha256').update(bytes).digest('hex') !== ref.sha256) {
-      throw new ChangedDuringUploadError(`${f.diskPath}: changed while being uploaded`);
-    }
+    if (bytesRead !== ref.length) throw new ChangedDuringUploadError(`${f.diskPath}: changed while being uploaded`);
     return bytes;
   };
 
@@ -151,14 +153,22 @@ export async function uploadChunked(api: Api, f: ScannedFile, opts: ChunkedUploa
       } else known += g.ref.length;
     }
     if (known) await account(known);
-    await sendChunks(api, out, v2, async (sent) => {
-      for (const s of sent) {
-        result.sentChunks++;
-        result.sentBytes += s.len;
-        result.wireBytes += wireSize(s.c);
+    try {
+      await sendChunks(api, out, v2, async (sent) => {
+        for (const s of sent) {
+          result.sentChunks++;
+          result.sentBytes += s.len;
+          result.wireBytes += wireSize(s.c);
+        }
+        await account(sent.reduce((n, s) => n + s.len, 0));
+      });
+    } catch (err) {
+      // A chunk the server found not to hash to its name: the file changed after it was cut.
+      if (err instanceof ServerError && err.status === 400 && err.code === 'sha256_mismatch') {
+        throw new ChangedDuringUploadError(`${f.diskPath}: changed while being uploaded`);
       }
-      await account(sent.reduce((n, s) => n + s.len, 0));
-    });
+      throw err;
+    }
   };
 
   try {
