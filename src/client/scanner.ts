@@ -6,6 +6,7 @@ import type fs from 'node:fs';
 import path from 'node:path';
 import { decodeDiskName, normalizePath } from '../core/paths.js';
 import type { EntryKind } from '../core/protocol.js';
+import { judgeSymlinkTarget } from '../core/symlink-target.js';
 import { hashFile, pool } from './hash.js';
 import { chunkPass, TWO_THREADS_FROM } from './chunk-pass.js';
 import type { ChunkParams, ChunkRef } from '../core/chunker.js';
@@ -222,6 +223,23 @@ class ScanState {
   }
 
   /**
+   * Why a symbolic link is not synced: the core rule's reason for one whose target leaves
+   * the folder; one that stays inside is not carried by this version yet (the link is
+   * read, never followed).
+   */
+  private symlinkReason(disk: string, wire: string): string {
+    let target: string;
+    try {
+      target = this.disk.readlink(path.join(this.folder, disk));
+    } catch (err) {
+      return `symbolic link, unreadable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+    }
+    const verdict = judgeSymlinkTarget(wire, target);
+    if (!verdict.inside) return verdict.reason;
+    return `symbolic link inside the folder (-> ${target}): links are not synced yet (never followed)`;
+  }
+
+  /**
    * Looks at one name on disk (already lstat-ed as `st`). Returns the wire path of a
    * directory worth descending into, or null.
    */
@@ -237,7 +255,7 @@ class ScanState {
       return null;
     }
     if (st.isSymbolicLink()) {
-      skipped.push({ path: wire, reason: 'symbolic link (never followed)' });
+      skipped.push({ path: wire, reason: this.symlinkReason(disk, wire) });
       return null;
     }
     if (!isDir && !st.isFile()) {

@@ -127,7 +127,27 @@ describe('scanner', () => {
     const s = await scanFolder(f, new Map(), makeIgnoreRules(''));
     expect(s.entries.values().map((e) => e.path)).toEqual(['caf\u00e9.txt']);
     expect(s.entries.get('caf\u00e9.txt')!.diskPath).toBe('cafe\u0301.txt');
-    expect(s.skipped).toEqual([{ path: 'link', reason: expect.stringMatching(/symbolic link/) }]);
+    expect(s.skipped).toEqual([{ path: 'link', reason: expect.stringMatching(/symbolic link to an absolute path \(\/etc\/passwd\)/) }]);
+  });
+
+  it('reads each symlink without following it and reports why it is not synced', async () => {
+    const f = path.join(dir, 'f');
+    fs.mkdirSync(path.join(f, 'd'), { recursive: true });
+    fs.writeFileSync(path.join(f, 'd', 'real.txt'), 'x');
+    fs.symlinkSync('real.txt', path.join(f, 'd', 'inside'));
+    fs.symlinkSync('../../outside', path.join(f, 'd', 'escapes'));
+    fs.symlinkSync('../.synmac/index', path.join(f, 'd', 'state'));
+    fs.symlinkSync('gone/nowhere', path.join(f, 'dangling'));
+    fs.symlinkSync('d', path.join(f, 'dirlink')); // a link to a directory is not walked
+    const s = await scanFolder(f, new Map(), makeIgnoreRules(''));
+    expect([...s.entries.values()].map((e) => e.path).sort()).toEqual(['d', 'd/real.txt']);
+    const why = new Map(s.skipped.map((k) => [k.path, k.reason]));
+    expect(why.get('d/inside')).toMatch(/symbolic link inside the folder \(-> real\.txt\)/);
+    expect(why.get('d/escapes')).toMatch(/leaves the folder \(\.\.\/\.\.\/outside\)/);
+    expect(why.get('d/state')).toMatch(/into \.synmac\//);
+    expect(why.get('dangling')).toMatch(/inside the folder \(-> gone\/nowhere\)/);
+    expect(why.get('dirlink')).toMatch(/inside the folder \(-> d\)/);
+    expect(s.skipped).toHaveLength(5);
   });
 });
 

@@ -19,6 +19,10 @@ export interface LocalFolder {
   readdirBytes(dir: string): Buffer[];
   lstat(p: string | Buffer): fs.Stats;
   stat(p: string): fs.Stats;
+  /** readlink(2): a symbolic link's target text, never followed (a non-UTF-8 byte reads as U+FFFD) */
+  readlink(p: string): string;
+  /** symlink(2): a new link at `p` (fails if `p` exists; callers make it at a temp name and rename it over) */
+  symlink(target: string, p: string): void;
   exists(p: string): boolean;
   /** mkdir -p */
   mkdirp(p: string): void;
@@ -56,6 +60,12 @@ export class DiskFolder implements LocalFolder {
   }
   stat(p: string): fs.Stats {
     return fs.statSync(p);
+  }
+  readlink(p: string): string {
+    return fs.readlinkSync(p);
+  }
+  symlink(target: string, p: string): void {
+    fs.symlinkSync(target, p);
   }
   exists(p: string): boolean {
     return fs.existsSync(p);

@@ -99,6 +99,14 @@ export class MacLikeFolder implements LocalFolder {
   stat(p: string): fs.Stats {
     return fs.statSync(this.realPath(p));
   }
+  // The target is text the link carries, not a name in this folder: it is stored as given
+  // and only the link's own name takes this file system's spelling.
+  readlink(p: string): string {
+    return fs.readlinkSync(this.realPath(p));
+  }
+  symlink(target: string, p: string): void {
+    fs.symlinkSync(target, this.realPath(p));
+  }
   exists(p: string): boolean {
     return fs.existsSync(this.realPath(p));
   }
