@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConflictPath } from '../../src/core/conflict-name.js';
 import { hasPostgres } from '../helpers/postgres.js';
-import { World, ops, quiesceAndCheck, type Profile } from './sync-model.js';
+import { World, diskXattrs, ops, quiesceAndCheck, type Profile } from './sync-model.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -165,4 +165,64 @@ describe('model-based test regressions', () => {
         }, profile));
     }
   }
+
+  // Metadata (issue 8 item 8): a Finder tag set on one device while another edits the
+  // content is two changes, not a conflict: the result has the one's content and the
+  // other's tag, in either order and when the two cycles race. Both engines: metadata
+  // has its own columns and commit op on each.
+  const TAG = 'com.apple.metadata:_kMDItemUserTags';
+  for (const profile of profiles) {
+    for (const order of ['tag first', 'edit first', 'racing'] as const) {
+      it(`a Finder tag on one device and a content edit on another both survive, no conflict (${order}, ${profile === 'postgres' ? 'PostgreSQL' : 'SQLite'})`, () =>
+        scenario(async (w) => {
+          ops.write(w, 'A', 'a.txt');
+          await ops.syncAll(w);
+          ops.setXattr(w, 'A', 'a.txt', TAG);
+          ops.write(w, 'B', 'a.txt');
+          const edited = fs.readFileSync(path.join(w.folder('B'), 'a.txt'));
+          if (order === 'racing') await ops.race(w, 'A', 'B');
+          else if (order === 'tag first') (await ops.sync(w, 'A'), await ops.sync(w, 'B'));
+          else (await ops.sync(w, 'B'), await ops.sync(w, 'A'));
+          await quiesceAndCheck(w);
+          expect([...(await w.serverLive()).keys()].filter((p) => parseConflictPath(p))).toEqual([]);
+          for (const d of ['A', 'B', 'C'] as const) {
+            const full = path.join(w.folder(d), 'a.txt');
+            expect(sha(fs.readFileSync(full))).toBe(sha(edited));
+            expect(Object.keys(diskXattrs(full))).toEqual([TAG]);
+          }
+        }, profile));
+    }
+  }
+
+  it('a removed tag wins over the value it removed, and the removal travels', () =>
+    scenario(async (w) => {
+      ops.write(w, 'A', 'a.txt');
+      ops.setXattr(w, 'A', 'a.txt', TAG);
+      ops.setXattr(w, 'A', 'a.txt', 'org.example.note');
+      await ops.syncAll(w);
+      expect(Object.keys(diskXattrs(path.join(w.folder('C'), 'a.txt'))).sort()).toEqual([TAG, 'org.example.note']);
+      ops.removeXattr(w, 'C', 'a.txt', TAG);
+      await ops.syncAll(w);
+      await quiesceAndCheck(w);
+      for (const d of ['A', 'B', 'C'] as const) expect(Object.keys(diskXattrs(path.join(w.folder(d), 'a.txt')))).toEqual(['org.example.note']);
+    }));
+
+  // Moves carry metadata: a tagged file renamed, and a folder with a tagged file in it
+  // moved, arrive tagged at the new path on the other devices, content whole.
+  it('a tagged file moved and a tagged file in a moved folder keep their tags elsewhere', () =>
+    scenario(async (w) => {
+      ops.write(w, 'A', 'a.txt');
+      ops.write(w, 'A', 'd/e/f.txt');
+      ops.setXattr(w, 'A', 'a.txt', TAG);
+      ops.setXattr(w, 'A', 'd/e/f.txt', TAG);
+      await ops.syncAll(w);
+      ops.rename(w, 'B', 'a.txt', 'b.txt');
+      ops.moveDir(w, 'B', 'd', 'k');
+      await ops.sync(w, 'B');
+      await ops.syncAll(w);
+      await quiesceAndCheck(w);
+      const live = await w.serverLive();
+      expect(live.has('a.txt') || live.has('d/e/f.txt')).toBe(false);
+      for (const p of ['b.txt', 'k/e/f.txt']) expect(Object.keys(diskXattrs(path.join(w.folder('C'), p)))).toEqual([TAG]);
+    }));
 });

@@ -18,6 +18,10 @@
 // normalization-insensitive names, as APFS has them): the cycle then reads and writes it
 // through that variant, and so do the model's own file operations on that device.
 //
+// Devices also set and remove travelling extended attributes (a Finder tag among them):
+// metadata converges like content, and a metadata-only change never makes a conflict copy
+// with another device's content edit (such changes are kept out of invariant 3's "touched").
+//
 // The server runs in-process on SQLite, as a real process on SQLite (restart = SIGKILL), or
 // in-process on PostgreSQL (a fresh database per scenario). Two devices' cycles also run at
 // the same moment, so their commits race on the server.
@@ -26,6 +30,7 @@
 // by scripts/soak.ts (`npm run soak -- --runs 10000`).
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -58,6 +63,31 @@ const BIG = 2.5 * 1024 * 1024;
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
+// Extended attributes the model sets and removes on files, by their wire name (on Linux a
+// user can write only `user.*`, so on disk each is `user.<wire name>`): a Finder tag, the
+// one a Mac user sets most, and an application's own attribute.
+const XATTRS = ['com.apple.metadata:_kMDItemUserTags', 'org.example.note'] as const;
+const xattrDisk = (wire: string) => `user.${wire}`;
+type XattrMod = {
+  listAttributesSync(p: string): string[];
+  getAttributeSync(p: string, n: string): Buffer;
+  setAttributeSync(p: string, n: string, v: Buffer): void;
+  removeAttributeSync(p: string, n: string): void;
+};
+// The same native module the client uses, loaded directly: the model's own hand on the
+// disk must not go through the code under test.
+const xattrMod = createRequire(import.meta.url)('fs-xattr') as XattrMod;
+
+/** The travelling attributes of a file on disk, wire name → base64 (what the server stores). */
+export function diskXattrs(full: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of xattrMod.listAttributesSync(full)) {
+    if (n.startsWith('user.')) out[n.slice('user.'.length)] = xattrMod.getAttributeSync(full, n).toString('base64');
+  }
+  return out;
+}
+const canonXattrs = (x: Record<string, string> | null | undefined) => JSON.stringify(Object.fromEntries(Object.entries(x ?? {}).sort()));
+
 class CrashError extends Error {}
 
 // ---------------------------------------------------------------------------------------
@@ -82,6 +112,10 @@ export class World {
   held = new Map<string, string>(); // content hash → where it was seen at a completed sync
   touchedBy = new Map<string, Set<Dev>>(); // path → devices that changed it
   movedFrom = new Map<string, string>(); // path a file was moved to → where it came from
+  // Metadata changes are not in touchedBy: a device that only tagged a file must never
+  // make a conflict copy with a device that edited its content (invariant 3 judges it).
+  xattrValues = new Set<string>(); // every attribute value (base64) any device set
+  metaTouched = 0; // how many xattr ops took effect (the debug summary reports it)
   private counter = 0;
   admin = '';
   log: string[] = [];
@@ -275,6 +309,20 @@ export class World {
     return body;
   }
 
+  /** A new attribute value, unique, remembered so the server can only hold ones a device set. */
+  xattrValue(dev: Dev): Buffer {
+    this.counter++;
+    const v = Buffer.from(`tag ${dev}#${this.counter}`);
+    this.xattrValues.add(v.toString('base64'));
+    return v;
+  }
+
+  /** The server's live files' travelling attributes: path → canonical JSON. */
+  async serverXattrs(): Promise<Map<string, string>> {
+    const rows = await this.query<{ path: string; xattrs: string | null }>('select path, xattrs from files where is_deleted = 0 and sha256 is not null');
+    return new Map(rows.map((r) => [r.path, canonXattrs(r.xattrs ? (JSON.parse(r.xattrs) as Record<string, string>) : null)]));
+  }
+
   /** The server's live state: path → sha256 (null for dirs). */
   async serverLive(): Promise<Map<string, string | null>> {
     const rows = await this.query<{ path: string; sha256: string | null }>('select path, sha256 from files where is_deleted = 0');
@@ -436,7 +484,7 @@ export async function checkNoTornFiles(w: World): Promise<void> {
   }
 }
 
-async function deviceAgreesWithServer(w: World, dev: Dev, live: Map<string, string | null>): Promise<void> {
+async function deviceAgreesWithServer(w: World, dev: Dev, live: Map<string, string | null>, xattrs: Map<string, string>): Promise<void> {
   const folder = w.folder(dev);
   const files = listFiles(folder);
   // A disk name stands for the server path its index row names: an NFD spelling, or on
@@ -450,6 +498,12 @@ async function deviceAgreesWithServer(w: World, dev: Dev, live: Map<string, stri
     if (diskFiles.get(p) !== s) throw new Error(`convergence: ${dev} has ${diskFiles.has(p) ? 'different bytes at' : 'no'} ${p}`);
   }
   for (const p of diskFiles.keys()) if (!serverFiles.has(p)) throw new Error(`convergence: ${dev} has ${p}, the server does not`);
+  // Metadata converges too: each file's travelling attributes are the server's.
+  for (const f of files) {
+    const p = wire(f);
+    const mine = canonXattrs(diskXattrs(path.join(folder, f)));
+    if (mine !== xattrs.get(p)) throw new Error(`convergence: ${dev}'s xattrs on ${p} are ${mine}, the server's ${xattrs.get(p)}`);
+  }
   // Directories: every live server dir exists; every local dir is live on the server or
   // the parent of something that is.
   const dirs = new Set(listDirs(folder).map(wire));
@@ -483,7 +537,14 @@ export async function quiesceAndCheck(w: World): Promise<void> {
   if (calm < 2) throw new Error('quiescence: the devices did not settle within 10 rounds');
   await checkNoTornFiles(w);
   const live = await w.serverLive();
-  for (const dev of DEVICES) await deviceAgreesWithServer(w, dev, live);
+  const xattrs = await w.serverXattrs();
+  for (const dev of DEVICES) await deviceAgreesWithServer(w, dev, live, xattrs);
+  // Every attribute value on the server is one a device set (none torn, none invented).
+  for (const [p, x] of xattrs) {
+    for (const v of Object.values(JSON.parse(x) as Record<string, string>)) {
+      if (!w.xattrValues.has(v)) throw new Error(`metadata: ${p} carries an attribute value no device set`);
+    }
+  }
   // Invariant 2: no lost write.
   const history = await w.serverHistoryShas();
   for (const [h, where] of w.held) if (!history.has(h)) throw new Error(`lost write: content seen at ${where} is nowhere on the server`);
@@ -679,6 +740,24 @@ export const ops = {
     io.rm(full, true);
     io.write(full, w.content(d));
   },
+  /** Sets one travelling attribute (a Finder tag, say) on a file: a metadata-only change. */
+  setXattr(w: World, d: Dev, f: string, name: string) {
+    const io = ioOf(w, d);
+    const full = path.join(w.folder(d), onDisk(w.folder(d), f));
+    if (!io.isFile(full)) return 'skip';
+    xattrMod.setAttributeSync(w.macFolder(d)?.realPath(full) ?? full, xattrDisk(name), w.xattrValue(d));
+    w.metaTouched++;
+  },
+  /** Removes one travelling attribute: a removal must be able to win as well. */
+  removeXattr(w: World, d: Dev, f: string, name: string) {
+    const io = ioOf(w, d);
+    const full = path.join(w.folder(d), onDisk(w.folder(d), f));
+    if (!io.isFile(full)) return 'skip';
+    const real = w.macFolder(d)?.realPath(full) ?? full;
+    if (!xattrMod.listAttributesSync(real).includes(xattrDisk(name))) return 'skip: not set';
+    xattrMod.removeAttributeSync(real, xattrDisk(name));
+    w.metaTouched++;
+  },
   sync: (w: World, d: Dev) => syncOnce(w, d),
   /** Two devices' cycles at the same moment: their /status, uploads and commits interleave. */
   async race(w: World, a: Dev, b: Dev) {
@@ -711,6 +790,12 @@ const writeCmd = fc
 
 const editLineCmd = fc.tuple(dev, file, fc.nat({ max: 7 })).map(([d, f, k]) => command(`edit line ${k} ${d} ${f}`, (w) => ops.editLine(w, d, f, k)));
 
+// Sets weigh twice removes: a removal needs an attribute there to take effect.
+const xattrCmd = fc.oneof(
+  { arbitrary: fc.tuple(dev, file, fc.constantFrom(...XATTRS)).map(([d, f, n]) => command(`set xattr ${d} ${f} ${n}`, (w) => ops.setXattr(w, d, f, n))), weight: 2 },
+  { arbitrary: fc.tuple(dev, file, fc.constantFrom(...XATTRS)).map(([d, f, n]) => command(`remove xattr ${d} ${f} ${n}`, (w) => ops.removeXattr(w, d, f, n))), weight: 1 },
+);
+
 const typeCmd = fc.oneof(
   fc.tuple(dev, file).map(([d, f]) => command(`file→dir ${d} ${f}`, (w) => ops.fileToDir(w, d, f))),
   fc.tuple(dev, fc.constantFrom('d', 'd/e', 'a.txt', 'b.txt')).map(([d, x]) => command(`dir→file ${d} ${x}`, (w) => ops.dirToFile(w, d, x))),
@@ -725,6 +810,9 @@ export const commands = [
   // Text files edited line by line: concurrent edits of different lines are merged.
   editLineCmd,
   editLineCmd,
+  // Metadata-only changes (a Finder tag set or removed), racing content edits elsewhere.
+  xattrCmd,
+  xattrCmd,
   fc.tuple(dev, file).map(([d, f]) => command(`delete ${d} ${f}`, (w) => ops.delete(w, d, f))),
   fc.tuple(dev, file, file).map(([d, a, b]) => command(`rename ${d} ${a} → ${b}`, (w) => ops.rename(w, d, a, b))),
   fc.tuple(dev, dir).map(([d, x]) => command(`mkdir ${d} ${x}`, (w) => ops.mkdir(w, d, x))),
@@ -754,7 +842,7 @@ export async function runScenario(profile: Profile, cmds: Iterable<Cmd>, opts: {
     await quiesceAndCheck(w);
     if (process.env.MODEL_DEBUG) {
       const live = await w.serverLive();
-      console.log(`scenario: ${w.log.length} steps, ${[...live.keys()].filter((p) => parseConflictPath(p)).length} conflict copies\n  ${w.log.join('\n  ')}`);
+      console.log(`scenario: ${w.log.length} steps, ${[...live.keys()].filter((p) => parseConflictPath(p)).length} conflict copies, ${w.metaTouched} xattr change(s)\n  ${w.log.join('\n  ')}`);
     }
   } catch (err) {
     (err as Error).message += `\n  steps:\n    ${w.log.join('\n    ')}`;
