@@ -4,7 +4,7 @@
 import type { EntryKind, SyncAction } from './protocol.js';
 
 export interface Exclusions {
-  /** paths the scan could not see properly: never touched on either side */
+  /** paths the scan could not see properly: never touched on either side, nor anything under them */
   untouchable: ReadonlySet<string>;
   /** the subset of `untouchable` that changed while being read (looked at again next cycle) */
   unstable: ReadonlySet<string>;
@@ -18,6 +18,10 @@ export interface Exclusions {
 export function excludeActions(actions: readonly SyncAction[], ex: Exclusions): { actions: SyncAction[]; leftAlone: SyncAction[] } {
   const leftAlone: SyncAction[] = [];
   const kept = actions.filter((a) => {
+    // Under a skipped path nothing is touched either: a symlink where the server has a
+    // directory would carry downloads through the link (into wherever it points) and
+    // turn the files the link hides into deletions. The link itself is reported.
+    if (ex.untouchable.size > 0 && underUntouchable(a.path, ex.untouchable)) return false;
     if (ex.untouchable.has(a.path)) {
       // A file being written is looked at again next cycle; a symlink or unreadable
       // file is reported by `status` and simply never synced.
@@ -29,4 +33,11 @@ export function excludeActions(actions: readonly SyncAction[], ex: Exclusions): 
     return !ex.ignored(a.path, kind === 'dir');
   });
   return { actions: kept, leftAlone };
+}
+
+function underUntouchable(p: string, untouchable: ReadonlySet<string>): boolean {
+  for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) {
+    if (untouchable.has(p.slice(0, i))) return true;
+  }
+  return false;
 }

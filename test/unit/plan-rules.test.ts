@@ -40,6 +40,19 @@ describe('excludeActions', () => {
     expect(out.actions.map((a) => a.path)).toEqual(['keep.txt']);
     expect(out.leftAlone.map((a) => a.path)).toEqual(['busy.txt']);
   });
+
+  it('touches nothing under an untouchable path (a symlink where the server has a directory)', () => {
+    const actions: SyncAction[] = [
+      { action: 'download', path: 'd/x.txt', remote: remote('d/x.txt', A) },
+      { action: 'download', path: 'd/e/y.txt', remote: remote('d/e/y.txt', A) },
+      { action: 'server_delete', path: 'd/old.txt', base_revision: 2 },
+      { action: 'download', path: 'dd/x.txt', remote: remote('dd/x.txt', A) }, // a sibling sharing the prefix
+      { action: 'download', path: 'd', remote: remote('d', null, 'dir') },
+    ];
+    const out = excludeActions(actions, { untouchable: new Set(['d']), unstable: new Set(), ignored: () => false, kindHere: () => undefined });
+    expect(out.actions.map((a) => a.path)).toEqual(['dd/x.txt']);
+    expect(out.leftAlone).toEqual([]);
+  });
 });
 
 describe('stored conflicts', () => {
