@@ -114,3 +114,21 @@ describe('MacLikeFolder', () => {
     expect(probeCaseInsensitive(path.join(dir, 'p'), new DiskFolder())).toBe(false);
   });
 });
+
+describe('symlinks in a Mac-like folder', () => {
+  it('reads and makes a link by any spelling of its name; the target text is kept exactly as given', () => {
+    const f = new MacLikeFolder(dir, 'apfs');
+    const target = 'Caf\u00e9/../X.txt'; // NFC, mixed case: text, never respelled
+    f.symlink(target, path.join(dir, 'Link'));
+    expect(fs.readlinkSync(path.join(dir, 'Link'))).toBe(target);
+    expect(f.readlink(path.join(dir, 'link'))).toBe(target);
+    expect(f.readlink(path.join(dir, 'LINK'))).toBe(target);
+    expect(f.lstat(path.join(dir, 'link')).isSymbolicLink()).toBe(true);
+    // Made at a temp name and renamed over an existing file of another spelling: one name, the link.
+    fs.writeFileSync(path.join(dir, 'Other'), 'file');
+    f.symlink('x', path.join(dir, 'tmp-link'));
+    f.rename(path.join(dir, 'tmp-link'), path.join(dir, 'other'));
+    expect(fs.readdirSync(dir).sort()).toEqual(['Link', 'other']);
+    expect(f.readlink(path.join(dir, 'OTHER'))).toBe('x');
+  });
+});
