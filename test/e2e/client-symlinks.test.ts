@@ -34,4 +34,25 @@ describe('symlinks', () => {
     expect((await a.run('sync')).code).toBe(0);
     expect(fs.readFileSync(a.file('d/x.txt'), 'utf8')).toBe('from A');
   });
+
+  it('a synced directory replaced by a symlink deletes nothing on the server and receives nothing', async () => {
+    const a = await fx.device('replace-A');
+    const b = await fx.device('replace-B');
+    a.write('docs/keep.txt', 'keep me');
+    expect((await a.run('sync')).code).toBe(0);
+    expect((await b.run('sync')).code).toBe(0);
+    expect(fs.readFileSync(b.file('docs/keep.txt'), 'utf8')).toBe('keep me');
+    // On B the person moves the directory away and puts a link in its place.
+    const away = path.join(fx.root, 'moved-away');
+    fs.renameSync(b.file('docs'), away);
+    fs.symlinkSync(away, b.file('docs'));
+    a.write('docs/new.txt', 'new on A');
+    expect((await a.run('sync')).code).toBe(0);
+    const r = await b.run('sync');
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/cannot sync docs: symbolic link to an absolute path/);
+    expect(fs.readdirSync(away)).toEqual(['keep.txt']); // nothing written through the link
+    expect((await a.run('sync')).code).toBe(0);
+    expect(fs.readdirSync(a.file('docs')).sort()).toEqual(['keep.txt', 'new.txt']); // nothing deleted
+  });
 });
