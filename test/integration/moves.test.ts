@@ -123,6 +123,39 @@ describe.each(ENGINES)('moves (%s)', (engine) => {
     expect((await versions('Work/p1.md')).map((x) => x.revision).slice(1)).toEqual([p1b, p1a]);
   });
 
+  it('a moved-away path is not in the trash: trash restore refuses it (file and folder), a restore by version makes a copy at the old name', async () => {
+    const r1 = await file('mv-tr/old.txt', 'old first');
+    const r2 = await file('mv-tr/old.txt', 'old second', r1);
+    const [m] = await commit(a, [move('mv-tr/old.txt', 'mv-tr/new.txt', r2, 'old second')]);
+    expect(m.result).toBe('moved');
+    expect(await trashPaths()).not.toContain('mv-tr/old.txt');
+
+    // Bringing the newest version back at the old name would duplicate the moved file.
+    for (const body of [{ path: 'mv-tr/old.txt' }, { path: 'mv-tr/old.txt', revision: r1 }]) {
+      const t = await a.post('/api/v1/trash/restore', body);
+      expectApiError(t, 409, 'moved_away');
+      expect(t.body.error.message).toContain('mv-tr/new.txt');
+    }
+    expectApiError(await a.post('/api/v1/restore', { path: 'mv-tr/old.txt' }), 409, 'moved_away');
+    expectApiError(await new Api(srv.url, srv.adminToken).post('/api/v1/admin/trash/restore', { path: 'mv-tr/old.txt' }), 409, 'moved_away');
+    expect((await live()).has('mv-tr/old.txt')).toBe(false);
+
+    // A folder moved away: the same.
+    const dirRev = (await commit(a, [mkdir('mv-tr/Dir')]))[0].revision as number;
+    await file('mv-tr/Dir/in.txt', 'inside');
+    expect((await commit(a, [move('mv-tr/Dir', 'mv-tr/Moved', dirRev)]))[0].result).toBe('moved');
+    expectApiError(await a.post('/api/v1/trash/restore', { path: 'mv-tr/Dir' }), 409, 'moved_away');
+    expectApiError(await a.post('/api/v1/trash/restore', { path: 'mv-tr/Dir/in.txt' }), 409, 'moved_away');
+    expect([...(await live()).keys()].filter((p) => p.startsWith('mv-tr/Dir'))).toEqual([]);
+
+    // Asked for by revision, an older version comes back at the old name as its own file;
+    // the moved file is untouched.
+    const res = await a.post('/api/v1/restore', { path: 'mv-tr/old.txt', revision: r1 });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect((await a.get('mv-tr/old.txt')).raw.toString()).toBe('old first');
+    expect((await a.get('mv-tr/new.txt')).raw.toString()).toBe('old second');
+  });
+
   it('the same item moved to two places from two devices at once: both results are kept, nothing lost', async () => {
     const base = await file('twice.txt', 'moved twice');
     const [ra, rb] = await Promise.all([commit(a, [move('twice.txt', 'to-a.txt', base, 'moved twice')]), commit(b, [move('twice.txt', 'to-b.txt', base, 'moved twice')])]);

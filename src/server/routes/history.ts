@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { normalizePath } from '../../core/paths.js';
 import type { ServerContext } from '../context.js';
 import { checkedPath, pathFromUrl } from '../request-parsing.js';
-import { ApiError, notInTrashLive } from '../errors.js';
+import { ApiError, movedAway, notInTrashLive } from '../errors.js';
 import { errorResponses, pathBodySchema, revisionSchema } from './schemas.js';
 import { emptyTrash, restoreFromTrash } from './console.js';
 
@@ -53,8 +53,10 @@ export async function historyRoutes(app: FastifyInstance, ctx: ServerContext): P
         // an old version current, which is `restore`'s job, asked for by name.
         if (!row) throw new ApiError(404, 'not_in_trash', `${path} is not in the trash (nothing was ever synced at that path)`);
         if (!row.is_deleted) throw notInTrashLive(path, row.kind);
+        if (row.moved_to) throw movedAway(path, row.moved_to);
         return restore(body, req.device!.id);
       }
+      if (row && row.is_deleted && row.moved_to) throw movedAway(path, row.moved_to);
       // A deleted file: as before. A folder (its own entry, or only files under it): the folder's files.
       if (row && row.kind === 'file' && !row.is_deleted) throw notInTrashLive(path, row.kind);
       if (row && row.kind === 'file' && body.since === undefined) return restore(body, req.device!.id);

@@ -7,7 +7,7 @@
 import { sql, type Kysely } from 'kysely';
 import { parentOf } from '../../core/paths.js';
 import type { Schema } from '../db/schema.js';
-import { ApiError, notInTrashLive } from '../errors.js';
+import { ApiError, movedAway, notInTrashLive } from '../errors.js';
 import { CHUNK, type Tx } from './file-rows.js';
 import { bytesFreedBy } from './freed-content.js';
 import { newestLiveVersions } from './history.js';
@@ -60,7 +60,8 @@ export class OwnerWrites {
    * the folder's own entry, and deleted folders above it (so the files have a home).
    */
   async trashSelection(path: string, since: number | null): Promise<string[]> {
-    const own = await this.db.selectFrom('files').select(['path', 'kind', 'is_deleted']).where('path', '=', path).executeTakeFirst();
+    const own = await this.db.selectFrom('files').select(['path', 'kind', 'is_deleted', 'moved_to']).where('path', '=', path).executeTakeFirst();
+    if (own && own.is_deleted && own.moved_to) throw movedAway(path, own.moved_to);
     if (own && own.kind === 'file') {
       if (!own.is_deleted) throw notInTrashLive(path, own.kind);
       return [path];

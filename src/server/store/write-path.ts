@@ -11,7 +11,7 @@ import { decideMove, impossibleMove } from '../../core/move.js';
 import type { DeleteResult, EntryKind, MoveResult, WriteResult } from '../../core/protocol.js';
 import type { Engine } from '../db/connection.js';
 import type { FilesTable, Schema } from '../db/schema.js';
-import { ApiError } from '../errors.js';
+import { ApiError, movedAway } from '../errors.js';
 import { faultPoint } from '../faults.js';
 import { contentSizes } from './content-sizes.js';
 import { CHUNK, storedMetaHash, versionRow, type Content, type Tx } from './file-rows.js';
@@ -140,6 +140,12 @@ export class WritePath {
    */
   async restore(path: string, revision: number | null, by: string | null): Promise<WriteResult> {
     return this.run(async (c) => {
+      // No version named, at a path a move left: the newest one is the file now at the
+      // target, and bringing it back here would make a second copy nobody asked for.
+      if (revision === null) {
+        const cur = await c.row(path);
+        if (cur && cur.is_deleted && cur.moved_to) throw movedAway(path, cur.moved_to);
+      }
       const version = await liveVersion(c.tx, path, revision);
       if (!version) throw new ApiError(404, 'version_not_found', revision === null ? 'no earlier version of that path' : 'no such version of that path');
       return c.put(path, version, by, 'restored');
