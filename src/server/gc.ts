@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
-import { DEFAULT_RETENTION, versionsToKeep, type RetentionPolicy } from '../core/retention.js';
+import { DEFAULT_RETENTION, versionsToKeep, type RetentionPolicy, type VersionStamp } from '../core/retention.js';
 import type { BlobStore } from './blobs.js';
 import type { Schema } from './db/schema.js';
 import { faultPoint } from './faults.js';
@@ -173,23 +173,40 @@ async function pruneVersions(db: Kysely<Schema>, policy: RetentionPolicy, now: n
   let pruned = 0;
   for (let i = 0; i < paths.length; i += 200) {
     const chunk = paths.slice(i, i + 200).map((p) => p.path);
-    const rows = await db.selectFrom('file_versions').select(['path', 'revision', 'created_at', 'is_deleted', 'moved_from']).where('path', 'in', chunk).execute();
-    // A move's arrival is the link to the history before it (store/history.ts): thinning
-    // it out would cut a file's past off from its name.
-    const links = new Set(rows.filter((r) => r.moved_from !== null).map((r) => Number(r.revision)));
-    const byPath = new Map<string, Array<{ revision: number; created_at: number; deleted: boolean }>>();
+    const rows = await db.selectFrom('file_versions').select(['path', 'revision', 'created_at', 'is_deleted', 'moved_from', 'moved_to']).where('path', 'in', chunk).execute();
+    // Paths a move left: no trash entry to keep restorable (core/retention.ts).
+    const movedAway = new Set(
+      (await db.selectFrom('files').select('path').where('path', 'in', chunk).where('is_deleted', '=', 1).where('moved_to', 'is not', null).execute()).map((r) => r.path),
+    );
+    const byPath = new Map<string, VersionStamp[]>();
     for (const r of rows) {
       const list = byPath.get(r.path) ?? [];
-      list.push({ revision: Number(r.revision), created_at: Number(r.created_at), deleted: !!r.is_deleted });
+      // A move's arrival links to the history before it, its departure bounds it (store/history.ts).
+      list.push({ revision: Number(r.revision), created_at: Number(r.created_at), deleted: !!r.is_deleted, link: r.moved_from !== null, departure: r.moved_to !== null });
       byPath.set(r.path, list);
     }
     const drop: number[] = [];
-    for (const list of byPath.values()) {
-      const keep = versionsToKeep(list, now, policy);
-      for (const v of list) if (!keep.has(v.revision) && !links.has(v.revision)) drop.push(v.revision);
+    const emptied: string[] = [];
+    for (const [path, list] of byPath) {
+      const keep = versionsToKeep(list, now, policy, { movedAway: movedAway.has(path) });
+      for (const v of list) if (!keep.has(v.revision)) drop.push(v.revision);
+      if (keep.size === 0) emptied.push(path);
     }
     for (let j = 0; j < drop.length; j += 500) {
       await db.deleteFrom('file_versions').where('revision', 'in', drop.slice(j, j + 500)).execute();
+    }
+    // A moved-away row whose history has all gone is no longer anything to anyone. Still
+    // moved away, and still without versions, when deleted: a write there meanwhile (this
+    // runs outside the write lock) made it live, or gave it a version, and it stays.
+    const gone = emptied.filter((p) => movedAway.has(p));
+    if (gone.length > 0) {
+      await db
+        .deleteFrom('files')
+        .where('path', 'in', gone)
+        .where('is_deleted', '=', 1)
+        .where('moved_to', 'is not', null)
+        .where(({ not, exists, selectFrom }) => not(exists(selectFrom('file_versions as v').select(sql`1`.as('one')).whereRef('v.path', '=', 'files.path'))))
+        .execute();
     }
     pruned += drop.length;
   }

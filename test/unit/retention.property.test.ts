@@ -58,3 +58,43 @@ describe('versionsToKeep', () => {
     );
   });
 });
+
+// A path a move left: its versions are the moved file's past, its newest one the departure.
+const movedAwayHistory = history.map((vs) => [...vs, { revision: vs.length + 1, created_at: vs[vs.length - 1].created_at, deleted: true, departure: true }]);
+
+describe('versionsToKeep at a path a move left', () => {
+  it('keeps no version for its own sake: with a finite window, everything past it goes, the departure too', () => {
+    fc.assert(
+      fc.property(movedAwayHistory, (vs) => {
+        const keep = versionsToKeep(vs, NOW, DEFAULT_RETENTION, { movedAway: true });
+        for (const v of vs) if (NOW - v.created_at >= DEFAULT_RETENTION.weeklyMs) expect(keep.has(v.revision)).toBe(false);
+        expect(versionsToKeep(vs, NOW + 2 * DEFAULT_RETENTION.weeklyMs, DEFAULT_RETENTION, { movedAway: true }).size).toBe(0);
+      }),
+    );
+  });
+
+  it('keeps what the retention window keeps of the content, and the departure exactly while anything older stays', () => {
+    fc.assert(
+      fc.property(movedAwayHistory, (vs) => {
+        const keep = versionsToKeep(vs, NOW, DEFAULT_RETENTION, { movedAway: true });
+        const content = vs.filter((v) => !v.departure);
+        for (const v of content) if (NOW - v.created_at < DEFAULT_RETENTION.keepAllMs) expect(keep.has(v.revision)).toBe(true);
+        // The content kept is what a path with no pins (and no departure) would keep by age.
+        const byAge = versionsToKeep(content, NOW, DEFAULT_RETENTION, { movedAway: true });
+        expect([...keep].filter((r) => r !== vs.length).sort()).toEqual([...byAge].sort());
+        expect(keep.has(vs.length)).toBe(byAge.size > 0);
+      }),
+    );
+  });
+
+  it("a move's arrival is kept while younger than the weekly window: the past it links to is never cut off from the name", () => {
+    const withLink = history.chain((vs) => fc.nat({ max: vs.length - 1 }).map((i) => vs.map((v, j) => (j === i ? { ...v, link: true } : v))));
+    fc.assert(
+      fc.property(withLink, (vs) => {
+        const keep = versionsToKeep(vs, NOW);
+        const link = vs.find((v) => v.link)!;
+        if (NOW - link.created_at < DEFAULT_RETENTION.weeklyMs) expect(keep.has(link.revision)).toBe(true);
+      }),
+    );
+  });
+});
