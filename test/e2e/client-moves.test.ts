@@ -3,15 +3,10 @@
 // history follows, nothing lands in the trash, and races lose nothing.
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENGINES } from '../helpers/postgres.js';
 import { startFixture, type Fixture, type TestDevice } from './client-helpers.js';
 
 let fx: Fixture;
-beforeAll(async () => {
-  fx = await startFixture();
-}, 60_000);
-afterAll(async () => {
-  await fx?.close();
-});
 
 async function pair(tag: string): Promise<[TestDevice, TestDevice]> {
   return [await fx.device(`${tag}-A`), await fx.device(`${tag}-B`)];
@@ -23,7 +18,15 @@ const json = async (d: TestDevice, ...args: string[]) => {
   return JSON.parse(r.stdout);
 };
 
-describe('moves (real processes)', () => {
+// On both engines: the server records moves (and the history they carry) in SQL of its own on each.
+describe.each(ENGINES)('moves (real processes, server on %s)', (engine) => {
+  beforeAll(async () => {
+    fx = await startFixture({ engine });
+  }, 60_000);
+  afterAll(async () => {
+    await fx?.close();
+  });
+
   it('a folder of 1,000 files renamed on A is renamed on B: 0 bytes either way, history follows, trash empty', async () => {
     const [a, b] = await pair('fold');
     for (let i = 0; i < 1000; i++) a.write(`fold/Projects/sub${i % 10}/p${i}.md`, `project ${i}\n`.repeat(1 + (i % 7)));
