@@ -4,10 +4,11 @@
 //
 // A large file is done on two threads: a worker (cut-worker.ts) finds the cut points in
 // each buffer while this thread hashes the chunks of the buffer before (and, when asked, the
-// worker also hashes the whole content). Buffers are moved between the threads, not shared. Cutting alone runs at ~1.3× SHA-256 here, so on one
-// thread cut + chunk hashes run at ~0.55 of SHA-256 alone; on two they run at about the
-// speed of the hashing (`npm run bench:chunker` prints both). Small files stay on this
-// thread: starting a pass on the worker costs more than cutting a few MiB.
+// worker also hashes the whole content). Buffers are moved between the threads, not shared.
+// One thread runs cut + chunk hashes at ~0.63 of SHA-256 alone (the two passes in sequence);
+// two threads at 0.74 in memory and 0.93 from the page cache (`npm run bench:chunker`, same
+// run). Small files stay on this thread: starting a pass on the worker costs more than
+// cutting a few MiB.
 import crypto from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { Cutter, type ChunkParams, type ChunkRef } from '../core/chunker.js';
