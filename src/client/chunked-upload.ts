@@ -28,7 +28,6 @@ const BATCH_BYTES = 8 << 20;
 
 export class ChangedDuringUploadError extends Error {}
 
-
 /** What the scan saw of the file: the upload refuses bytes that are not those. */
 export interface ScannedFile {
   /** absolute path */
