@@ -24,6 +24,11 @@ const AHEAD = 3;
 /** Reads into `buf` from `position`; 0 at the end. */
 export type ReadInto = (buf: Buffer, position: number) => Promise<number>;
 
+/** A ReadInto over an open file. */
+export function readerOf(fh: { read(buf: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }> }): ReadInto {
+  return async (buf, position) => (await fh.read(buf, 0, buf.length, position)).bytesRead;
+}
+
 export interface ChunkPassOptions {
   params: ChunkParams;
   /** also compute the whole content's SHA-256 */

@@ -13,9 +13,9 @@ import crypto from 'node:crypto';
 import type fs from 'node:fs';
 import path from 'node:path';
 import { makeChunkParams, type ChunkRef } from '../core/chunker.js';
-import { SINGLE_CHUNK_LIMIT } from '../core/chunk-params.js';
+import { SINGLE_CHUNK_LIMIT, sameChunkSizes } from '../core/chunk-params.js';
 import type { Api } from './api.js';
-import { chunkPass } from './chunk-pass.js';
+import { chunkPass, readerOf } from './chunk-pass.js';
 import { stampOf, type ChunkIndex } from './chunk-index.js';
 import { CHUNK_ALGO, capabilities, getManifest, offsetsOf, openChunkFetch, type WireManifest } from './chunk-wire.js';
 import { HashMismatchError } from './transfer.js';
@@ -379,7 +379,7 @@ async function copyLocalChunks(
     } catch {
       // gone: nothing to reuse there
     }
-    const sameCut = known && known.params.min === m.chunking.min && known.params.avg === m.chunking.avg && known.params.max === m.chunking.max;
+    const sameCut = known && sameChunkSizes(known.params, m.chunking);
     if (st && st.isFile() && st.size > SINGLE_CHUNK_LIMIT && m.chunking.algo === CHUNK_ALGO && !(sameCut && known!.stamp === stampOf(st))) {
       for (const c of await cutFile(disk, file, m.chunking, st.size)) if (!inReplaced.has(c.sha256)) inReplaced.set(c.sha256, c);
     }
@@ -442,7 +442,7 @@ async function copyLocalChunks(
 async function cutFile(disk: LocalFolder, file: string, sizes: { min: number; avg: number; max: number }, size: number): Promise<ChunkRef[]> {
   const fh = await disk.open(file, 'r');
   try {
-    return (await chunkPass(async (buf, position) => (await fh.read(buf, 0, buf.length, position)).bytesRead, { params: makeChunkParams(sizes.min, sizes.avg, sizes.max), size })).refs;
+    return (await chunkPass(readerOf(fh), { params: makeChunkParams(sizes.min, sizes.avg, sizes.max), size })).refs;
   } finally {
     await fh.close();
   }

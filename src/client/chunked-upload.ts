@@ -11,9 +11,9 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { ChunkParams, ChunkRef } from '../core/chunker.js';
-import { chunkParamsFor } from '../core/chunk-params.js';
+import { chunkParamsFor, sameChunkSizes } from '../core/chunk-params.js';
 import type { Api } from './api.js';
-import { chunkPass } from './chunk-pass.js';
+import { chunkPass, readerOf } from './chunk-pass.js';
 import { stampOf, type ChunkIndex } from './chunk-index.js';
 import { CHUNK_ALGO, Compressor, capabilities, putChunk, putChunkBatch, putManifest, wireSize, type OutChunk, type WireManifest } from './chunk-wire.js';
 import { ServerError } from './http.js';
@@ -184,7 +184,7 @@ export async function uploadChunked(api: Api, f: ScannedFile, opts: ChunkedUploa
         await slots.run(() => sendGroup(g));
       }
     };
-    const cut = opts.cut && sameSizes(opts.cut.params, params) ? opts.cut.refs : null;
+    const cut = opts.cut && sameChunkSizes(opts.cut.params, params) ? opts.cut.refs : null;
     let pos = 0;
     if (cut) {
       for (const ref of cut) {
@@ -193,7 +193,7 @@ export async function uploadChunked(api: Api, f: ScannedFile, opts: ChunkedUploa
       }
       pos = cut.length ? cut[cut.length - 1].offset + cut[cut.length - 1].length : 0;
     } else {
-      const pass = await chunkPass(async (buf, position) => (await fh.read(buf, 0, buf.length, position)).bytesRead, {
+      const pass = await chunkPass(readerOf(fh), {
         params,
         size: f.size,
         signal: opts.signal,
@@ -239,10 +239,6 @@ export async function uploadChunked(api: Api, f: ScannedFile, opts: ChunkedUploa
   }
   if (opts.chunkIndex) opts.chunkIndex.record(f.diskPath, f.sha256, stampOf({ size: f.size, mtimeMs: f.mtime, ino: f.ino, ctimeMs: f.ctime }), params, refs);
   return result;
-}
-
-function sameSizes(a: Pick<ChunkParams, 'min' | 'avg' | 'max'>, b: Pick<ChunkParams, 'min' | 'avg' | 'max'>): boolean {
-  return a.min === b.min && a.avg === b.avg && a.max === b.max;
 }
 
 /** Sends chunks: ≤ 1 MiB ones in batches of ≤ 8 MiB, bigger ones one PUT each. */

@@ -8,7 +8,7 @@ import { decodeDiskName, normalizePath } from '../core/paths.js';
 import type { EntryKind } from '../core/protocol.js';
 import { judgeSymlinkTarget } from '../core/symlink-target.js';
 import { hashFile, pool } from './hash.js';
-import { chunkPass, TWO_THREADS_FROM } from './chunk-pass.js';
+import { chunkPass, readerOf, TWO_THREADS_FROM } from './chunk-pass.js';
 import type { ChunkParams, ChunkRef } from '../core/chunker.js';
 import { chunkParamsFor } from '../core/chunk-params.js';
 import { diskFolder, type LocalFolder } from './local-folder/folder.js';
@@ -519,7 +519,7 @@ export async function scanPaths(
 async function hashAndCut(disk: LocalFolder, file: string, size: number, params: ChunkParams): Promise<{ sha256: string; params: ChunkParams; refs: ChunkRef[] }> {
   const fh = await disk.open(file, 'r');
   try {
-    const pass = await chunkPass(async (buf, position) => (await fh.read(buf, 0, buf.length, position)).bytesRead, { params, size, whole: true });
+    const pass = await chunkPass(readerOf(fh), { params, size, whole: true });
     return { sha256: pass.sha256!, params, refs: pass.refs };
   } finally {
     await fh.close();

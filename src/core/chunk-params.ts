@@ -37,6 +37,11 @@ export function desiredAvg(size: number): number {
   return Math.min(MAX_AVG, Math.max(MIN_AVG, floorPow2(size / TARGET_CHUNKS)));
 }
 
+/** Whether two cuts used the same sizes (so their chunks can be compared or reused). */
+export function sameChunkSizes(a: Pick<ChunkParams, 'min' | 'avg' | 'max'>, b: Pick<ChunkParams, 'min' | 'avg' | 'max'>): boolean {
+  return a.min === b.min && a.avg === b.avg && a.max === b.max;
+}
+
 /** Whether these sizes are one of the tiers above (not the single-chunk one, not foreign sizes). */
 export function isTier(p: Pick<ChunkParams, 'min' | 'avg' | 'max'>): boolean {
   return p.avg >= MIN_AVG && p.avg <= MAX_AVG && Number.isInteger(Math.log2(p.avg)) && p.min === p.avg / 2 && p.max === p.avg * 4;
