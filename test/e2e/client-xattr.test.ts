@@ -2,7 +2,7 @@
 // Linux keeps user attributes as user.*): a Finder tag or an executable bit added on one
 // device reaches the other without content bytes; a tag on one device and a content edit
 // on the other both survive, in either order, with no conflict copy; machine-local
-// attributes (quarantine) never travel.
+// attributes (quarantine) never travel. A folder's tag travels as a file's does.
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFixture, type Fixture, type TestDevice } from './client-helpers.js';
@@ -119,4 +119,69 @@ describe('metadata travels with the file', () => {
     await b.sync();
     expect(attrs(b, 'tagged.txt')).toEqual({ 'user.org.example.note': 'hello' });
   });
+});
+
+describe('a folder\'s attributes travel with the folder', () => {
+  it('a tag on a folder on A arrives on B without content bytes, its removal too; a folder born tagged arrives tagged', { timeout: 180_000 }, async () => {
+    const a = await fx.device('x6-A');
+    const b = await fx.device('x6-B');
+    a.write('x6-P/inside.txt', 'in the folder');
+    await a.sync();
+    await b.sync();
+    xattr.setAttributeSync(a.file('x6-P'), TAGS, Buffer.from('Blue\n4'));
+    xattr.setAttributeSync(a.file('x6-P'), QUARANTINE, Buffer.from('q'));
+    const up = await json(a);
+    expect(up.uploaded.bytes).toBe(0);
+    expect(up.uploaded.paths).toEqual(['x6-P']);
+    const down = await json(b);
+    expect(down.downloaded.bytes).toBe(0);
+    expect(down.downloaded.paths).toEqual(['x6-P']);
+    expect(attrs(b, 'x6-P')).toEqual({ [TAGS]: 'Blue\n4' });
+    // The folder stays searchable: its mode is not carried.
+    expect(fs.statSync(b.file('x6-P')).mode & 0o700).toBe(0o700);
+    for (const d of [a, b]) {
+      const again = await json(d, '--full');
+      expect(again.uploaded.paths.length + again.downloaded.paths.length, JSON.stringify(again)).toBe(0);
+    }
+    xattr.removeAttributeSync(b.file('x6-P'), TAGS);
+    await b.sync();
+    await a.sync();
+    expect(attrs(a, 'x6-P')).toEqual({ [QUARANTINE]: 'q' });
+    // A new folder with a tag, empty and with a file in it: made on B with its tag.
+    fs.mkdirSync(a.file('x6-Q'));
+    fs.mkdirSync(a.file('x6-R'));
+    a.write('x6-R/r.txt', 'r');
+    xattr.setAttributeSync(a.file('x6-Q'), TAGS, Buffer.from('Green'));
+    xattr.setAttributeSync(a.file('x6-R'), 'user.org.example.note', Buffer.from('note'));
+    await a.sync();
+    await b.sync();
+    expect(attrs(b, 'x6-Q')).toEqual({ [TAGS]: 'Green' });
+    expect(attrs(b, 'x6-R')).toEqual({ 'user.org.example.note': 'note' });
+    expect(b.read('x6-R/r.txt')).toBe('r');
+    const calm = await json(b, '--full');
+    expect(calm.uploaded.paths.length + calm.downloaded.paths.length, JSON.stringify(calm)).toBe(0);
+  });
+
+  for (const first of ['A', 'B'] as const) {
+    it(`a tag on a folder on A racing a content edit inside it on B: both survive (${first} syncs first)`, { timeout: 180_000 }, async () => {
+      const tag = first === 'A' ? 'x7' : 'x8';
+      const a = await fx.device(`${tag}-A`);
+      const b = await fx.device(`${tag}-B`);
+      a.write(`${tag}-P/f.txt`, 'version one');
+      await a.sync();
+      await b.sync();
+      xattr.setAttributeSync(a.file(`${tag}-P`), TAGS, Buffer.from('Work'));
+      b.write(`${tag}-P/f.txt`, 'version two, from B');
+      b.write(`${tag}-P/new.txt`, 'a new file from B');
+      const [x, y] = first === 'A' ? [a, b] : [b, a];
+      await x.sync();
+      await y.sync();
+      await x.sync();
+      for (const d of [a, b]) {
+        expect(Object.keys(d.tree()).filter((k) => k.startsWith(`${tag}-`)).sort()).toEqual([`${tag}-P/`, `${tag}-P/f.txt`, `${tag}-P/new.txt`]);
+        expect(d.read(`${tag}-P/f.txt`)).toBe('version two, from B');
+        expect(attrs(d, `${tag}-P`)).toEqual({ [TAGS]: 'Work' });
+      }
+    });
+  }
 });

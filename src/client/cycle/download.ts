@@ -138,12 +138,35 @@ function makeDirs(ctx: CycleContext, dirDownloads: Download[]): void {
           entries.delete(a.path);
         }
         dk.mkdirp(full);
+        // The folder's own attributes (a Finder tag on it) arrive with it.
+        const meta = dirMeta(ctx, full, a);
         const st = dk.lstat(full);
         if (!st.isDirectory()) throw new Error('not a directory');
-        index.put(rowFrom(a.path, disk === a.path ? null : disk, st, null, { revision: a.remote.revision, sha256: null, kind: 'dir' }));
+        const row = rowFrom(a.path, disk === a.path ? null : disk, st, null, { revision: a.remote.revision, sha256: null, kind: 'dir' });
+        if (meta !== undefined) {
+          row.meta_hash = meta;
+          row.base_meta_hash = meta;
+        }
+        index.put(row);
       } catch (err) {
         result.problems.push(`${a.path}: cannot create the directory (${(err as Error).message})`);
       }
     }
   });
+}
+
+/**
+ * Puts the server's attributes on a directory just made (or found) here; the metadata hash
+ * now agreed, or undefined when metadata is not carried (the next scan reads it). A failure
+ * is reported and leaves the hash unread, so the next cycle compares again.
+ */
+function dirMeta(ctx: CycleContext, full: string, a: Download): string | null | undefined {
+  if (!ctx.xattrs || a.remote.meta_hash === undefined) return undefined;
+  try {
+    ctx.xattrs.write(ctx.disk.realPath(full), a.remote.xattrs ?? {});
+    return a.remote.meta_hash;
+  } catch (err) {
+    ctx.result.problems.push(`${a.path}: could not apply the server's metadata (${(err as Error).message})`);
+    return undefined;
+  }
 }

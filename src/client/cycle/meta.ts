@@ -2,6 +2,9 @@
 // file change (or never read it), sent with uploads and alone as `meta` ops, written onto
 // downloads before they land and onto files whose metadata alone changed on the server.
 // Only the executable bit and the travelling extended attributes (core/xattr-policy.ts).
+// Directories carry their attributes too (a Finder tag on a folder), never their mode: a
+// directory must stay searchable, so its hash is taken as if its mode were 0, as the
+// server's is (server/store/file-rows.ts storedMetaHash).
 import path from 'node:path';
 import { metaHash, metaOf, type Xattrs } from '../../core/file-meta.js';
 import type { SyncAction, WriteResult } from '../../core/protocol.js';
@@ -15,17 +18,20 @@ import { localMode } from '../transfer.js';
 import type { CycleContext } from './context.js';
 import { statCols } from './rows.js';
 
+/** The metadata hash of an entry of `kind` with `mode` and `xattrs` (a directory's mode does not count). */
+export function entryMetaHash(kind: LocalEntry['kind'], mode: number, xattrs: Xattrs): string | null {
+  return metaHash(metaOf(kind === 'dir' ? 0 : mode, xattrs));
+}
+
 /**
- * Fills in `metaHash` of every file the scan did not find agreed: from the index when the
- * file's ctime, mtime and inode are what the index saw (an attribute change moves the
- * ctime), else read from disk. A no-op cycle reads nothing.
+ * Fills in `metaHash` of every file the scan did not find agreed, and of every directory:
+ * from the index when the entry's ctime, mtime and inode are what the index saw (an
+ * attribute change moves the ctime), else read from disk. A no-op cycle reads nothing.
+ * A directory the scan found agreed whose attributes now differ from the agreed ones is
+ * no longer agreed (the scan judged only its kind and name).
  */
 export function readLocalMeta(folder: string, disk: LocalFolder, scan: LocalScan, rows: RowView, io: XattrIo | null): void {
   for (const e of scan.entries.changedValues()) {
-    if (e.kind !== 'file') {
-      e.metaHash = undefined; // a directory's attributes are not carried (docs/client.md)
-      continue;
-    }
     if (!io) {
       e.metaHash = undefined;
       continue;
@@ -33,22 +39,23 @@ export function readLocalMeta(folder: string, disk: LocalFolder, scan: LocalScan
     const row = rows.get(e.path);
     if (row && row.meta_hash !== undefined && row.meta_hash !== UNREAD_META && row.ctime === e.ctime && row.mtime === e.mtime && row.ino === e.ino && row.mode === e.mode) {
       e.metaHash = row.meta_hash;
-      continue;
+    } else {
+      try {
+        // The attribute calls take the OS's path (a Mac-like test folder spells names its own way).
+        e.metaHash = entryMetaHash(e.kind, e.mode, io.read(disk.realPath(path.join(folder, e.diskPath))));
+      } catch (err) {
+        // Unreadable attributes: the content still syncs; the metadata is not claimed.
+        e.metaHash = undefined;
+        scan.skipped.push({ path: e.path, reason: `extended attributes unreadable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); its content syncs, its metadata does not` });
+      }
     }
-    try {
-      // The attribute calls take the OS's path (a Mac-like test folder spells names its own way).
-      e.metaHash = metaHash(metaOf(e.mode, io.read(disk.realPath(path.join(folder, e.diskPath)))));
-    } catch (err) {
-      // Unreadable attributes: the content still syncs; the metadata is not claimed.
-      e.metaHash = undefined;
-      scan.skipped.push({ path: e.path, reason: `extended attributes unreadable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); its content syncs, its metadata does not` });
-    }
+    if (e.kind === 'dir' && e.agreed && e.metaHash !== undefined && e.metaHash !== (row?.base_meta_hash ?? null)) e.agreed = false;
   }
 }
 
 /** The attributes to send with a write of `e`: what the disk holds now (undefined: not carried). */
 export function xattrsToSend(ctx: CycleContext, e: LocalEntry): Xattrs | undefined {
-  if (!ctx.xattrs || e.kind !== 'file' || e.metaHash === undefined) return undefined;
+  if (!ctx.xattrs || e.metaHash === undefined) return undefined;
   try {
     return ctx.xattrs.read(ctx.disk.realPath(path.join(ctx.folder, e.diskPath)));
   } catch {
@@ -63,12 +70,12 @@ export function xattrsToSend(ctx: CycleContext, e: LocalEntry): Xattrs | undefin
  */
 export function takeServerMeta(ctx: CycleContext, e: LocalEntry, sent: Xattrs | undefined, w: WriteResult): string | null | undefined {
   if (sent === undefined || w.meta_hash === undefined || !ctx.xattrs) return undefined;
-  const mine = metaHash(metaOf(e.mode, sent));
+  const mine = entryMetaHash(e.kind, e.mode, sent);
   if (mine === w.meta_hash) return mine;
   const full = path.join(ctx.folder, e.diskPath);
   try {
     ctx.xattrs.write(ctx.disk.realPath(full), w.xattrs ?? {});
-    if (w.mode !== undefined) ctx.disk.chmod(full, localMode(w.mode));
+    if (w.mode !== undefined && e.kind === 'file') ctx.disk.chmod(full, localMode(w.mode));
     return w.meta_hash;
   } catch (err) {
     ctx.result.problems.push(`${e.path}: could not apply the metadata kept on the server (${(err as Error).message})`);
@@ -94,7 +101,7 @@ export async function metaPhase(ctx: CycleContext, actions: SyncAction[]): Promi
     ctx,
     ups.flatMap((a) => {
       const e = entries.get(a.path);
-      return e && e.kind === 'file' ? [{ e, base: a.base_revision, sha: rows.get(a.path)?.base_sha256 ?? e.sha256 }] : [];
+      return e ? [{ e, base: a.base_revision, sha: e.kind === 'dir' ? null : (rows.get(a.path)?.base_sha256 ?? e.sha256) }] : [];
     }),
   );
   applyServerMeta(ctx, downs);
@@ -155,13 +162,17 @@ function applyServerMeta(ctx: CycleContext, downs: Array<Extract<SyncAction, { a
   index.tx(() => {
     for (const a of downs) {
       const e = entries.get(a.path);
-      if (!e || e.kind !== 'file') continue;
+      if (!e || e.kind !== a.remote.kind) continue;
       const full = path.join(folder, e.diskPath);
       try {
         const st = ctx.disk.lstat(full);
-        if (st.ino !== e.ino || st.mtimeMs !== e.mtime || st.size !== e.size) throw new Error('changed meanwhile; kept, compared again next cycle');
+        // A directory is still the one the scan saw when it is the same inode (its mtime
+        // moves with whatever happens inside it, which its attributes do not depend on).
+        const same = e.kind === 'dir' ? st.isDirectory() && st.ino === e.ino : st.ino === e.ino && st.mtimeMs === e.mtime && st.size === e.size;
+        if (!same) throw new Error('changed meanwhile; kept, compared again next cycle');
         ctx.xattrs!.write(ctx.disk.realPath(full), a.remote.xattrs ?? {});
-        ctx.disk.chmod(full, localMode(a.remote.mode));
+        // A directory's mode is never applied: it must stay searchable.
+        if (e.kind === 'file') ctx.disk.chmod(full, localMode(a.remote.mode));
         recordAgreed(index, rows, e, a.remote.sha256, a.remote.revision, a.remote.meta_hash ?? null, ctx);
         result.paths.downloaded.push(a.path);
       } catch (err) {
@@ -177,7 +188,7 @@ function recordAgreed(index: IndexDb, rows: RowView, e: LocalEntry, sha: string 
   let stat = statCols(e);
   try {
     const st = ctx.disk.lstat(path.join(ctx.folder, e.diskPath));
-    stat = { ...stat, size: st.size, mtime: st.mtimeMs, ino: st.ino, ctime: st.ctimeMs, mode: st.mode & 0o7777 };
+    stat = { ...stat, size: e.kind === 'dir' ? 0 : st.size, mtime: st.mtimeMs, ino: st.ino, ctime: st.ctimeMs, mode: st.mode & 0o7777 };
   } catch {
     // gone: the next scan sees it
   }

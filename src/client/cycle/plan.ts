@@ -116,7 +116,9 @@ export async function planCycle(
 function refreshStats(scan: LocalScan, index: IndexDb, rows: RowView): void {
   index.tx(() => {
     for (const e of scan.entries.changedValues()) {
-      if (e.agreed) continue;
+      // An agreed directory's stat moves with every change inside it: kept current, its
+      // attributes are not read again until they (or its contents) change.
+      if (e.agreed && e.kind !== 'dir') continue;
       const row = rows.get(e.path);
       if (!row) continue;
       const meta = e.metaHash === undefined ? '?' : e.metaHash;
