@@ -225,4 +225,22 @@ describe('model-based test regressions', () => {
       expect(live.has('a.txt') || live.has('d/e/f.txt')).toBe(false);
       for (const p of ['b.txt', 'k/e/f.txt']) expect(Object.keys(diskXattrs(path.join(w.folder('C'), p)))).toEqual([TAG]);
     }));
+
+  // A folder's own tag travels, racing an edit inside it, and stays on the folder when
+  // another device moves it.
+  it('a tag on a folder reaches every device, survives an edit inside it and a move of the folder', () =>
+    scenario(async (w) => {
+      ops.write(w, 'A', 'd/c.txt');
+      await ops.syncAll(w);
+      ops.setXattr(w, 'A', 'd', TAG);
+      ops.write(w, 'B', 'd/c.txt');
+      await ops.race(w, 'A', 'B');
+      await ops.syncAll(w);
+      for (const dev of ['A', 'B', 'C'] as const) expect(Object.keys(diskXattrs(path.join(w.folder(dev), 'd')))).toEqual([TAG]);
+      ops.moveDir(w, 'C', 'd', 'k');
+      await ops.sync(w, 'C');
+      await ops.syncAll(w);
+      await quiesceAndCheck(w);
+      for (const dev of ['A', 'B', 'C'] as const) expect(Object.keys(diskXattrs(path.join(w.folder(dev), 'k')))).toEqual([TAG]);
+    }));
 });

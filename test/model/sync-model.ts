@@ -18,8 +18,8 @@
 // normalization-insensitive names, as APFS has them): the cycle then reads and writes it
 // through that variant, and so do the model's own file operations on that device.
 //
-// Devices also set and remove travelling extended attributes (a Finder tag among them):
-// metadata converges like content, and a metadata-only change never makes a conflict copy
+// Devices also set and remove travelling extended attributes (a Finder tag among them) on
+// files and on folders: metadata converges like content, and a metadata-only change never makes a conflict copy
 // with another device's content edit (such changes are kept out of invariant 3's "touched").
 //
 // The server runs in-process on SQLite, as a real process on SQLite (restart = SIGKILL), or
@@ -317,9 +317,9 @@ export class World {
     return v;
   }
 
-  /** The server's live files' travelling attributes: path → canonical JSON. */
+  /** The server's live files' and directories' travelling attributes: path → canonical JSON. */
   async serverXattrs(): Promise<Map<string, string>> {
-    const rows = await this.query<{ path: string; xattrs: string | null }>('select path, xattrs from files where is_deleted = 0 and sha256 is not null');
+    const rows = await this.query<{ path: string; xattrs: string | null }>('select path, xattrs from files where is_deleted = 0');
     return new Map(rows.map((r) => [r.path, canonXattrs(r.xattrs ? (JSON.parse(r.xattrs) as Record<string, string>) : null)]));
   }
 
@@ -511,6 +511,13 @@ async function deviceAgreesWithServer(w: World, dev: Dev, live: Map<string, stri
   for (const d of dirs) {
     const explained = live.has(d) || [...live.keys()].some((p) => p.startsWith(`${d}/`));
     if (!explained) throw new Error(`convergence: ${dev} has directory ${d} the server does not`);
+  }
+  // A folder's attributes (a Finder tag on it) converge too.
+  for (const f of listDirs(folder)) {
+    const p = wire(f);
+    if (!live.has(p)) continue;
+    const mine = canonXattrs(diskXattrs(path.join(folder, f)));
+    if (mine !== xattrs.get(p)) throw new Error(`convergence: ${dev}'s xattrs on directory ${p} are ${mine}, the server's ${xattrs.get(p)}`);
   }
   // Invariant 5: the index's bases match the server.
   for (const [p, s] of live) {
@@ -740,11 +747,11 @@ export const ops = {
     io.rm(full, true);
     io.write(full, w.content(d));
   },
-  /** Sets one travelling attribute (a Finder tag, say) on a file: a metadata-only change. */
+  /** Sets one travelling attribute (a Finder tag, say) on a file or a folder: a metadata-only change. */
   setXattr(w: World, d: Dev, f: string, name: string) {
     const io = ioOf(w, d);
     const full = path.join(w.folder(d), onDisk(w.folder(d), f));
-    if (!io.isFile(full)) return 'skip';
+    if (!io.exists(full)) return 'skip';
     xattrMod.setAttributeSync(w.macFolder(d)?.realPath(full) ?? full, xattrDisk(name), w.xattrValue(d));
     w.metaTouched++;
   },
@@ -752,7 +759,7 @@ export const ops = {
   removeXattr(w: World, d: Dev, f: string, name: string) {
     const io = ioOf(w, d);
     const full = path.join(w.folder(d), onDisk(w.folder(d), f));
-    if (!io.isFile(full)) return 'skip';
+    if (!io.exists(full)) return 'skip';
     const real = w.macFolder(d)?.realPath(full) ?? full;
     if (!xattrMod.listAttributesSync(real).includes(xattrDisk(name))) return 'skip: not set';
     xattrMod.removeAttributeSync(real, xattrDisk(name));
@@ -790,10 +797,12 @@ const writeCmd = fc
 
 const editLineCmd = fc.tuple(dev, file, fc.nat({ max: 7 })).map(([d, f, k]) => command(`edit line ${k} ${d} ${f}`, (w) => ops.editLine(w, d, f, k)));
 
-// Sets weigh twice removes: a removal needs an attribute there to take effect.
+// Sets weigh twice removes: a removal needs an attribute there to take effect. Targets are
+// files and folders (a folder's tag travels too).
+const xattrTarget = fc.constantFrom(...FILES, ...DIRS);
 const xattrCmd = fc.oneof(
-  { arbitrary: fc.tuple(dev, file, fc.constantFrom(...XATTRS)).map(([d, f, n]) => command(`set xattr ${d} ${f} ${n}`, (w) => ops.setXattr(w, d, f, n))), weight: 2 },
-  { arbitrary: fc.tuple(dev, file, fc.constantFrom(...XATTRS)).map(([d, f, n]) => command(`remove xattr ${d} ${f} ${n}`, (w) => ops.removeXattr(w, d, f, n))), weight: 1 },
+  { arbitrary: fc.tuple(dev, xattrTarget, fc.constantFrom(...XATTRS)).map(([d, f, n]) => command(`set xattr ${d} ${f} ${n}`, (w) => ops.setXattr(w, d, f, n))), weight: 2 },
+  { arbitrary: fc.tuple(dev, xattrTarget, fc.constantFrom(...XATTRS)).map(([d, f, n]) => command(`remove xattr ${d} ${f} ${n}`, (w) => ops.removeXattr(w, d, f, n))), weight: 1 },
 );
 
 const typeCmd = fc.oneof(
