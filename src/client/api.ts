@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { Transform, pipeline } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { ChangesResponse, DeleteResult, MoveResult, RemoteFile, StatusRequest, StatusResponse, WriteResult } from '../core/protocol.js';
+import type { ChangesResponse, DeleteResult, EntryKind, MoveResult, RemoteFile, StatusRequest, StatusResponse, WriteResult } from '../core/protocol.js';
 import { encodePathForUrl } from '../core/paths.js';
 import { ServerError, USER_AGENT, UnreachableError, jsonRequest, makeAgent, readError, undici, type HttpOptions } from './http.js';
 import type { DeviceConfig } from './config.js';
@@ -22,12 +22,14 @@ export type CommitOp =
   | {
       op: 'write';
       path: string;
-      kind: 'file' | 'dir';
+      kind: EntryKind;
       sha256: string | null;
       size: number;
       mtime: number;
       mode: number;
       base_revision: number | null;
+      /** kind 'symlink': the link's target text (the server stores it as the content) */
+      target?: string;
       /** travelling extended attributes (absent: this device does not carry metadata) */
       xattrs?: Record<string, string>;
     }
@@ -39,7 +41,7 @@ export interface MoveOp {
   op: 'move';
   from: string;
   to: string;
-  kind: 'file' | 'dir';
+  kind: EntryKind;
   sha256: string | null;
   mtime: number;
   mode: number;

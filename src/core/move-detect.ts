@@ -42,7 +42,7 @@ export interface DetectedMove {
   children: Array<{ from: string; to: string }>;
 }
 
-const keyOf = (kind: EntryKind, sha: string | null): string => (kind === 'dir' ? 'dir' : `file:${sha ?? ''}`);
+const keyOf = (kind: EntryKind, sha: string | null): string => (kind === 'dir' ? 'dir' : `${kind}:${sha ?? ''}`);
 const isUnder = (p: string, dir: string): boolean => p.startsWith(`${dir}/`);
 const depthOf = (p: string): number => p.split('/').length;
 const rebase = (p: string, from: string, to: string): string => to + p.slice(from.length);

@@ -10,7 +10,9 @@ export type MoveFallback =
   /** the source was edited, deleted, moved or retyped since the mover's base */
   | 'source_changed'
   /** something lives at the target (or a live file above it) */
-  | 'target_taken';
+  | 'target_taken'
+  /** a symbolic link below the moved directory would name a place outside the folder from the new one */
+  | 'link_leaves';
 
 export interface MoveSource {
   kind: EntryKind;

@@ -104,8 +104,8 @@ function eachBase(request: StatusRequest, fn: (x: BaseCarrier) => void): void {
   for (const x of request.deleted ?? []) fn(x);
 }
 
-/** A file base sent without its hash. Only a file base has one: a directory that became a file has none to look up. */
-const needsBaseSha = (x: BaseCarrier): boolean => x.base_revision != null && x.base_sha256 === undefined && (x.base_kind ?? x.kind ?? 'file') === 'file';
+/** A file (or link) base sent without its hash. A directory base has none: a directory that became a file has none to look up. */
+const needsBaseSha = (x: BaseCarrier): boolean => x.base_revision != null && x.base_sha256 === undefined && (x.base_kind ?? x.kind ?? 'file') !== 'dir';
 
 /** A file held without a base, at a path where the server holds other bytes. */
 const mayBeOldVersion = (f: StatusFileEntry, remotes: ReadonlyMap<string, RemoteFile>): boolean =>

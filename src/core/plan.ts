@@ -35,9 +35,13 @@ export interface BaseState {
   metaHash?: string | null;
 }
 
-/** Directories have no bytes; their "content" is being a directory. */
+/**
+ * Directories have no bytes; their "content" is being a directory. A link's content is its
+ * target text, and the kind is part of it: a file holding the text `a/b` and a link to
+ * `a/b` share a sha256 but are different content (replacing one by the other is a change).
+ */
 export function contentKey(kind: EntryKind, sha256: string | null): string {
-  return kind === 'dir' ? 'dir' : `file:${sha256 ?? ''}`;
+  return kind === 'dir' ? 'dir' : `${kind}:${sha256 ?? ''}`;
 }
 
 const liveKey = (r: RemoteFile | null): string | null => (r && !r.deleted ? contentKey(r.kind, r.sha256) : null);

@@ -1,7 +1,19 @@
 // Wire types of the HTTP API (v1). The JSON schemas that validate them live beside the
 // routes; these are the shapes both sides agree on. docs/api.md explains each endpoint.
 
-export type EntryKind = 'file' | 'dir';
+/**
+ * What a path holds. `symlink`: a symbolic link whose target stays inside the folder
+ * (core/symlink-target.ts); its sha256 and size are those of the target text's UTF-8
+ * bytes, so versions, trash and the conflict rule treat it as a leaf like a file. Only a
+ * client that announces it (`X-Synmac-Kinds: symlink`) is ever sent one.
+ */
+export type EntryKind = 'file' | 'dir' | 'symlink';
+
+/** Whether a kind has content (a sha256): everything but a directory. */
+export const hasContent = (kind: EntryKind): boolean => kind !== 'dir';
+
+/** The request header a client lists the entry kinds beyond file and dir it understands in. */
+export const KINDS_HEADER = 'x-synmac-kinds';
 
 /** What the server holds for a path (GET /changes rows, /status download actions). */
 export interface RemoteFile {
@@ -23,6 +35,8 @@ export interface RemoteFile {
   meta_hash?: string | null;
   /** the travelling extended attributes (wire name → base64); absent: none */
   xattrs?: Record<string, string>;
+  /** kind `symlink` only: the link's target text (its sha256 is this text's) */
+  target?: string;
   /** live, put here by a move (POST /commit `move`): the path it came from */
   moved_from?: string;
   /** deleted by a move: the path it went to (the content lives on there) */
@@ -147,7 +161,7 @@ export interface MoveResult {
    * below a moved directory since the mover's base.
    */
   moved?: Array<{ from: string; path: string; revision: number; kind: EntryKind; sha256: string | null }>;
-  fallback?: 'source_changed' | 'target_taken';
+  fallback?: 'source_changed' | 'target_taken' | 'link_leaves';
   conflict_of?: { path: string; revision: number };
 }
 
@@ -181,6 +195,8 @@ export interface ServerCapabilities {
   chunk_encodings?: string[];
   /** Content-Encodings PUT /manifests/{sha256} accepts for its JSON body */
   manifest_encodings?: string[];
+  /** version of the `symlink` entry kind (rows, writes); absent: links are not synced */
+  symlinks?: number;
 }
 
 export interface HealthResponse {

@@ -8,6 +8,13 @@ import type { EntryKind } from './protocol.js';
 
 export type LiveKind = EntryKind | null;
 
+/**
+ * A leaf holds no paths below it: a file, or a symbolic link (a link to a directory is
+ * still a leaf here, since nothing is ever synced through it). The tree rules below say
+ * "file" for both.
+ */
+export const isLeaf = (kind: LiveKind): boolean => kind !== null && kind !== 'dir';
+
 /** Every proper ancestor of a path, shallowest first: 'a/b/c' → ['a', 'a/b']. */
 export function ancestorsOf(path: string): string[] {
   const out: string[] = [];
@@ -36,8 +43,8 @@ export type Placement =
  * file among the ancestors decides (in a tree there is at most one).
  */
 export function placeInTree(path: string, kind: EntryKind, liveKindOf: (p: string) => LiveKind, hasLiveBelow: () => boolean): Placement {
-  for (const a of ancestorsOf(path)) if (liveKindOf(a) === 'file') return { place: 'under_file', file: a };
-  if (kind === 'file' && liveKindOf(path) !== 'file' && hasLiveBelow()) return { place: 'beside_tree' };
+  for (const a of ancestorsOf(path)) if (isLeaf(liveKindOf(a))) return { place: 'under_file', file: a };
+  if (isLeaf(kind) && !isLeaf(liveKindOf(path)) && hasLiveBelow()) return { place: 'beside_tree' };
   return { place: 'here' };
 }
 
@@ -73,7 +80,7 @@ export function ancestorsToRevive(path: string, rowIsDeleted: (p: string) => boo
  * the new paths in; whatever collides inside it becomes a conflict copy in turn).
  */
 export function canHoldSubtree(kindThere: LiveKind): boolean {
-  return kindThere !== 'file';
+  return !isLeaf(kindThere);
 }
 
 /** What breaks the tree in a set of live paths (for tests and checks); empty when it is one. */
@@ -81,7 +88,7 @@ export function treeProblems(live: ReadonlyMap<string, EntryKind>): string[] {
   const problems: string[] = [];
   for (const p of live.keys()) {
     for (const a of ancestorsOf(p)) {
-      if (live.get(a) === 'file') problems.push(`${p} lies under the live file ${a}`);
+      if (isLeaf(live.get(a) ?? null)) problems.push(`${p} lies under the live file ${a}`);
     }
   }
   return problems;

@@ -7,4 +7,5 @@ export const CAPABILITIES: ServerCapabilities = {
   manifests: 1,
   chunk_encodings: ['deflate-raw'],
   manifest_encodings: ['gzip', 'deflate-raw'],
+  symlinks: 1,
 };

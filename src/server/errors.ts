@@ -37,6 +37,6 @@ export function notInTrashLive(path: string, kind: string): ApiError {
   return new ApiError(
     409,
     'not_in_trash',
-    `${path} is not in the trash (it is a live ${kind === 'dir' ? 'folder' : 'file'}; use \`synmac versions\`/\`restore\` to go back to an older version)`,
+    `${path} is not in the trash (it is a live ${kind === 'dir' ? 'folder' : kind === 'symlink' ? 'symbolic link' : 'file'}; use \`synmac versions\`/\`restore\` to go back to an older version)`,
   );
 }

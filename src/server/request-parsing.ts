@@ -2,7 +2,7 @@
 // ApiError with a code the client can act on; none of them touches storage.
 import type { FastifyRequest } from 'fastify';
 import { PathError, decodePathFromUrl } from '../core/paths.js';
-import { SHA256_RE } from '../core/protocol.js';
+import { KINDS_HEADER, SHA256_RE } from '../core/protocol.js';
 import { ApiError } from './errors.js';
 
 export function pathFromUrl(req: FastifyRequest, prefix: string): string {
@@ -60,6 +60,17 @@ export function kindHeader(req: FastifyRequest): 'file' | 'dir' {
   if (v === undefined || v === 'file') return 'file';
   if (v === 'dir') return 'dir';
   throw new ApiError(400, 'invalid_header', 'X-Synmac-Kind must be "file" or "dir"');
+}
+
+/**
+ * Whether the device understands `symlink` rows: it lists the kind in `X-Synmac-Kinds`
+ * (comma-separated). An older client does not, and must never be sent one: it would take
+ * the link for a file and write the target text as its content.
+ */
+export function announcesSymlinks(req: FastifyRequest): boolean {
+  const v = req.headers[KINDS_HEADER];
+  const all = Array.isArray(v) ? v.join(',') : (v ?? '');
+  return all.split(',').some((k) => k.trim().toLowerCase() === 'symlink');
 }
 
 export interface ByteRange {

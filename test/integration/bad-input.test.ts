@@ -182,7 +182,7 @@ describe.each(ENGINES)('bad input (%s)', (engine) => {
       { files: [{ path: 'a', sha256: sha('x'), base_revision: -1 }] },
       { files: [{ path: 'a', sha256: sha('x'), base_revision: 1.5 }] },
       { files: [{ path: 'a', sha256: sha('x'), size: -1 }] },
-      { files: [{ path: 'a', sha256: sha('x'), kind: 'symlink' }] },
+      { files: [{ path: 'a', sha256: sha('x'), kind: 'socket' }] },
       { files: [{ path: 'a', sha256: sha('x'), mode: 0o10000 }] },
       { files: [{ path: 'a' }] },
       { files: [], deleted: [{ path: 'a' }] },

@@ -12,7 +12,7 @@ import type { EntryKind, RemoteFile, StatusRequest, SyncAction } from '../../src
 
 const PATHS = ['a', 'b', 'c', 'd', 'd/e', 'f.txt'];
 const sha = fc.constantFrom('a'.repeat(64), 'b'.repeat(64), 'c'.repeat(64));
-const kind = fc.constantFrom<EntryKind>('file', 'file', 'dir');
+const kind = fc.constantFrom<EntryKind>('file', 'file', 'dir', 'symlink');
 
 const localState = fc.option(
   fc.tuple(kind, sha).map(([k, s]): LocalState => ({ kind: k, sha256: k === 'dir' ? null : s })),

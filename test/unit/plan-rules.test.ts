@@ -6,6 +6,8 @@ import { conflictPath } from '../../src/core/conflict-name.js';
 import { excludeActions } from '../../src/core/plan-exclusions.js';
 import type { RemoteFile, SyncAction } from '../../src/core/protocol.js';
 import { afterAdoption, storedConflicts } from '../../src/core/stored-conflicts.js';
+import { decide } from '../../src/core/plan.js';
+import { isLeaf, placeInTree } from '../../src/core/tree.js';
 import { isUnchangedWrite, writeNeedsHistory, writeOutcome, type LiveRow, type WriteRequest } from '../../src/core/write-rule.js';
 
 const A = 'a'.repeat(64);
@@ -99,5 +101,27 @@ describe('the write rule', () => {
     expect(isUnchangedWrite({ kind: 'file', sha256: A, revision: 5 }, { kind: 'file', sha256: A, baseRevision: 1, deviceId: 'me' })).toBe(true);
     expect(isUnchangedWrite({ kind: 'dir', sha256: null, revision: 5 }, { kind: 'dir', sha256: null, baseRevision: null, deviceId: 'me' })).toBe(true);
     expect(isUnchangedWrite({ kind: 'file', sha256: A, revision: 5 }, { kind: 'dir', sha256: null, baseRevision: 5, deviceId: 'me' })).toBe(false);
+  });
+});
+
+describe('symlinks in the plan and the tree rule', () => {
+  const link = (path: string, sha: string, revision = 9): RemoteFile => ({ ...remote(path, sha), kind: 'symlink', revision, target: 't' });
+  it('a file and a link with one sha256 are different content: replacing one by the other is an upload, never "nothing to do"', () => {
+    const base = { revision: 9, kind: 'file' as const, sha256: A };
+    expect(decide('p', { kind: 'symlink', sha256: A }, base, { ...remote('p', A), revision: 9 })).toEqual({ action: 'upload', path: 'p', base_revision: 9 });
+    expect(decide('p', { kind: 'file', sha256: A }, { ...base, kind: 'symlink' }, link('p', A))).toEqual({ action: 'upload', path: 'p', base_revision: 9 });
+    expect(decide('p', { kind: 'file', sha256: A }, null, link('p', A))?.action).toBe('conflict');
+  });
+  it('two links retargeted from one base conflict; the same target is agreement', () => {
+    const base = { revision: 3, kind: 'symlink' as const, sha256: A };
+    expect(decide('p', { kind: 'symlink', sha256: B }, base, link('p', 'c'.repeat(64)))?.action).toBe('conflict');
+    expect(decide('p', { kind: 'symlink', sha256: B }, base, link('p', B))?.action).toBe('record');
+    expect(decide('p', { kind: 'symlink', sha256: A }, base, link('p', B))?.action).toBe('download');
+  });
+  it('a link is a leaf: nothing lands under it, and a link where live paths lie below goes beside them', () => {
+    expect(placeInTree('l/x', 'file', (p) => (p === 'l' ? 'symlink' : null), () => false)).toEqual({ place: 'under_file', file: 'l' });
+    expect(placeInTree('d', 'symlink', () => 'dir', () => true)).toEqual({ place: 'beside_tree' });
+    expect(isLeaf('symlink')).toBe(true);
+    expect(isLeaf('dir')).toBe(false);
   });
 });

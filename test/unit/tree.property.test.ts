@@ -12,7 +12,7 @@ const pathArb = fc.array(segment, { minLength: 1, maxLength: 4 }).map((s) => s.j
 const op = fc.record({
   op: fc.constantFrom<'write' | 'delete'>('write', 'write', 'write', 'delete'),
   path: pathArb,
-  kind: fc.constantFrom<EntryKind>('file', 'dir'),
+  kind: fc.constantFrom<EntryKind>('file', 'dir', 'symlink'),
   device: fc.constantFrom('A', 'B', 'C'),
 });
 const DAY = new Date('2026-12-01T00:00:00Z');

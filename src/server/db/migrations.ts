@@ -248,6 +248,19 @@ const fileMeta: Migration = {
   },
 };
 
+// Symbolic links inside the folder are rows of kind 'symlink' (core/protocol.ts). The
+// target text is also their content blob; keeping it on the row lets /changes, /status
+// and listings carry it without a blob read. Nullable: every row written before is a
+// file or a directory, which has none.
+const symlinks: Migration = {
+  async up(db: Kysely<any>) {
+    for (const t of ['files', 'file_versions']) await db.schema.alterTable(t).addColumn('target', 'text').execute();
+  },
+  async down(db: Kysely<any>) {
+    for (const t of ['file_versions', 'files']) await db.schema.alterTable(t).dropColumn('target').execute();
+  },
+};
+
 const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_packs': packs,
@@ -257,6 +270,7 @@ const migrations: Record<string, Migration> = {
   '0006_manifests': manifests,
   '0007_moves': moves,
   '0008_file_meta': fileMeta,
+  '0009_symlinks': symlinks,
 };
 
 class StaticProvider implements MigrationProvider {

@@ -1,6 +1,7 @@
 // Table types for Kysely. Both engines store the same shapes: integers for times (epoch
 // milliseconds) and flags, so no dialect-specific type handling leaks into queries.
 import type { Generated } from 'kysely';
+import type { EntryKind } from '../../core/protocol.js';
 
 export interface CounterTable {
   id: number;
@@ -100,7 +101,7 @@ export interface ManifestChunksTable {
 
 export interface FilesTable {
   path: string;
-  kind: 'file' | 'dir';
+  kind: EntryKind;
   revision: number;
   sha256: string | null;
   size: number;
@@ -119,12 +120,14 @@ export interface FilesTable {
   xattrs: string | null;
   /** hash of the metadata (executable bit + xattrs), null: the default (core/file-meta.ts) */
   meta_hash: string | null;
+  /** kind 'symlink': the link's target text (also its content blob); null for every other kind */
+  target: string | null;
 }
 
 export interface FileVersionsTable {
   revision: number;
   path: string;
-  kind: 'file' | 'dir';
+  kind: EntryKind;
   sha256: string | null;
   size: number;
   mtime: number;
@@ -142,6 +145,8 @@ export interface FileVersionsTable {
   xattrs: string | null;
   /** hash of the metadata (executable bit + xattrs), null: the default (core/file-meta.ts) */
   meta_hash: string | null;
+  /** kind 'symlink': the link's target text (also its content blob); null for every other kind */
+  target: string | null;
 }
 
 export interface AdminTable {

@@ -57,9 +57,9 @@ export async function historyRoutes(app: FastifyInstance, ctx: ServerContext): P
         return restore(body, req.device!.id);
       }
       if (row && row.is_deleted && row.moved_to) throw movedAway(path, row.moved_to);
-      // A deleted file: as before. A folder (its own entry, or only files under it): the folder's files.
-      if (row && row.kind === 'file' && !row.is_deleted) throw notInTrashLive(path, row.kind);
-      if (row && row.kind === 'file' && body.since === undefined) return restore(body, req.device!.id);
+      // A deleted file (or link): as before. A folder (its own entry, or only files under it): the folder's files.
+      if (row && row.kind !== 'dir' && !row.is_deleted) throw notInTrashLive(path, row.kind);
+      if (row && row.kind !== 'dir' && body.since === undefined) return restore(body, req.device!.id);
       const { restored, refused } = await restoreFromTrash(writes, body, req.device!.id);
       return { path, result: 'restored', restored, count: restored.length, refused };
     },

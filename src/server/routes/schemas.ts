@@ -25,7 +25,7 @@ export const remoteFileSchema = {
   type: 'object',
   properties: {
     path: { type: 'string' },
-    kind: { type: 'string', enum: ['file', 'dir'] },
+    kind: { type: 'string', enum: ['file', 'dir', 'symlink'] },
     revision: { type: 'integer' },
     sha256: nullableString,
     size: { type: 'integer' },
@@ -36,6 +36,7 @@ export const remoteFileSchema = {
     xattrs: { type: 'object', additionalProperties: { type: 'string' } },
     moved_from: { type: 'string' },
     moved_to: { type: 'string' },
+    target: { type: 'string' },
   },
 } as const;
 

@@ -5,17 +5,20 @@ import type { FastifyInstance } from 'fastify';
 import { planStatus } from '../../core/plan.js';
 import { historyLookups } from '../../core/plan-inputs.js';
 import { normalizePath } from '../../core/paths.js';
-import type { StatusRequest } from '../../core/protocol.js';
+import type { EntryKind, RemoteFile, StatusRequest } from '../../core/protocol.js';
+import { judgeSymlinkTarget } from '../../core/symlink-target.js';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { ServerContext } from '../context.js';
 import { ApiError, errorBody } from '../errors.js';
 import type { BatchOp } from '../files-store.js';
-import { checkedPath } from '../request-parsing.js';
+import { announcesSymlinks, checkedPath } from '../request-parsing.js';
 import { xattrsProblem } from '../../core/file-meta.js';
 import { storedXattrs } from '../store/file-rows.js';
 import { errorResponses, pathBodySchema, remoteFileSchema, revisionSchema, sha256Schema } from './schemas.js';
 
-const kindSchema = { type: 'string', enum: ['file', 'dir'] } as const;
-const nullableKind = { type: ['string', 'null'], enum: ['file', 'dir', null] } as const;
+const kindSchema = { type: 'string', enum: ['file', 'dir', 'symlink'] } as const;
+const nullableKind = { type: ['string', 'null'], enum: ['file', 'dir', 'symlink', null] } as const;
 // Type lists rather than anyOf: the same rules, but a 100k-entry /status validated with
 // anyOf spent ~150 ms of its time budget trying the alternatives one by one.
 const nullableRevision = { type: ['integer', 'null'], minimum: revisionSchema.minimum, maximum: revisionSchema.maximum } as const;
@@ -92,6 +95,8 @@ const commitBody = {
           // Checked per item by core's xattrsProblem (names, base64, size), so one bad item
           // is refused alone; the schema only bounds it.
           xattrs: { type: 'object', maxProperties: 1024 },
+          // A `symlink` write's target text, judged per item by core's judgeSymlinkTarget.
+          target: { type: 'string', maxLength: 16_384 },
         },
       },
     },
@@ -105,13 +110,41 @@ interface CommitOp {
   path: string;
   from?: string;
   to?: string;
-  kind?: 'file' | 'dir';
+  kind?: EntryKind;
   sha256?: string | null;
   size?: number;
   mtime?: number;
   mode?: number;
   base_revision?: number | null;
   xattrs?: Record<string, string>;
+  target?: string;
+}
+
+/**
+ * A `symlink` write's target, checked by the same core rule the devices' scanners apply
+ * (a link the server holds always stays inside the folder), and its sha256: the target
+ * text's, which the op may repeat but not contradict.
+ */
+function checkedLink(path: string, op: CommitOp): { target: string; sha256: string } {
+  if (typeof op.target !== 'string') throw new ApiError(400, 'invalid_request', 'a symlink write needs its target');
+  const verdict = judgeSymlinkTarget(path, op.target);
+  if (!verdict.inside) throw new ApiError(400, 'symlink_target', verdict.reason);
+  const sha256 = createHash('sha256').update(op.target, 'utf8').digest('hex');
+  if (op.sha256 != null && op.sha256 !== sha256) throw new ApiError(400, 'sha256_mismatch', 'a symlink\'s sha256 is the SHA-256 of its target text');
+  return { target: op.target, sha256 };
+}
+
+/** The rows a device may see: without `symlink` in X-Synmac-Kinds, none of kind symlink. */
+function visibleRemotes(remotes: ReadonlyMap<string, RemoteFile>, symlinks: boolean): ReadonlyMap<string, RemoteFile> {
+  if (symlinks) return remotes;
+  let any = false;
+  for (const r of remotes.values()) if (r.kind === 'symlink') { any = true; break; }
+  if (!any) return remotes;
+  // Such a path reads, to that device, as held by a newer revision it cannot see: nothing
+  // is sent for it, and an upload there meets the link's revision and becomes a conflict copy.
+  const out = new Map<string, RemoteFile>();
+  for (const [p, r] of remotes) if (r.kind !== 'symlink') out.set(p, r);
+  return out;
 }
 
 /** The stored text of an op's attributes; undefined: the op carries none (keep what is there). */
@@ -141,7 +174,7 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       const files = body.files;
       for (const f of files) {
         f.path = checkedPath(() => normalizePath(f.path));
-        if ((f.kind ?? 'file') === 'file' && !f.sha256) {
+        if ((f.kind ?? 'file') !== 'dir' && !f.sha256) {
           throw new ApiError(400, 'missing_sha256', `files entry "${f.path}" needs a sha256`);
         }
       }
@@ -150,7 +183,7 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       // The cursor is read before the rows: a commit in between is then both in the rows
       // and after the cursor, which costs a redundant look later, never a missed change.
       const cursor = await ctx.store.cursor();
-      const remotes = await ctx.store.all();
+      const remotes = visibleRemotes(await ctx.store.all(), announcesSymlinks(req));
       // The planner says which history reads it needs (old bases' hashes, old versions
       // a device holds without a base); the store answers; the planner decides.
       const need = historyLookups({ files, deleted }, remotes);
@@ -176,6 +209,7 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
     async (req) => {
       const { ops } = req.body as { ops: CommitOp[] };
       const device = req.device!;
+      const symlinks = announcesSymlinks(req);
       const prepared: Array<BatchOp | { error: ApiError }> = [];
       for (const op of ops) {
         const baseRevision = op.base_revision ?? null;
@@ -231,6 +265,19 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
           prepared.push({ error: new ApiError(400, 'missing_sha256', 'a file write needs its sha256') });
           continue;
         }
+        let link: { target: string; sha256: string } | undefined;
+        if (kind === 'symlink') {
+          try {
+            link = checkedLink(path, op);
+            // The target text is the link's content blob, stored here (it is in the op)
+            // rather than uploaded apart; the commit checks it is stored like any content.
+            await ctx.blobs.put(Readable.from([Buffer.from(link.target, 'utf8')]), link.sha256, ctx.limits.maxUploadBytes);
+          } catch (err) {
+            if (!(err instanceof ApiError)) throw err;
+            prepared.push({ error: err });
+            continue;
+          }
+        }
         // Whether the blob is there (and its size) is checked inside the commit
         // transaction, against the blobs table: one query for the whole batch instead of
         // a stat per file, and under the lock the collector takes too.
@@ -240,8 +287,9 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
           input: {
             path,
             kind,
-            sha256: kind === 'file' ? op.sha256! : null,
+            sha256: link ? link.sha256 : kind === 'file' ? op.sha256! : null,
             size,
+            ...(link ? { target: link.target } : {}),
             mtime: op.mtime ?? Date.now(),
             mode: op.mode ?? (kind === 'dir' ? 0o755 : 0o644),
             baseRevision,
@@ -255,7 +303,10 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       let i = 0;
       const results = prepared.map((p) => {
         const r = 'error' in p ? p : done[i++];
-        return 'error' in r ? errorBody(r.error.code, r.error.message) : r;
+        if ('error' in r) return errorBody(r.error.code, r.error.message);
+        // A directory a device without links moved may have held some: it is not told of them.
+        if (!symlinks && 'moved' in r && r.moved) return { ...r, moved: r.moved.filter((x) => x.kind !== 'symlink') };
+        return r;
       });
       return { results };
     },
@@ -295,7 +346,10 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       const since = q.since === undefined ? 0 : Number(q.since);
       const limit = q.limit === undefined ? 1000 : Number(q.limit);
       if (limit < 1 || limit > 10_000) throw new ApiError(400, 'invalid_request', 'limit must be between 1 and 10000');
-      return ctx.store.changesSince(since, limit);
+      const page = await ctx.store.changesSince(since, limit);
+      // The cursor still covers the rows left out, so the device never asks for them again.
+      if (!announcesSymlinks(req)) page.changes = page.changes.filter((c) => c.kind !== 'symlink');
+      return page;
     },
   );
 

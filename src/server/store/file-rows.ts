@@ -20,6 +20,8 @@ export interface Content {
    * one whose xattr support did not load), so what the path has is kept.
    */
   xattrs?: string | null;
+  /** kind 'symlink': the target text (its sha256 is the content's); absent or null otherwise */
+  target?: string | null;
 }
 
 /** Rows per IN (...) list: well under SQLite's and PostgreSQL's parameter limits. */
@@ -40,6 +42,7 @@ export function toRemote(row: FilesTable): RemoteFile {
   // knows no metadata; the attributes themselves only where there are some.
   out.meta_hash = row.meta_hash ?? null;
   if (row.xattrs) out.xattrs = JSON.parse(row.xattrs) as Xattrs;
+  if (row.kind === 'symlink' && row.target !== null) out.target = row.target;
   // Only on rows a move wrote, so every other row reads as it always did.
   if (row.moved_from) out.moved_from = row.moved_from;
   if (row.moved_to) out.moved_to = row.moved_to;
@@ -64,6 +67,7 @@ export function versionRow(row: FilesTable, reason: string) {
     moved_to: row.moved_to ?? null,
     xattrs: row.xattrs ?? null,
     meta_hash: row.meta_hash ?? null,
+    target: row.target ?? null,
   };
 }
 
@@ -79,6 +83,8 @@ export function storedXattrs(xattrs: Xattrs | null | undefined): string | null {
 
 /** The metadata hash of a row that holds `mode` and the stored `xattrs` text. */
 export function storedMetaHash(kind: EntryKind, mode: number, xattrs: string | null): string | null {
+  // A link carries no metadata: its mode is the system's and its attributes are not read.
+  if (kind === 'symlink') return null;
   // A directory's mode is not applied by clients (it must stay searchable): only its attributes count.
   return metaHash(metaOf(kind === 'dir' ? 0 : mode, xattrs ? (JSON.parse(xattrs) as Xattrs) : null));
 }

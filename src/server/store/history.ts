@@ -81,7 +81,7 @@ export class HistoryQueries {
       let q = this.db
         .selectFrom('file_versions as v')
         .leftJoin('devices as d', 'd.id', 'v.device_id')
-        .select(['v.revision', 'v.path', 'v.kind', 'v.sha256', 'v.size', 'v.mtime', 'v.mode', 'v.is_deleted', 'v.device_id', 'd.name as device_name', 'v.created_at', 'v.reason', 'v.moved_from', 'v.moved_to'])
+        .select(['v.revision', 'v.path', 'v.kind', 'v.sha256', 'v.size', 'v.mtime', 'v.mode', 'v.is_deleted', 'v.device_id', 'd.name as device_name', 'v.created_at', 'v.reason', 'v.moved_from', 'v.moved_to', 'v.target'])
         .where('v.path', '=', p);
       if (below !== null) q = q.where('v.revision', '<', below);
       return q.orderBy('v.revision', 'desc').execute();
@@ -101,6 +101,7 @@ export class HistoryQueries {
       reason: r.reason,
       ...(r.moved_from !== null ? { moved_from: r.moved_from } : {}),
       ...(r.moved_to !== null ? { moved_to: r.moved_to } : {}),
+      ...(r.kind === 'symlink' && r.target !== null ? { target: r.target } : {}),
     }));
   }
 

@@ -62,7 +62,7 @@ export class StatusReadModel {
     const cursor = await this.cursor();
     const snap = this.snapshot;
     if (snap && cursor === snap.cursor) return snap.rows;
-    const columns = ['path', 'kind', 'revision', 'sha256', 'size', 'mtime', 'mode', 'is_deleted', 'moved_from', 'moved_to', 'xattrs', 'meta_hash'] as const;
+    const columns = ['path', 'kind', 'revision', 'sha256', 'size', 'mtime', 'mode', 'is_deleted', 'moved_from', 'moved_to', 'xattrs', 'meta_hash', 'target'] as const;
     if (snap && cursor > snap.cursor) {
       const rows = await this.db.selectFrom('files').select(columns).where('revision', '>', snap.cursor).execute();
       for (const r of rows) snap.rows.set(r.path, toRemote(r as FilesTable));

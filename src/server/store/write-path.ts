@@ -6,9 +6,10 @@
 import type { Kysely } from 'kysely';
 import { conflictPath } from '../../core/conflict-name.js';
 import { isUnchangedWrite, writeNeedsHistory, writeOutcome, type LiveRow, type WriteRequest } from '../../core/write-rule.js';
-import { ancestorsOf, ancestorsToRevive, canHoldSubtree, placeInTree, rebasePath, refusesDirDelete, type LiveKind, type Placement } from '../../core/tree.js';
-import { decideMove, impossibleMove } from '../../core/move.js';
-import type { DeleteResult, EntryKind, MoveResult, WriteResult } from '../../core/protocol.js';
+import { ancestorsOf, ancestorsToRevive, canHoldSubtree, isLeaf, placeInTree, rebasePath, refusesDirDelete, type LiveKind, type Placement } from '../../core/tree.js';
+import { judgeSymlinkTarget } from '../../core/symlink-target.js';
+import { decideMove, impossibleMove, type MoveFallback } from '../../core/move.js';
+import { hasContent, type DeleteResult, type EntryKind, type MoveResult, type WriteResult } from '../../core/protocol.js';
 import type { Engine } from '../db/connection.js';
 import type { FilesTable, Schema } from '../db/schema.js';
 import { ApiError, movedAway } from '../errors.js';
@@ -204,10 +205,10 @@ export class CommitTx {
     const paths = [...new Set(items.map((i) => i.path))];
     await this.loadRows(paths);
     await this.loadRows(paths.flatMap(ancestorsOf));
-    const candidates = [...new Set(items.flatMap((i) => (i.kind === 'file' && this.liveKind(i.path) !== 'file' && !this.checked.has(i.path) ? [i.path] : [])))];
+    const candidates = [...new Set(items.flatMap((i) => (isLeaf(i.kind) && !isLeaf(this.liveKind(i.path)) && !this.checked.has(i.path) ? [i.path] : [])))];
     for (const p of await this.liveBelow.which(this.tx, candidates)) this.liveBelowAtStart.add(p);
     for (const p of candidates) this.checked.add(p);
-    const shas = items.flatMap((i) => (i.kind === 'file' && i.sha256 && !this.blobs.has(i.sha256) ? [i.sha256] : []));
+    const shas = items.flatMap((i) => (i.kind !== null && hasContent(i.kind) && i.sha256 && !this.blobs.has(i.sha256) ? [i.sha256] : []));
     for (const [sha, size] of await contentSizes(this.tx, shas)) this.blobs.set(sha, size);
   }
 
@@ -364,7 +365,13 @@ export class CommitTx {
       baseRevision: m.baseRevision,
       targetFree,
     });
-    if (decision !== 'move') {
+    if (decision !== 'move') return this.moveFallback(m, decision, placement);
+    return this.carryOutMove(m, source!, placement);
+  }
+
+  /** A move that cannot be made as one: `to` is written as new content, the source stays. */
+  private async moveFallback(m: MoveInput, decision: MoveFallback, placement: Placement): Promise<MoveResult> {
+    {
       if (m.kind === 'file' && !m.sha256) throw new ApiError(400, 'missing_sha256', 'a file move needs its sha256 (written at the target if the move cannot be made)');
       const input: WriteInput = { path: m.to, kind: m.kind, sha256: m.kind === 'file' ? m.sha256 : null, size: 0, mtime: m.mtime, mode: m.mode, baseRevision: null, device: m.device };
       const there = this.rows.get(m.to);
@@ -380,9 +387,19 @@ export class CommitTx {
       const w = await this.write(input);
       return { ...w, from: m.from, fallback: decision };
     }
+  }
 
-    const sources = [source!, ...(m.kind === 'dir' ? await this.liveBelow.rowsUnder(this.tx, m.from) : [])];
+  /** A move carried out: the source (and its subtree) rewritten at the target, each with a link to the other. */
+  private async carryOutMove(m: MoveInput, source: FilesTable, placement: Placement): Promise<MoveResult> {
+    const sources = [source, ...(m.kind === 'dir' ? await this.liveBelow.rowsUnder(this.tx, m.from) : [])];
     const targets = sources.map((r) => rebasePath(r.path, m.from, m.to));
+    // A link keeps its text when its directory moves, so from the new place it may name
+    // something outside the folder (`../../x` one level higher up). The server never holds
+    // such a link: nothing moves, and the mover sends what it holds (its scanner reports
+    // that link instead of sending it).
+    if (sources.some((r, i) => r.kind === 'symlink' && !judgeSymlinkTarget(targets[i], r.target ?? '').inside)) {
+      return this.moveFallback(m, 'link_leaves', placement);
+    }
     await this.loadRows(targets);
     const now = Date.now();
     const by = m.device.id;
@@ -442,7 +459,7 @@ export class CommitTx {
     const placement = placeInTree(target, kind, (p) => this.liveKind(p), () => false);
     if (placement.place === 'under_file') return placement;
     // Asked only now (and only for files): it may be a query.
-    if (kind === 'file' && this.liveKind(target) !== 'file' && (await this.liveBelowNow(target))) return { place: 'beside_tree' };
+    if (isLeaf(kind) && !isLeaf(this.liveKind(target)) && (await this.liveBelowNow(target))) return { place: 'beside_tree' };
     return placement;
   }
 
@@ -558,7 +575,7 @@ export class CommitTx {
 
   /** The content must be stored, whole or as a manifest (checked under the lock the collector takes too); its size is the stored one. */
   private async withStoredSize(input: WriteInput): Promise<WriteInput> {
-    if (input.kind !== 'file' || !input.sha256) return input;
+    if (!hasContent(input.kind) || !input.sha256) return input;
     if (!this.blobs.has(input.sha256)) for (const [sha, size] of await contentSizes(this.tx, [input.sha256])) this.blobs.set(sha, size);
     const stored = this.blobs.get(input.sha256);
     if (stored === undefined) throw new ApiError(409, 'blob_missing', 'the content is not on the server (any more); upload it again');
@@ -590,7 +607,9 @@ export class CommitTx {
     const revision = ++this.counter;
     // A writer that carries no metadata keeps what the path has.
     const before = this.rows.get(target);
-    const xattrs = content.xattrs !== undefined ? content.xattrs : before && !before.is_deleted ? before.xattrs : null;
+    const kept = content.xattrs !== undefined ? content.xattrs : before && !before.is_deleted ? before.xattrs : null;
+    // A link carries no attributes (they are not read from links), whatever was at the path.
+    const xattrs = content.kind === 'symlink' ? null : kept;
     const row: FilesTable = {
       path: target,
       kind: content.kind,
@@ -608,6 +627,7 @@ export class CommitTx {
       moved_to: null,
       xattrs,
       meta_hash: storedMetaHash(content.kind, content.mode, xattrs),
+      target: content.kind === 'symlink' ? (content.target ?? null) : null,
     };
     await this.upsert(row, !!this.rows.get(target));
     this.rows.set(target, row);
