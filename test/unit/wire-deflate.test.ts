@@ -31,4 +31,16 @@ describe('wire deflate', () => {
     // …and one that shrinks ends the streak
     expect(await d.deflate(text)).not.toBeNull();
   });
+
+  it('blobs started together still see each other\'s misses (a fetch answer deflates a group at once)', async () => {
+    const d = new WireDeflater();
+    const text = Buffer.from('all work and no play '.repeat(500));
+    // small ones (deflated whole) and large ones (judged by their sample) alike
+    const randoms = Array.from({ length: 8 }, (_, i) => crypto.randomBytes(i % 2 ? 8 * 1024 : 4 * DEFLATE_PROBE));
+    const out = await Promise.all([...randoms, ...Array.from({ length: 8 }, () => text)].map((b) => d.deflate(b)));
+    expect(out.slice(0, 8).every((o) => o === null)).toBe(true);
+    // the 9th–15th are inside the streak and travel raw untried; the 16th is tried and shrinks
+    expect(out.slice(8, 15).every((o) => o === null)).toBe(true);
+    expect(out[15]).not.toBeNull();
+  });
 });
