@@ -72,6 +72,14 @@ export interface RowSource {
   hashOfInode?(ino: number, size: number, mtimeMs: number, otherThan: string): string | null;
   /** The chunk sizes the file at this disk path was last cut with (a large file keeps its tier). */
   chunkParamsOf?(diskPath: string): { min: number; avg: number; max: number } | undefined;
+  /**
+   * Rows directly below the wire directory `dir` ('' = the root), in one query. A full scan
+   * reads a directory's rows this way rather than one `get` per name: 100k single-row
+   * lookups were half of a no-op sync's time (~15–25 µs each against ~1–2 µs a row here).
+   * With `limit`, null when there are more (a huge flat directory is then read name by name,
+   * so the scan never holds more than `limit` rows at once).
+   */
+  childrenOf?(dir: string, limit?: number): IndexRow[] | null;
 }
 
 /** A RowSource over rows already in memory (tests, small tools). */
@@ -128,6 +136,8 @@ export class IndexDb {
   private readonly knowsStmt: Database.Statement;
   private readonly belowStmt: Database.Statement;
   private inoStmt: Database.Statement | undefined;
+  private rootChildrenStmt: Database.Statement | undefined;
+  private childrenStmt: Database.Statement | undefined;
 
   constructor(file: string) {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -201,9 +211,14 @@ export class IndexDb {
   }
 
   /** Rows directly below the wire directory `dir` ('' = the folder root). */
-  childrenOf(dir: string): IndexRow[] {
-    if (dir === '') return this.db.prepare("SELECT * FROM files WHERE instr(path, '/') = 0").all() as IndexRow[];
-    return this.db.prepare("SELECT * FROM files WHERE path > ? AND path < ? AND instr(substr(path, ?), '/') = 0").all(`${dir}/`, `${dir}0`, dir.length + 2) as IndexRow[];
+  childrenOf(dir: string): IndexRow[];
+  childrenOf(dir: string, limit: number): IndexRow[] | null;
+  childrenOf(dir: string, limit = -1): IndexRow[] | null {
+    const rows =
+      dir === ''
+        ? ((this.rootChildrenStmt ??= this.db.prepare("SELECT * FROM files WHERE instr(path, '/') = 0 LIMIT ?")).all(limit < 0 ? -1 : limit + 1) as IndexRow[])
+        : ((this.childrenStmt ??= this.db.prepare("SELECT * FROM files WHERE path > ? AND path < ? AND instr(substr(path, ?), '/') = 0 LIMIT ?")).all(`${dir}/`, `${dir}0`, dir.length + 2, limit < 0 ? -1 : limit + 1) as IndexRow[]);
+    return limit >= 0 && rows.length > limit ? null : rows;
   }
 
   /** Files with a base: the denominator of the mass-delete guard. */

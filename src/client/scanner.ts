@@ -134,6 +134,9 @@ export function statMatches(row: IndexRow | undefined, st: fs.Stats, kind: Entry
   );
 }
 
+/** A directory with more indexed children than this is looked up name by name (memory stays flat). */
+const ROWS_PER_DIR_READ = 10_000;
+
 function sameStat(a: fs.Stats, b: fs.Stats): boolean {
   return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino && a.ctimeMs === b.ctimeMs;
 }
@@ -243,7 +246,7 @@ class ScanState {
    * Looks at one name on disk (already lstat-ed as `st`). Returns the wire path of a
    * directory worth descending into, or null.
    */
-  visit(disk: string, rawWire: string, st: fs.Stats): string | null {
+  visit(disk: string, rawWire: string, st: fs.Stats, rowsHere?: Map<string, IndexRow>): string | null {
     const { entries, skipped, source } = this;
     const isDir = st.isDirectory();
     if (this.rules.ignores(rawWire, isDir)) return null;
@@ -266,7 +269,8 @@ class ScanState {
       skipped.push({ path: disk, reason: `another spelling of "${wire}" exists in the same directory (NFC/NFD twins)`, unsyncable_name: true });
       return null;
     }
-    const row = source.get(wire);
+    // A name whose row is not among its directory's (new, or mapped elsewhere) is asked for alone.
+    const row = rowsHere?.has(wire) ? rowsHere.get(wire) : source.get(wire);
     if (!isDir && entries.compact && statMatches(row, st, 'file') && agrees(row, 'file', disk, wire)) {
       entries.addAgreed(wire); // the common no-op case: no object beyond the path
       return null;
@@ -318,6 +322,8 @@ class ScanState {
       // then be neither stat'ed nor synced, and was passed over without a word. Look at the
       // bytes (only in a directory where that can be the case) and report each one.
       if (names.some((n) => n.includes('\uFFFD'))) names = namesAsBytes(disk, path.join(folder, d.disk), d.wire, skipped);
+      const here = this.source.childrenOf?.(d.wire, ROWS_PER_DIR_READ);
+      const rowsHere = here ? new Map(here.map((r) => [r.path, r])) : undefined;
       for (const name of names) {
         const disk = d.disk ? `${d.disk}/${name}` : name;
         const wire = this.wireOf(disk, d.wire, name);
@@ -328,7 +334,7 @@ class ScanState {
         } catch {
           continue; // vanished between readdir and lstat: the next scan sees the truth
         }
-        const sub = this.visit(disk, wire, st);
+        const sub = this.visit(disk, wire, st, rowsHere);
         if (sub !== null) stack.push({ disk, wire: sub });
       }
     }
