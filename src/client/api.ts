@@ -6,7 +6,7 @@ import { Transform, pipeline } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { ChangesResponse, DeleteResult, EntryKind, MoveResult, RemoteFile, StatusRequest, StatusResponse, WriteResult } from '../core/protocol.js';
 import { encodePathForUrl } from '../core/paths.js';
-import { ServerError, USER_AGENT, UnreachableError, jsonRequest, makeAgent, readError, undici, type HttpOptions } from './http.js';
+import { KINDS_HEADERS, ServerError, USER_AGENT, UnreachableError, jsonRequest, makeAgent, readError, undici, type HttpOptions } from './http.js';
 import type { DeviceConfig } from './config.js';
 import { Readable } from 'node:stream';
 import { bucketsFor, throttled, type Buckets, type RateLimits } from './rate-limit.js';
@@ -235,7 +235,7 @@ export class Api {
       res = await undici().request(new URL(p, this.server), {
         method: opts.method,
         dispatcher: this.agent,
-        headers: { authorization: this.authHeader, 'user-agent': USER_AGENT, ...(opts.headers ?? {}) },
+        headers: { authorization: this.authHeader, 'user-agent': USER_AGENT, ...KINDS_HEADERS, ...(opts.headers ?? {}) },
         body: opts.body,
       });
     } catch (err) {

@@ -9,6 +9,9 @@ import { VERSION } from '../version.js';
 /** Sent on every request: the owner's console shows each device's client version and platform. */
 export const USER_AGENT = `synmac/${VERSION} (${process.platform} ${os.release()}; ${process.arch})`;
 
+/** Sent with every request: the entry kinds beyond file and dir this client understands (the server sends no symlink rows otherwise). */
+export const KINDS_HEADERS = { 'x-synmac-kinds': 'symlink' } as const;
+
 // undici costs a fifth of a second to load: it is loaded on the first request, so that
 // `synmac --help` and commands that never talk to the server do not pay for it.
 const requireCjs = createRequire(import.meta.url);
@@ -146,6 +149,7 @@ export async function jsonRequest<T>(
       dispatcher: opts.dispatcher,
       headers: {
         'user-agent': USER_AGENT,
+        ...KINDS_HEADERS,
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
         ...headers,

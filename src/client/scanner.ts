@@ -3,6 +3,7 @@
 // symlink, and never reports a file that changed while it was being hashed: such a file
 // is "unstable" this time and is looked at again on the next cycle.
 import type fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { decodeDiskName, normalizePath } from '../core/paths.js';
 import type { EntryKind } from '../core/protocol.js';
@@ -39,6 +40,8 @@ export interface LocalEntry {
    * lacks instead of reading and cutting the file again.
    */
   cut?: { params: ChunkParams; refs: ChunkRef[] };
+  /** kind 'symlink': the link's target text, as readlink gave it (sha256 and size are this text's) */
+  target?: string;
 }
 
 export interface Skipped {
@@ -150,6 +153,13 @@ function agrees(row: IndexRow | undefined, kind: EntryKind, disk: string, wire: 
   return row.base_sha256 === row.sha256 && row.meta_hash !== UNREAD_META && (row.meta_hash ?? null) === (row.base_meta_hash ?? null);
 }
 
+/** A link whose target text is the indexed one, agreed with its base (links carry no metadata). */
+function linkAgrees(row: IndexRow | undefined, sha256: string, disk: string, wire: string): boolean {
+  if (!row || row.base_revision === null || row.kind !== 'symlink' || (row.base_kind ?? row.kind) !== 'symlink') return false;
+  if ((row.disk_path ?? row.path) !== disk || row.path !== wire) return false;
+  return row.sha256 === sha256 && row.base_sha256 === sha256;
+}
+
 /** The names in a directory, read as bytes: the valid ones, and a report of each other one. */
 function namesAsBytes(disk: LocalFolder, full: string, wireDir: string, skipped: Skipped[]): string[] {
   const out: string[] = [];
@@ -226,20 +236,40 @@ class ScanState {
   }
 
   /**
-   * Why a symbolic link is not synced: the core rule's reason for one whose target leaves
-   * the folder; one that stays inside is not carried by this version yet (the link is
-   * read, never followed).
+   * A symbolic link: read (never followed) and judged by the core rule. One whose target
+   * stays inside the folder is an entry of kind 'symlink' whose content is its target text;
+   * any other is reported with the rule's reason.
    */
-  private symlinkReason(disk: string, wire: string): string {
+  private visitLink(disk: string, wire: string, st: fs.Stats): void {
     let target: string;
     try {
       target = this.disk.readlink(path.join(this.folder, disk));
     } catch (err) {
-      return `symbolic link, unreadable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+      this.skipped.push({ path: wire, reason: `symbolic link, unreadable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` });
+      return;
     }
     const verdict = judgeSymlinkTarget(wire, target);
-    if (!verdict.inside) return verdict.reason;
-    return `symbolic link inside the folder (-> ${target}): links are not synced yet (never followed)`;
+    if (!verdict.inside) {
+      this.skipped.push({ path: wire, reason: verdict.reason });
+      return;
+    }
+    const sha256 = createHash('sha256').update(target, 'utf8').digest('hex');
+    const row = this.source.get(wire);
+    // Read every scan: a readlink is one call, and links are few, so the text itself is
+    // compared rather than trusting the stat.
+    this.entries.set(wire, {
+      path: wire,
+      diskPath: disk,
+      kind: 'symlink',
+      size: Buffer.byteLength(target, 'utf8'),
+      mtime: st.mtimeMs,
+      ino: st.ino,
+      ctime: st.ctimeMs,
+      mode: st.mode & 0o7777,
+      sha256,
+      target,
+      agreed: linkAgrees(row, sha256, disk, wire),
+    });
   }
 
   /**
@@ -258,7 +288,11 @@ class ScanState {
       return null;
     }
     if (st.isSymbolicLink()) {
-      skipped.push({ path: wire, reason: this.symlinkReason(disk, wire) });
+      if (entries.has(wire)) {
+        skipped.push({ path: disk, reason: `another spelling of "${wire}" exists in the same directory (NFC/NFD twins)`, unsyncable_name: true });
+        return null;
+      }
+      this.visitLink(disk, wire, st);
       return null;
     }
     if (!isDir && !st.isFile()) {

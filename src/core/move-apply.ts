@@ -43,7 +43,7 @@ export function planRenames(
     const del = deletes.get(from);
     const base = baseAt(from);
     if (!del || !base || base.kind !== a.remote.kind) continue;
-    if (a.remote.kind === 'file' && base.sha256 !== a.remote.sha256) continue;
+    if (a.remote.kind !== 'dir' && base.sha256 !== a.remote.sha256) continue;
     pairedFrom.add(from);
     pairedTo.add(a.path);
     renames.push({ from, to: a.path, remote: a.remote, deleteRevision: del.revision });
@@ -93,5 +93,6 @@ export function groupRenames(
     dirs.push({ ...d, children });
   }
   const rest = renames.filter((r) => !taken.has(r.from));
-  return { dirs, files: rest.filter((r) => r.remote.kind === 'file'), dirsApart: rest.filter((r) => r.remote.kind === 'dir') };
+  // Links are in `files`: renamed alone they fall back to their download and delete.
+  return { dirs, files: rest.filter((r) => r.remote.kind !== 'dir'), dirsApart: rest.filter((r) => r.remote.kind === 'dir') };
 }

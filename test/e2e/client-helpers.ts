@@ -128,6 +128,7 @@ export function treeOf(folder: string): Record<string, string> {
         out[`${r}/`] = '';
         walk(full, r);
       } else if (st.isFile()) out[r] = fs.readFileSync(full).toString('latin1').slice(0, 200);
+      else if (st.isSymbolicLink()) out[r] = `-> ${fs.readlinkSync(full)}`;
     }
   };
   walk(folder, '');

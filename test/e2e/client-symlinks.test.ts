@@ -1,4 +1,7 @@
-// Symlinks on a real disk with a real server: a download never writes through a link the
+// Symlinks on a real disk with a real server: a link whose target stays inside the folder
+// arrives on the other device as the same link (readlink equal), follows its retargeting,
+// deletion and replacement by a file or a directory, and back; one that leads out of the
+// folder is reported and not synced; and a download never writes through a link the
 // person made (a link where the server has a directory leaves everything under it alone).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -54,5 +57,116 @@ describe('symlinks', () => {
     expect(fs.readdirSync(away)).toEqual(['keep.txt']); // nothing written through the link
     expect((await a.run('sync')).code).toBe(0);
     expect(fs.readdirSync(a.file('docs')).sort()).toEqual(['keep.txt', 'new.txt']); // nothing deleted
+  });
+
+  const linkOf = (p: string): string | null => {
+    try {
+      return fs.lstatSync(p).isSymbolicLink() ? fs.readlinkSync(p) : null;
+    } catch {
+      return null;
+    }
+  };
+
+  it('a link inside the folder made on A appears as the same link on B: retargeted, replaced by a file and by a directory, deleted', async () => {
+    const a = await fx.device('inside-A');
+    const b = await fx.device('inside-B');
+    a.write('docs/readme.txt', 'read me');
+    a.write('docs/other.txt', 'other');
+    fs.symlinkSync('docs/readme.txt', a.file('current'));
+    fs.symlinkSync('../docs', a.file('docs/self-dir'));
+    fs.symlinkSync('missing/nowhere', a.file('dangling'));
+    const first = await a.run('sync', '--json');
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    await b.sync();
+    expect(linkOf(b.file('current'))).toBe('docs/readme.txt');
+    expect(linkOf(b.file('docs/self-dir'))).toBe('../docs');
+    expect(linkOf(b.file('dangling'))).toBe('missing/nowhere');
+    expect(fs.readFileSync(b.file('current'), 'utf8')).toBe('read me'); // it resolves on B too
+    expect(b.tree()).toEqual(a.tree());
+
+    // Retargeted on B (ln -sfn: a new link renamed over the old one).
+    fs.symlinkSync('docs/other.txt', b.file('current.tmp'));
+    fs.renameSync(b.file('current.tmp'), b.file('current'));
+    await b.sync();
+    await a.sync();
+    expect(linkOf(a.file('current'))).toBe('docs/other.txt');
+
+    // A link replaced by a file on A, a file replaced by a link, a link replaced by a directory with content.
+    fs.unlinkSync(a.file('current'));
+    a.write('current', 'now a file');
+    fs.unlinkSync(a.file('docs/other.txt'));
+    fs.symlinkSync('readme.txt', a.file('docs/other.txt'));
+    fs.unlinkSync(a.file('dangling'));
+    a.write('dangling/inner.txt', 'a directory now');
+    await a.sync();
+    await b.sync();
+    expect(linkOf(b.file('current'))).toBeNull();
+    expect(b.read('current')).toBe('now a file');
+    expect(linkOf(b.file('docs/other.txt'))).toBe('readme.txt');
+    expect(b.read('dangling/inner.txt')).toBe('a directory now');
+    expect(b.tree()).toEqual(a.tree());
+
+    // And back: the directory replaced by a link on B, the link deleted on B.
+    fs.rmSync(b.file('dangling'), { recursive: true });
+    fs.symlinkSync('docs', b.file('dangling'));
+    fs.unlinkSync(b.file('docs/self-dir'));
+    await b.sync();
+    await a.sync();
+    expect(linkOf(a.file('dangling'))).toBe('docs');
+    expect(fs.existsSync(a.file('docs/self-dir'))).toBe(false);
+    expect(fs.lstatSync(a.file('docs')).isDirectory()).toBe(true);
+    expect(a.tree()).toEqual(b.tree());
+
+    // The link's history is kept like a file's: its versions list the targets.
+    const v = await a.run('versions', 'docs/other.txt', '--json');
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.stdout).toContain('symlink');
+  });
+
+  it('a link that leaves the folder is reported and not synced; the links inside still are', async () => {
+    const a = await fx.device('leaves-A');
+    const b = await fx.device('leaves-B');
+    fs.symlinkSync('../../outside', a.file('up'));
+    fs.mkdirSync(a.file('d'));
+    fs.symlinkSync('../../escape', a.file('d/esc'));
+    fs.symlinkSync('.synmac/tmp', a.file('state'));
+    fs.symlinkSync('d', a.file('in'));
+    const r = await a.run('sync');
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/cannot sync up: symbolic link leaves the folder/);
+    expect(r.stdout).toMatch(/cannot sync d\/esc: symbolic link leaves the folder/);
+    expect(r.stdout).toMatch(/cannot sync state: symbolic link into \.synmac/);
+    const st = await a.run('status', '--json');
+    const skipped = (JSON.parse(st.stdout).skipped as Array<{ path: string }>).map((x) => x.path).sort();
+    expect(skipped).toEqual(['d/esc', 'state', 'up']);
+    await b.sync();
+    expect(linkOf(b.file('in'))).toBe('d');
+    expect(fs.existsSync(b.file('up'))).toBe(false);
+    expect(fs.existsSync(b.file('state'))).toBe(false);
+    expect(linkOf(b.file('d/esc'))).toBeNull();
+  });
+
+  it('two devices retarget one link differently: the second gets a conflict copy that is itself a link', async () => {
+    const a = await fx.device('race-A');
+    const b = await fx.device('race-B');
+    a.write('x.txt', 'x');
+    a.write('y.txt', 'y');
+    a.write('z.txt', 'z');
+    fs.symlinkSync('x.txt', a.file('l'));
+    await a.sync();
+    await b.sync();
+    fs.unlinkSync(a.file('l'));
+    fs.symlinkSync('y.txt', a.file('l'));
+    fs.unlinkSync(b.file('l'));
+    fs.symlinkSync('z.txt', b.file('l'));
+    await a.sync();
+    await b.sync();
+    await a.sync();
+    expect(linkOf(a.file('l'))).toBe('y.txt');
+    expect(linkOf(b.file('l'))).toBe('y.txt');
+    const copies = fs.readdirSync(b.folder).filter((n) => n.startsWith('l (conflict from race-B'));
+    expect(copies).toHaveLength(1);
+    expect(linkOf(b.file(copies[0]))).toBe('z.txt');
+    expect(linkOf(a.file(copies[0]))).toBe('z.txt');
   });
 });

@@ -50,7 +50,7 @@ export function applyCommitResult(ctx: CycleContext, c: PlannedOp, r: CommitResu
   }
   const w = r as WriteResult;
   const e = c.entry!;
-  if (w.result !== 'unchanged' && e.kind === 'file') {
+  if (w.result !== 'unchanged' && e.kind !== 'dir') {
     result.uploaded.files++;
     result.paths.uploaded.push(p);
   }
@@ -69,7 +69,7 @@ export function applyCommitResult(ctx: CycleContext, c: PlannedOp, r: CommitResu
   try {
     // A conflict copy of a subtree (a directory that met a file on the server) moves as
     // one: its files, committed after it, are found already at their new names.
-    const movedWithParent = e.kind === 'file' && !disk.exists(from) && stillSame(to, e, disk);
+    const movedWithParent = e.kind !== 'dir' && !disk.exists(from) && stillSame(to, e, disk);
     if (!movedWithParent) {
       if (!stillSame(from, e, disk)) throw new Error('changed meanwhile');
       if (disk.exists(to)) throw new Error('name taken');

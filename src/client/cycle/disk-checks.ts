@@ -15,6 +15,8 @@ export function stillSame(full: string, e: LocalEntry | undefined, disk: LocalFo
   }
   if (!e) return false;
   if (e.kind === 'dir') return st.isDirectory();
+  // A link is compared by its own lstat (its size is the target text's length), never followed.
+  if (e.kind === 'symlink') return st.isSymbolicLink() && st.size === e.size && st.mtimeMs === e.mtime && st.ino === e.ino && st.ctimeMs === e.ctime;
   return st.isFile() && st.size === e.size && st.mtimeMs === e.mtime && st.ino === e.ino && st.ctimeMs === e.ctime;
 }
 

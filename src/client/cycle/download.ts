@@ -13,6 +13,7 @@ import { stillSame } from './disk-checks.js';
 import { downloadLarge } from './download-large.js';
 import { Lander } from './land.js';
 import { depth, rowFrom } from './rows.js';
+import { judgeSymlinkTarget } from '../../core/symlink-target.js';
 
 type Download = Extract<SyncAction, { action: 'download' }>;
 
@@ -116,7 +117,39 @@ export async function downloadPhase(ctx: CycleContext, actions: SyncAction[], co
       throw err;
     }
   });
+  await makeLinks(ctx, downloads.filter((a) => a.remote.kind === 'symlink'), lander);
   lander.flush();
+}
+
+/**
+ * Links the server holds: each made with symlink(2) at a temp name in .synmac/tmp, then
+ * renamed over the path. The target is judged again by the core rule before anything is
+ * made: the server applies the same rule, but a link that would lead out of the folder is
+ * never created here on anyone's word.
+ */
+async function makeLinks(ctx: CycleContext, links: Download[], lander: Lander): Promise<void> {
+  const { tmpDir, result, disk, folder, aborted } = ctx;
+  const parents = new Set<string>();
+  for (const a of links) {
+    if (aborted()) break;
+    const target = a.remote.target;
+    const verdict = target === undefined ? null : judgeSymlinkTarget(a.path, target);
+    if (!verdict || !verdict.inside) {
+      result.problems.push(`${a.path}: the server's symbolic link was not created here (${verdict ? verdict.reason : 'no target'})`);
+      continue;
+    }
+    const tmp = tmpName(tmpDir);
+    try {
+      disk.symlink(target!, tmp);
+      if (lander.landLink(a, tmp)) parents.add(path.dirname(path.join(folder, ctx.namer.diskPathFor(a.path))));
+    } catch (err) {
+      disk.remove(tmp);
+      result.problems.push(`${a.path}: cannot create the symbolic link (${(err as Error).message})`);
+    }
+  }
+  // The new names are durable before the index records them (a directory's fsync: the link
+  // itself is never opened, which would follow it).
+  for (const dir of parents) await disk.makeDurable(dir, [dir]);
 }
 
 /** Directories the server holds that are not here yet (shallowest first). */

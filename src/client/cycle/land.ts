@@ -70,6 +70,45 @@ export class Lander {
   }
 
   /**
+   * Renames the link made at `tmp` into place for `a`, as a file lands: rename(2) replaces
+   * whatever link or file is at the path rather than writing through it. Nothing is set on
+   * the link itself (chmod and xattrs would follow it). Returns whether it landed.
+   */
+  landLink(a: Extract<SyncAction, { action: 'download' }>, tmp: string): boolean {
+    const { namer, folder, entries, result, rules, disk: dk } = this.ctx;
+    const r = a.remote;
+    const disk = namer.diskPathFor(a.path);
+    const full = path.join(folder, disk);
+    const here = entries.get(a.path);
+    if (!stillSame(full, here, dk)) {
+      dk.remove(tmp);
+      result.problems.push(`${a.path}: changed locally during the sync; kept (compared again next cycle)`);
+      return false;
+    }
+    if (here?.kind === 'dir') {
+      // A directory here became a link on the server: its files were deleted just before.
+      if (!removeDirIfOnlyJunk(full, a.path, rules, dk)) {
+        dk.remove(tmp);
+        result.problems.push(`${a.path}: became a symbolic link on the server, but the directory here still holds files; kept`);
+        return false;
+      }
+      entries.delete(a.path);
+    }
+    const parent = path.dirname(full);
+    if (!this.madeDirs.has(parent)) {
+      dk.mkdirp(parent);
+      this.madeDirs.add(parent);
+    }
+    dk.rename(tmp, full);
+    this.landed.push(rowFrom(a.path, disk === a.path ? null : disk, dk.lstat(full), r.sha256, { revision: r.revision, sha256: r.sha256, kind: 'symlink' }));
+    result.downloaded.files++;
+    result.paths.downloaded.push(a.path);
+    result.downloaded.bytes += r.size;
+    if (parseConflictPath(a.path)) result.receivedConflicts.push(a.path);
+    return true;
+  }
+
+  /**
    * Puts the metadata the landed file must have onto `tmp`: the server's, or with
    * `keep_local_meta` the local file's (its metadata changed here, the bytes there).
    * Returns the metadata hash the file then has (undefined: metadata not carried).

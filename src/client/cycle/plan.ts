@@ -18,6 +18,7 @@ import { baseOf, localOf, metaChanged, sameContent, diskOrNull, statCols } from 
 import { readLocalMeta } from './meta.js';
 import { loadXattrIo, type XattrIo } from '../xattr-io.js';
 import type { CycleOptions, Device } from './types.js';
+import { KINDS_HEADERS } from '../http.js';
 
 export interface CyclePlan {
   scan: LocalScan;
@@ -45,7 +46,10 @@ export async function planCycle(
   const problems: string[] = [];
   const lastCursor = index.getMeta('cursor');
   const lastClean = index.getMeta('clean') === '1';
-  const planIncremental = !options.full && lastCursor !== null && lastClean;
+  // The feed this device read before it announced symlinks left every link out, and its
+  // cursor moved past them: the first cycle that announces them asks about every path.
+  const kindsKnown = index.getMeta('kinds') === KINDS_HEADERS['x-synmac-kinds'];
+  const planIncremental = !options.full && lastCursor !== null && lastClean && kindsKnown;
   // Path-precise only from a clean index whose server changes can be paged: then what the
   // watcher reported and what the server changed is all that can need work here.
   let incremental: { changes: Map<string, RemoteFile>; cursor: number } | null = null;
@@ -91,6 +95,7 @@ export async function planCycle(
     const res = await api.status(statusRequest(scan, rows, deletedHere));
     cursor = res.cursor;
     actions = res.actions;
+    if (!kindsKnown) index.setMeta('kinds', KINDS_HEADERS['x-synmac-kinds']);
   }
 
   // Never touch what the scanner could not see properly, never fetch what is ignored here.

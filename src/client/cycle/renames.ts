@@ -29,7 +29,7 @@ export async function renamePhase(ctx: CycleContext, renames: readonly PlannedRe
     if (ctx.aborted()) return fallback;
     if (!(await renameDir(ctx, d))) {
       // Renamed file by file instead: the directory itself is made and removed as usual.
-      files.push(...d.children.filter((c) => c.remote.kind === 'file'));
+      files.push(...d.children.filter((c) => c.remote.kind !== 'dir'));
       dirsApart.push(d, ...d.children.filter((c) => c.remote.kind === 'dir'));
     }
   }

@@ -53,7 +53,7 @@ export function rowFrom(p: string, disk: string | null, st: fs.Stats, sha: strin
   return {
     path: p,
     disk_path: disk,
-    kind: st.isDirectory() ? 'dir' : 'file',
+    kind: st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file',
     size: st.isDirectory() ? 0 : st.size,
     mtime: st.mtimeMs,
     ino: st.ino,

@@ -42,8 +42,10 @@ export async function uploadPhase(ctx: CycleContext, actions: SyncAction[], move
           op: 'write',
           path: a.path,
           kind: e.kind,
-          sha256: e.kind === 'file' ? e.sha256 : null,
+          sha256: e.kind === 'dir' ? null : e.sha256,
           size: e.size,
+          // A link's content is its target text, sent in the op (no blob upload).
+          ...(e.kind === 'symlink' ? { target: e.target! } : {}),
           mtime: Math.floor(e.mtime),
           mode: e.mode,
           base_revision: a.base_revision,
@@ -92,7 +94,8 @@ export async function uploadPhase(ctx: CycleContext, actions: SyncAction[], move
   const uploadThenCommit = async (chunk: PlannedOp[], previous: Promise<void>): Promise<void> => {
     if (aborted()) return;
     const failed = new Set<string>();
-    const shas = [...new Set(chunk.flatMap((c) => (c.op.op === 'write' && c.op.sha256 && !sent.has(c.op.sha256) ? [c.op.sha256] : [])))];
+    // Only files' content travels as blobs: a link's target text is in its op.
+    const shas = [...new Set(chunk.flatMap((c) => (c.op.op === 'write' && c.op.sha256 && blobs.has(c.op.sha256) && !sent.has(c.op.sha256) ? [c.op.sha256] : [])))];
     for (const sha of shas) sent.add(sha);
     // Ask the server only about content it may already have: large blobs, and content this
     // device has agreed on under another path (a rename or a copy: no bytes re-sent).
