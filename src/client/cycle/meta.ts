@@ -32,7 +32,8 @@ export function entryMetaHash(kind: LocalEntry['kind'], mode: number, xattrs: Xa
  */
 export function readLocalMeta(folder: string, disk: LocalFolder, scan: LocalScan, rows: RowView, io: XattrIo | null): void {
   for (const e of scan.entries.changedValues()) {
-    if (!io) {
+    // A link carries no metadata: the attribute calls would follow it to its target.
+    if (!io || e.kind === 'symlink') {
       e.metaHash = undefined;
       continue;
     }
