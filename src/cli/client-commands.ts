@@ -224,7 +224,7 @@ export function registerClientCommands(program: Command): void {
         const { files } = await api.trash();
         if (o.json) return printJson({ files });
         if (files.length === 0) return out('trash is empty');
-        for (const f of files) out(`${f.path}\t${f.kind === 'dir' ? 'dir' : formatBytes(f.size)}\tdeleted ${when(f.deleted_at)}${f.deleted_by ? ` by ${f.deleted_by}` : ''}`);
+        for (const f of files) out(`${f.path}\t${f.kind === 'dir' ? 'dir' : f.kind === 'symlink' ? 'link' : formatBytes(f.size)}\tdeleted ${when(f.deleted_at)}${f.deleted_by ? ` by ${f.deleted_by}` : ''}`);
       });
     });
   trash
@@ -282,7 +282,7 @@ export function registerClientCommands(program: Command): void {
         if (versions.length === 0) throw new CliError(`${target} has no versions on the server (never synced here, or a typo?)`, EXIT.error, 'not_found');
         if (o.json) return;
         for (const v of versions) {
-          out(`${v.revision}\t${when(v.created_at)}\t${v.reason}\t${v.deleted ? 'deleted' : v.kind === 'dir' ? 'dir' : formatBytes(v.size)}\t${v.device_name ?? ''}\t${v.sha256 ?? ''}`);
+          out(`${v.revision}\t${when(v.created_at)}\t${v.reason}\t${v.deleted ? 'deleted' : v.kind === 'dir' ? 'dir' : v.kind === 'symlink' ? `link -> ${v.target ?? ''}` : formatBytes(v.size)}\t${v.device_name ?? ''}\t${v.sha256 ?? ''}`);
         }
       });
     });

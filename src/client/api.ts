@@ -61,6 +61,8 @@ export interface VersionInfo {
   device_name: string | null;
   created_at: number;
   reason: string;
+  /** kind 'symlink': the link's target text */
+  target?: string;
 }
 
 export class Api {

@@ -4,6 +4,7 @@
 import { sql, type Kysely } from 'kysely';
 import { parseConflictPath } from '../../core/conflict-name.js';
 import type { Schema } from '../db/schema.js';
+import type { EntryKind } from '../../core/protocol.js';
 import type { DevicePresence } from '../device-presence.js';
 import { HistoryQueries } from './history.js';
 import { underPrefix } from './path-conditions.js';
@@ -87,12 +88,12 @@ export class ConsoleQueries {
     let q = this.db
       .selectFrom('files as f')
       .leftJoin('devices as d', 'd.id', 'f.device_id')
-      .select(['f.path', 'f.kind', 'f.size', 'f.mtime', 'f.revision', 'f.updated_at', 'd.name as device_name'])
+      .select(['f.path', 'f.kind', 'f.size', 'f.mtime', 'f.revision', 'f.updated_at', 'f.target', 'd.name as device_name'])
       .where('f.is_deleted', '=', 0);
     if (dir !== '') q = q.where((eb) => underPrefix(eb, 'f.path', dir, false));
     const rows = await q.execute();
     const start = dir === '' ? 0 : dir.length + 1;
-    const entries = new Map<string, { name: string; path: string; kind: 'file' | 'dir'; size: number; mtime: number; revision: number; device_name: string | null; modified_at: number }>();
+    const entries = new Map<string, { name: string; path: string; kind: EntryKind; size: number; mtime: number; revision: number; device_name: string | null; modified_at: number; target?: string }>();
     for (const r of rows) {
       const rest = r.path.slice(start);
       const slash = rest.indexOf('/');
@@ -104,6 +105,9 @@ export class ConsoleQueries {
       if (slash < 0) {
         if (r.kind === 'file') {
           entries.set(name, { name, path, kind: 'file', size, mtime: Number(r.mtime), revision: Number(r.revision), device_name: r.device_name ?? null, modified_at: updated });
+        } else if (r.kind === 'symlink') {
+          // A link is listed as one, with its target: never as the directory or file it names.
+          entries.set(name, { name, path, kind: 'symlink', size, mtime: Number(r.mtime), revision: Number(r.revision), device_name: r.device_name ?? null, modified_at: updated, target: r.target ?? '' });
         } else if (!e) {
           entries.set(name, { name, path, kind: 'dir', size: 0, mtime: Number(r.mtime), revision: Number(r.revision), device_name: r.device_name ?? null, modified_at: updated });
         }
@@ -130,6 +134,7 @@ export class ConsoleQueries {
       mtime: v.mtime,
       deleted: v.deleted,
       entry_kind: v.kind,
+      ...(v.target ? { target: v.target } : {}),
       device_name: v.device_name,
       created_at: iso(v.created_at),
       kind: versionKind(v.reason),

@@ -34,7 +34,7 @@ function SortHeader({ sort, setSort }) {
 
 function Row(e) {
   return html`<span class="col name"><span class=${'icon ' + e.kind} aria-hidden="true"></span><span class="fname">${e.name}</span></span>
-    <span class="col size">${e.kind === 'dir' ? '' : bytes(e.size)}</span>
+    <span class="col size">${e.kind === 'dir' ? '' : e.kind === 'symlink' ? html`<span class="muted">link → ${e.target}</span>` : bytes(e.size)}</span>
     <span class="col mtime" title=${fullTime(e.mtime ?? e.modified_at)}>${shortTime(e.mtime ?? e.modified_at)}</span>
     <span class="col by">${e.device_name ?? ''}</span>`;
 }
@@ -83,7 +83,7 @@ function FileDetails({ entry, onChanged }) {
     <${Loading} state=${state}>${({ versions }) => html`<ol class="versions">
       ${versions.map((v, i) => html`<li key=${v.revision} data-revision=${v.revision}>
         <div><strong><${Time} at=${v.created_at} /></strong> ${i === 0 ? html`<span class="pill ok">current</span>` : null}
-          <span class="muted"> ${kindLabel(v.kind)}${v.device_name ? ' by ' + v.device_name : ''} · ${v.deleted ? 'deleted' : bytes(v.size)} · rev ${v.revision}</span></div>
+          <span class="muted"> ${kindLabel(v.kind)}${v.device_name ? ' by ' + v.device_name : ''} · ${v.deleted ? 'deleted' : v.entry_kind === 'symlink' ? 'link → ' + v.target : bytes(v.size)} · rev ${v.revision}</span></div>
         ${v.deleted ? null : html`<div class="actions left">
           <a class="button small" href=${contentUrl(entry.path, v.revision, true)} download>Download</a>
           <button type="button" class="small" onClick=${() => setPreview({ revision: v.revision, size: v.size })}>Preview</button>

@@ -79,7 +79,7 @@ export function Trash() {
         <thead><tr><th scope="col">Path</th><th scope="col">Size</th><th scope="col">Deleted</th><th scope="col">By</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
         <tbody>${entries.map((t) => html`<tr key=${t.path + t.revision} data-path=${t.path}>
           <th scope="row" class="path">${t.path}${t.kind === 'dir' ? '/' : ''}</th>
-          <td data-label="Size">${t.kind === 'dir' ? '' : bytes(t.size)}</td>
+          <td data-label="Size">${t.kind === 'dir' ? '' : t.kind === 'symlink' ? 'link' : bytes(t.size)}</td>
           <td data-label="Deleted"><${Time} at=${t.deleted_at} /></td>
           <td data-label="By">${t.deleted_by ?? html`<span class="muted">–</span>`}</td>
           <td class="actions"><button type="button" class="small" onClick=${() => restore(t.path)}>Restore</button>
