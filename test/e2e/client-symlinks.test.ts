@@ -3,6 +3,7 @@
 // deletion and replacement by a file or a directory, and back; one that leads out of the
 // folder is reported and not synced; and a download never writes through a link the
 // person made (a link where the server has a directory leaves everything under it alone).
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,7 +122,7 @@ describe('symlinks', () => {
     const v = await a.run('versions', 'docs/other.txt', '--json');
     expect(v.code, v.stderr).toBe(0);
     expect(v.stdout).toContain('symlink');
-  });
+  }, 240_000);
 
   it('a link that leaves the folder is reported and not synced; the links inside still are', async () => {
     const a = await fx.device('leaves-A');
@@ -144,7 +145,7 @@ describe('symlinks', () => {
     expect(fs.existsSync(b.file('up'))).toBe(false);
     expect(fs.existsSync(b.file('state'))).toBe(false);
     expect(linkOf(b.file('d/esc'))).toBeNull();
-  });
+  }, 240_000);
 
   it('two devices retarget one link differently: the second gets a conflict copy that is itself a link', async () => {
     const a = await fx.device('race-A');
@@ -168,5 +169,40 @@ describe('symlinks', () => {
     expect(copies).toHaveLength(1);
     expect(linkOf(b.file(copies[0]))).toBe('z.txt');
     expect(linkOf(a.file(copies[0]))).toBe('z.txt');
-  });
+  }, 240_000);
+
+  it('a client from before links never receives one, and its file written over a link becomes a conflict copy on every device', async () => {
+    const a = await fx.device('old-A');
+    a.write('old/notes.txt', 'notes');
+    fs.symlinkSync('notes.txt', a.file('old/latest'));
+    await a.sync();
+    // An older client: its key, the same API, no X-Synmac-Kinds header (as builds before links sent).
+    const old = await fx.device('old-B');
+    const key = JSON.parse(fs.readFileSync(old.config, 'utf8')).apiKey as string;
+    const ask = async (route: string, body?: unknown) => {
+      const r = await fetch(`${fx.server.url}${route}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      expect(r.status).toBe(200);
+      return (await r.json()) as any;
+    };
+    const feed = await ask('/api/v1/changes?since=0');
+    // (the server is shared by this file's tests: only this test's paths, under old/)
+    const mine = (p: string) => p.startsWith('old/');
+    expect((feed.changes as any[]).map((c) => c.path).filter(mine)).toEqual(['old/notes.txt']);
+    const st = await ask('/api/v1/status', { files: [] });
+    expect((st.actions as any[]).filter((x) => mine(x.path)).map((x) => `${x.action} ${x.path}`)).toEqual(['download old/notes.txt']);
+    // It has its own file at that name and commits it as new (its blob first).
+    const bytes = Buffer.from('an old client file');
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    const put = await fetch(`${fx.server.url}/api/v1/blobs/${sha}`, { method: 'PUT', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/octet-stream' }, body: bytes });
+    expect(put.status).toBeLessThan(300);
+    const res = await ask('/api/v1/commit', { ops: [{ op: 'write', path: 'old/latest', kind: 'file', sha256: sha, size: bytes.length, mtime: 1, mode: 0o644, base_revision: null }] });
+    expect(res.results[0].result).toBe('conflict');
+    await a.sync();
+    expect(linkOf(a.file('old/latest'))).toBe('notes.txt');
+    expect(fs.readFileSync(a.file(res.results[0].path), 'utf8')).toBe('an old client file');
+  }, 240_000);
 });
