@@ -47,6 +47,9 @@ export interface BlobCatalog {
   lookup(shas: readonly string[]): Promise<Map<string, BlobLocation>>;
 }
 
+/** A verified blob for a pack: its bytes whole, or as the pieces a batch request carried them in. */
+export type PackEntry = { sha256: string; body: Buffer; parts?: undefined } | { sha256: string; body?: undefined; parts: readonly Buffer[] };
+
 export class BlobStore {
   readonly blobDir: string;
   readonly packDir: string;
@@ -199,7 +202,7 @@ export class BlobStore {
    * Stores already verified blobs as one pack: written to tmp/, fsynced, renamed into
    * packs/, the directory fsynced, then recorded. Returns where each blob went.
    */
-  async putPack(blobs: ReadonlyArray<{ sha256: string; body: Buffer }>): Promise<BlobLocation[]> {
+  async putPack(blobs: readonly PackEntry[]): Promise<BlobLocation[]> {
     if (blobs.length === 0) return [];
     const pack = `${randomUUID()}.pack`;
     const locs = await this.writePack(pack, blobs);
@@ -208,20 +211,21 @@ export class BlobStore {
   }
 
   /** The file half of putPack, also used by the collector to rewrite a pack (`upload` false). */
-  async writePack(pack: string, blobs: ReadonlyArray<{ sha256: string; body: Buffer }>, upload = true): Promise<BlobLocation[]> {
+  async writePack(pack: string, blobs: readonly PackEntry[], upload = true): Promise<BlobLocation[]> {
     const tmp = path.join(this.tmpDir, pack);
     const locs: BlobLocation[] = [];
     let offset = 0;
     for (const b of blobs) {
-      locs.push({ sha256: b.sha256, size: b.body.length, pack, offset });
-      offset += b.body.length;
+      const size = b.body ? b.body.length : b.parts!.reduce((n, p) => n + p.length, 0);
+      locs.push({ sha256: b.sha256, size, pack, offset });
+      offset += size;
     }
     try {
       const fh = await fs.open(tmp, 'wx');
       try {
         // Written as the list it is (writev), not copied into one buffer first: for 8 MiB
         // batches of chunks that copy cost more CPU than hashing them.
-        await writeAll(fh, blobs.map((b) => b.body));
+        await writeAll(fh, blobs.flatMap((b) => (b.body ? [b.body] : b.parts!)));
         await fh.sync();
       } finally {
         await fh.close();

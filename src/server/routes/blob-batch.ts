@@ -8,12 +8,11 @@
 // Frames (both directions, docs/api.md): v1, or v2 with a per-frame encoding when the
 // request says `X-Synmac-Frame: 2` (batch) or asks for encodings (fetch); batch-frames.ts
 // reads and writes them. In /blobs/fetch answers a missing blob has size 2^64-1 and no bytes.
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { ApiError } from '../errors.js';
-import { DEFLATE_RAW, MISSING, U32_MAX, decodeFrame, encodeForFetch, frameHeader, splitFrames } from '../batch-frames.js';
+import { BatchParser, DEFLATE_RAW, MISSING, U32_MAX, encodeForFetch, frameHeader } from '../batch-frames.js';
 import { WireDeflater } from '../../core/wire-deflate.js';
 import { acceptRawBodies } from './raw-body.js';
 import { errorResponses, sha256Schema } from './schemas.js';
@@ -46,32 +45,23 @@ export async function blobBatchRoutes(app: FastifyInstance, ctx: ServerContext):
       },
       async (req) => {
         const v2 = frameVersion(req) === 2;
-        const chunks: Buffer[] = [];
+        // Parsed and verified piece by piece as the body arrives (batch-frames.ts): a bad
+        // frame keeps the whole batch out, and no byte is copied before it is written.
+        const parser = new BatchParser(v2, BATCH_MAX_BLOBS, BATCH_MAX_RAW_BYTES);
         let total = 0;
         for await (const c of req.raw as AsyncIterable<Buffer>) {
           total += c.length;
           if (total > BATCH_MAX_BYTES) throw new ApiError(413, 'batch_too_large', `a batch may hold at most ${BATCH_MAX_BYTES} bytes`);
-          chunks.push(c);
+          await parser.push(c);
         }
-        const raw = splitFrames(Buffer.concat(chunks), v2, BATCH_MAX_BLOBS);
-        const rawBytes = raw.reduce((n, f) => n + f.size, 0);
-        if (rawBytes > BATCH_MAX_RAW_BYTES) throw new ApiError(413, 'batch_too_large', `a batch may hold at most ${BATCH_MAX_RAW_BYTES} bytes of blobs (before compression)`);
-        // Decode and verify everything before storing anything: a bad frame keeps the whole batch out.
-        const frames: Array<{ sha256: string; body: Buffer }> = [];
-        for (const f of raw) {
-          const body = await decodeFrame(f);
-          if (createHash('sha256').update(body).digest('hex') !== f.sha256) {
-            throw new ApiError(400, 'sha256_mismatch', `a blob does not hash to ${f.sha256}; nothing was stored`);
-          }
-          frames.push({ sha256: f.sha256, body });
-        }
+        const frames = parser.end();
         const unique = [...new Map(frames.map((f) => [f.sha256, f])).values()];
         await ctx.blobs.sweepLock.shared(async () => {
           const known = await ctx.blobs.catalog.lookup(unique.map((f) => f.sha256));
           // New bytes go into one pack; blobs already held are only refreshed (their row's
           // created_at), so the collector's grace period covers the commit about to come.
           await ctx.blobs.putPack(unique.filter((f) => !known.has(f.sha256)));
-          await ctx.blobs.catalog.record(unique.filter((f) => known.has(f.sha256)).map((f) => ({ sha256: f.sha256, size: f.body.length })));
+          await ctx.blobs.catalog.record(unique.filter((f) => known.has(f.sha256)).map((f) => ({ sha256: f.sha256, size: f.size })));
         });
         return { stored: unique.length };
       },
