@@ -18,13 +18,27 @@ import { stampOf, type ChunkIndex } from './chunk-index.js';
 import { CHUNK_ALGO, Compressor, capabilities, putChunk, putChunkBatch, putManifest, wireSize, type OutChunk, type WireManifest } from './chunk-wire.js';
 import { ServerError } from './http.js';
 
-/** Chunks up to this size travel in batches (the server packs them); bigger ones stream alone. */
-export const BATCH_CHUNK_MAX = 1 << 20;
+/**
+ * Chunks up to this size travel in batches (the server packs them); bigger ones stream alone.
+ * Up to 4 MiB, so the 1 MiB tier's chunks (up to 4 MiB) are batched too: one
+ * PUT per chunk cost the server a file, two fsyncs and a database commit for every ~1 MiB,
+ * which made its ingest the slowest step of a new 1 GiB file.
+ */
+export const BATCH_CHUNK_MAX = 4 << 20;
 /** One /blobs/missing question covers this many chunk bytes (~64 chunks at the 256 KiB tier). */
 const GROUP_BYTES = 16 << 20;
 const GROUP_CHUNKS = 256;
-/** A batch request carries at most this much. */
+/** A batch request carries at most this much, for a file under LARGE_FILE (the server takes 64 MiB). */
 const BATCH_BYTES = 8 << 20;
+/**
+ * From this size a batch holds a whole group: GROUP_BYTES + one batched chunk (a group closes
+ * once it holds GROUP_BYTES), so ~20 MiB. Each batch costs the server a pack file, its fsyncs
+ * and one commit, so fewer, larger ones ingest faster, and one lost to a cut connection is
+ * still a small part of such a file; a smaller file keeps 8 MiB batches, so an upload cut off
+ * half-way has sent part of it.
+ */
+const LARGE_FILE = 256 << 20;
+const batchBytesFor = (size: number): number => (size >= LARGE_FILE ? GROUP_BYTES + BATCH_CHUNK_MAX : BATCH_BYTES);
 
 export class ChangedDuringUploadError extends Error {}
 
@@ -153,7 +167,7 @@ export async function uploadChunked(api: Api, f: ScannedFile, opts: ChunkedUploa
     }
     if (known) await account(known);
     try {
-      await sendChunks(api, out, v2, async (sent) => {
+      await sendChunks(api, out, v2, batchBytesFor(f.size), async (sent) => {
         for (const s of sent) {
           result.sentChunks++;
           result.sentBytes += s.len;
@@ -241,11 +255,12 @@ export async function uploadChunked(api: Api, f: ScannedFile, opts: ChunkedUploa
   return result;
 }
 
-/** Sends chunks: ≤ 1 MiB ones in batches of ≤ 8 MiB, bigger ones one PUT each. */
+/** Sends chunks: ≤ 4 MiB ones in batches of ≤ `batchBytes`, bigger ones one PUT each. */
 async function sendChunks(
   api: Api,
   out: Array<{ c: OutChunk; len: number }>,
   v2: boolean,
+  batchBytes: number,
   done: (sent: Array<{ c: OutChunk; len: number }>) => Promise<void>,
 ): Promise<void> {
   let batch: Array<{ c: OutChunk; len: number }> = [];
@@ -271,7 +286,7 @@ async function sendChunks(
       continue;
     }
     // Bounded on the wire and raw: the server inflates a batch in memory (zeros deflate 1000×).
-    if (bytes + wireSize(x.c) > BATCH_BYTES || raw + x.len > BATCH_BYTES) await flush();
+    if (bytes + wireSize(x.c) > batchBytes || raw + x.len > batchBytes) await flush();
     batch.push(x);
     bytes += wireSize(x.c);
     raw += x.len;
@@ -303,7 +318,7 @@ async function resend(
       if (crypto.createHash('sha256').update(bytes).digest('hex') !== r.sha256) throw new ChangedDuringUploadError(`${f.diskPath}: changed while being uploaded`);
       out.push({ c: await compressor.encode(r.sha256, bytes), len: r.length });
     }
-    await sendChunks(api, out, v2, async (sent) => {
+    await sendChunks(api, out, v2, batchBytesFor(f.size), async (sent) => {
       for (const s of sent) {
         result.sentChunks++;
         result.sentBytes += s.len;
