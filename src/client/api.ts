@@ -10,7 +10,7 @@ import { KINDS_HEADERS, ServerError, USER_AGENT, UnreachableError, jsonRequest, 
 import type { DeviceConfig } from './config.js';
 import { Readable } from 'node:stream';
 import { bucketsFor, throttled, type Buckets, type RateLimits } from './rate-limit.js';
-import { Compressor, DEFLATE_RAW, capabilities, openChunkFetch, putChunkBatch, type OutChunk } from './chunk-wire.js';
+import { Compressor, DEFLATE_RAW, capabilities, joinedFrames, openChunkFetch, putChunkBatch, type OutChunk } from './chunk-wire.js';
 
 export class KeyRevokedError extends Error {
   constructor() {
@@ -220,7 +220,7 @@ export class Api {
     const encodings = caps?.encodings.includes(DEFLATE_RAW) ? [DEFLATE_RAW] : [];
     const f = await openChunkFetch(this, sha256, encodings);
     try {
-      yield* f.frames;
+      yield* joinedFrames(f.frames);
     } finally {
       f.cancel();
     }

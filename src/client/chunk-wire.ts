@@ -199,29 +199,39 @@ class ByteQueue {
       this.length += b.length;
     }
   }
-  /** The first n bytes (n ≤ length), removed from the queue. */
-  take(n: number): Buffer {
-    const first = this.pieces[0];
-    let out: Buffer;
-    if (first.length >= n) {
-      out = first.subarray(0, n);
-      if (first.length === n) this.pieces.shift();
-      else this.pieces[0] = first.subarray(n);
-    } else {
-      out = Buffer.allocUnsafe(n);
-      let off = 0;
-      while (off < n) {
-        const p = this.pieces[0];
-        const k = Math.min(p.length, n - off);
-        p.copy(out, off, 0, k);
-        off += k;
-        if (k === p.length) this.pieces.shift();
-        else this.pieces[0] = p.subarray(k);
+  /** The first n bytes (n ≤ length), removed from the queue, as the pieces they arrived in (never copied). */
+  takeParts(n: number): Buffer[] {
+    const out: Buffer[] = [];
+    let left = n;
+    while (left > 0) {
+      const p = this.pieces[0];
+      if (p.length <= left) {
+        out.push(p);
+        this.pieces.shift();
+        left -= p.length;
+      } else {
+        out.push(p.subarray(0, left));
+        this.pieces[0] = p.subarray(left);
+        left = 0;
       }
     }
     this.length -= n;
     return out;
   }
+
+  /** The first n bytes as one buffer (copied only when they span pieces). */
+  take(n: number): Buffer {
+    const parts = this.takeParts(n);
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts, n);
+  }
+}
+
+/** A fetched blob: its raw bytes in the pieces they arrived in (null: the server does not have it). */
+export interface FetchedParts {
+  sha256: string;
+  parts: Buffer[] | null;
+  /** raw size */
+  size: number;
 }
 
 const MISSING = 0xffffffffffffffffn;
@@ -234,7 +244,8 @@ const MISSING = 0xffffffffffffffffn;
  * caller verifies every hash.
  */
 export interface ChunkFetch {
-  frames: AsyncGenerator<{ sha256: string; body: Buffer | null }>;
+  /** each blob's raw bytes as the pieces they arrived in: a large chunk is never copied into one buffer */
+  frames: AsyncGenerator<FetchedParts>;
   /** Drops the answer unread (a download that stopped early must not leave it hanging). */
   cancel(): void;
 }
@@ -248,7 +259,12 @@ export async function openChunkFetch(api: Api, sha256: string[], encodings: stri
   return { frames: readFrames(api.downBody(res.body), v2), cancel: () => res.body.destroy() };
 }
 
-async function* readFrames(body: AsyncIterable<Buffer | Uint8Array>, v2: boolean): AsyncGenerator<{ sha256: string; body: Buffer | null }> {
+/** A fetch's blobs each as one buffer (small files: the caller wants them whole). */
+export async function* joinedFrames(frames: AsyncIterable<FetchedParts>): AsyncGenerator<{ sha256: string; body: Buffer | null }> {
+  for await (const f of frames) yield { sha256: f.sha256, body: f.parts ? (f.parts.length === 1 ? f.parts[0] : Buffer.concat(f.parts, f.size)) : null };
+}
+
+async function* readFrames(body: AsyncIterable<Buffer | Uint8Array>, v2: boolean): AsyncGenerator<FetchedParts> {
   const headLen = v2 ? 77 : 72;
   const q = new ByteQueue();
   let head: Buffer | null = null;
@@ -263,19 +279,18 @@ async function* readFrames(body: AsyncIterable<Buffer | Uint8Array>, v2: boolean
       const rawSize = head.readBigUInt64BE(64);
       if (rawSize === MISSING) {
         head = null;
-        yield { sha256: sha, body: null };
+        yield { sha256: sha, parts: null, size: 0 };
         continue;
       }
       const enc = v2 ? head.readUInt8(72) : ENC_IDENTITY;
       const n = v2 ? head.readUInt32BE(73) : Number(rawSize);
       if (q.length < n) break;
-      const bytes = q.take(n);
       head = null;
-      if (enc === ENC_IDENTITY) yield { sha256: sha, body: bytes };
+      if (enc === ENC_IDENTITY) yield { sha256: sha, parts: q.takeParts(n), size: n };
       else if (enc === ENC_DEFLATE_RAW) {
         // Capped at the declared size: a frame that inflates past it is refused, not buffered.
-        const raw = await inflateRaw(bytes, { maxOutputLength: Math.max(1, Number(rawSize)) });
-        yield { sha256: sha, body: raw };
+        const raw = await inflateRaw(q.take(n), { maxOutputLength: Math.max(1, Number(rawSize)) });
+        yield { sha256: sha, parts: [raw], size: raw.length };
       } else throw new Error(`the server sent a chunk in an unknown encoding (${enc})`);
     }
   }
