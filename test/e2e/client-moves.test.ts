@@ -148,4 +148,61 @@ describe.each(ENGINES)('moves (real processes, server on %s)', (engine) => {
     expect(b.read('here/g.txt')).toBe('v1\n');
     expect(b.read('here/f.txt')).toBe('edited on B\n');
   }, 120_000);
+
+  // A delete made on B inside a folder A renamed, before B saw the rename: the delete follows
+  // the file to its new name (into the trash there), because B knew exactly those bytes.
+  it('a file deleted inside a folder another device renamed meanwhile stays deleted (it follows the move into the trash)', async () => {
+    const [a, b] = await pair('follow');
+    a.write('follow/P/x.txt', 'x\n');
+    a.write('follow/P/y.txt', 'y\n');
+    await a.sync();
+    await b.sync();
+    fs.renameSync(a.file('follow/P'), a.file('follow/Q'));
+    await a.sync();
+    fs.rmSync(b.file('follow/P/x.txt'));
+    const down = await json(b, 'sync');
+    expect(down.deleted_remote.paths).toEqual(['follow/Q/x.txt']);
+    await a.sync();
+    await b.sync();
+    for (const d of [a, b]) expect(Object.keys(d.tree()).filter((p) => p.startsWith('follow/')).sort()).toEqual(['follow/', 'follow/Q/', 'follow/Q/y.txt']);
+    const trash = await json(a, 'trash', 'list');
+    expect(trash.files.map((f: { path: string }) => f.path)).toContain('follow/Q/x.txt');
+    // The history is whole: the version from before the move is still there.
+    const v = await json(a, 'versions', 'follow/Q/x.txt');
+    expect(v.versions.some((x: { reason: string }) => x.reason === 'deleted')).toBe(true);
+  }, 120_000);
+
+  it('a whole folder deleted on one device while another renamed it: the delete follows, everything into the trash', async () => {
+    const [a, b] = await pair('follow2');
+    a.write('follow2/P/x.txt', 'x\n');
+    a.write('follow2/P/sub/y.txt', 'y\n');
+    await a.sync();
+    await b.sync();
+    fs.renameSync(a.file('follow2/P'), a.file('follow2/Q'));
+    await a.sync();
+    fs.rmSync(b.file('follow2/P'), { recursive: true });
+    await b.sync();
+    await a.sync();
+    await b.sync();
+    for (const d of [a, b]) expect(Object.keys(d.tree()).filter((p) => p.startsWith('follow2/'))).toEqual(['follow2/']);
+    const trash = await json(a, 'trash', 'list');
+    const trashed = trash.files.map((f: { path: string }) => f.path);
+    for (const p of ['follow2/Q/x.txt', 'follow2/Q/sub/y.txt']) expect(trashed).toContain(p);
+  }, 120_000);
+
+  it('the delete does not follow a moved file that was edited after the move: the edit survives', async () => {
+    const [a, b] = await pair('follow3');
+    a.write('follow3/P/x.txt', 'x\n');
+    await a.sync();
+    await b.sync();
+    fs.renameSync(a.file('follow3/P'), a.file('follow3/Q'));
+    await a.sync();
+    a.write('follow3/Q/x.txt', 'edited after the move\n');
+    await a.sync();
+    fs.rmSync(b.file('follow3/P/x.txt'));
+    await b.sync();
+    await a.sync();
+    await b.sync();
+    for (const d of [a, b]) expect(d.read('follow3/Q/x.txt')).toBe('edited after the move\n');
+  }, 120_000);
 });

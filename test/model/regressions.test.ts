@@ -243,4 +243,27 @@ describe('model-based test regressions', () => {
       await quiesceAndCheck(w);
       for (const dev of ['A', 'B', 'C'] as const) expect(Object.keys(diskXattrs(path.join(w.folder(dev), 'k')))).toEqual([TAG]);
     }));
+
+  // A delete made inside a folder another device moved, before it saw the move, follows
+  // the file to its new name; a file the deleter did not know (edited there after the
+  // move) stays.
+  it('a delete inside a folder moved elsewhere meanwhile follows the move; a file edited after the move stays', () =>
+    scenario(async (w) => {
+      ops.write(w, 'A', 'd/c.txt');
+      ops.write(w, 'A', 'd/e/f.txt');
+      await ops.syncAll(w);
+      ops.moveDir(w, 'A', 'd', 'k');
+      await ops.sync(w, 'A');
+      await ops.sync(w, 'C');
+      ops.write(w, 'C', 'k/e/f.txt'); // an edit after the move: B never knew these bytes
+      await ops.sync(w, 'C');
+      ops.delete(w, 'B', 'd/c.txt');
+      ops.delete(w, 'B', 'd/e/f.txt');
+      await ops.sync(w, 'B');
+      await ops.syncAll(w);
+      await quiesceAndCheck(w);
+      const live = await w.serverLive();
+      expect(live.has('k/c.txt')).toBe(false);
+      expect(live.has('k/e/f.txt')).toBe(true);
+    }));
 });

@@ -13,6 +13,7 @@ import { scanForCycle, type LocalScan } from '../local-scan.js';
 import { guardMassDelete } from './mass-delete.js';
 import { findMoves } from './moves.js';
 import { planRenames, type PlannedRename } from '../../core/move-apply.js';
+import { followDeletesIntoMoves } from '../../core/delete-follows-move.js';
 import type { DetectedMove } from '../../core/move-detect.js';
 import { baseOf, localOf, metaChanged, sameContent, diskOrNull, statCols } from './rows.js';
 import { readLocalMeta } from './meta.js';
@@ -107,6 +108,20 @@ export async function planCycle(
   });
   actions = kept.actions;
   for (const a of kept.leftAlone) problems.push(`${a.path}: left alone this cycle (${a.action})`);
+
+  // A delete made here inside what another device moved follows it to the new name,
+  // when this device knew every byte of what it deletes (core/delete-follows-move.ts).
+  const offeredHere = new Set<string>();
+  for (const a of actions) {
+    if (a.action !== 'upload' && a.action !== 'conflict') continue;
+    const sha = entries.get(a.path)?.sha256;
+    if (sha) offeredHere.add(sha);
+  }
+  actions = followDeletesIntoMoves(actions, {
+    baseAt: (p) => baseOf(rows.get(p)),
+    presentHere: (p) => entries.has(p) || untouchable.has(p),
+    offeredHere,
+  }).actions;
 
   // Moves made here and moves made elsewhere: neither is a deletion, so neither counts
   // toward the mass-delete guard.
