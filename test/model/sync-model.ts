@@ -22,6 +22,10 @@
 // files and on folders: metadata converges like content, and a metadata-only change never makes a conflict copy
 // with another device's content edit (such changes are kept out of invariant 3's "touched").
 //
+// Devices also make symbolic links (at the top level, to a file's name, possibly dangling):
+// they converge as links (the same target text on every device), a write replaces a link
+// by a file, and a delete removes the link, never what it names.
+//
 // The server runs in-process on SQLite, as a real process on SQLite (restart = SIGKILL), or
 // in-process on PostgreSQL (a fresh database per scenario). Two devices' cycles also run at
 // the same moment, so their commits race on the server.
@@ -323,6 +327,12 @@ export class World {
     return new Map(rows.map((r) => [r.path, canonXattrs(r.xattrs ? (JSON.parse(r.xattrs) as Record<string, string>) : null)]));
   }
 
+  /** The server's live links: path → target text. */
+  async serverLinks(): Promise<Map<string, string>> {
+    const rows = await this.query<{ path: string; target: string | null }>("select path, target from files where is_deleted = 0 and kind = 'symlink'");
+    return new Map(rows.map((r) => [r.path, r.target ?? '']));
+  }
+
   /** The server's live state: path → sha256 (null for dirs). */
   async serverLive(): Promise<Map<string, string | null>> {
     const rows = await this.query<{ path: string; sha256: string | null }>('select path, sha256 from files where is_deleted = 0');
@@ -358,6 +368,21 @@ export function listFiles(dir: string): string[] {
   return out.sort();
 }
 
+/** Symbolic links under dir: relative path → target text (never followed). */
+function listLinks(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string, rel: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (rel === '' && e.name === '.synmac') continue;
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isSymbolicLink()) out.set(r, fs.readlinkSync(path.join(d, e.name)));
+      else if (e.isDirectory()) walk(path.join(d, e.name), r);
+    }
+  };
+  walk(dir, '');
+  return out;
+}
+
 function listDirs(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string, rel: string) => {
@@ -381,6 +406,8 @@ interface DeviceIo {
   rm(p: string, recursive?: boolean): void;
   rename(a: string, b: string): void;
   mkdirp(p: string): void;
+  isLink(p: string): boolean;
+  symlink(target: string, p: string): void;
 }
 
 const plainIo: DeviceIo = {
@@ -397,6 +424,14 @@ const plainIo: DeviceIo = {
   rm: (p, recursive) => fs.rmSync(p, { recursive: !!recursive, force: !!recursive }),
   rename: (a, b) => fs.renameSync(a, b),
   mkdirp: (p) => fs.mkdirSync(p, { recursive: true }),
+  isLink(p) {
+    try {
+      return fs.lstatSync(p).isSymbolicLink();
+    } catch {
+      return false;
+    }
+  },
+  symlink: (t, p) => fs.symlinkSync(t, p),
 };
 
 function macIo(m: MacLikeFolder): DeviceIo {
@@ -419,11 +454,19 @@ function macIo(m: MacLikeFolder): DeviceIo {
     },
     read: (p) => m.readFile(p),
     rm(p, recursive) {
-      if (!recursive && !m.exists(p)) throw new Error(`ENOENT: ${p}`);
+      if (!recursive && !m.exists(p) && !this.isLink(p)) throw new Error(`ENOENT: ${p}`);
       m.remove(p, { recursive });
     },
     rename: (a, b) => m.rename(a, b),
     mkdirp: (p) => m.mkdirp(p),
+    isLink(p) {
+      try {
+        return m.lstat(p).isSymbolicLink();
+      } catch {
+        return false;
+      }
+    },
+    symlink: (t, p) => m.symlink(t, p),
   };
 }
 
@@ -493,7 +536,12 @@ async function deviceAgreesWithServer(w: World, dev: Dev, live: Map<string, stri
   const wireOf = new Map([...index.values()].filter((r) => r.disk_path).map((r) => [r.disk_path!.normalize('NFC'), r.path]));
   const wire = (f: string) => wireOf.get(f.normalize('NFC')) ?? f.normalize('NFC');
   const diskFiles = new Map(files.map((f) => [wire(f), sha(fs.readFileSync(path.join(folder, f)))]));
-  const serverFiles = new Map([...live].filter(([, s]) => s !== null) as Array<[string, string]>);
+  const links = await w.serverLinks();
+  const serverFiles = new Map([...live].filter(([p, s]) => s !== null && !links.has(p)) as Array<[string, string]>);
+  // Links converge as links: the same target text, never followed.
+  const diskLinks = new Map([...listLinks(folder)].map(([f, t]) => [wire(f), t]));
+  for (const [p, t] of links) if (diskLinks.get(p) !== t) throw new Error(`convergence: ${dev} has ${diskLinks.has(p) ? `a link to ${diskLinks.get(p)} at` : 'no link'} ${p} (the server's goes to ${t})`);
+  for (const p of diskLinks.keys()) if (!links.has(p)) throw new Error(`convergence: ${dev} has a link ${p}, the server does not`);
   for (const [p, s] of serverFiles) {
     if (diskFiles.get(p) !== s) throw new Error(`convergence: ${dev} has ${diskFiles.has(p) ? 'different bytes at' : 'no'} ${p}`);
   }
@@ -656,6 +704,7 @@ export const ops = {
   write(w: World, d: Dev, f: string, form: 'NFC' | 'NFD' = 'NFC') {
     const io = ioOf(w, d);
     const full = path.join(w.folder(d), onDisk(w.folder(d), f, form));
+    if (io.isLink(full)) io.rm(full); // a link is replaced by the file, never written through
     if (io.exists(full) && !io.isFile(full)) return 'skip: a directory';
     if (!ensureParent(full, io)) return 'skip: parent is a file';
     io.write(full, w.content(d));
@@ -665,6 +714,7 @@ export const ops = {
   writeBig(w: World, d: Dev, f: string, how: 'overwrite' | 'insert') {
     const io = ioOf(w, d);
     const full = path.join(w.folder(d), onDisk(w.folder(d), f));
+    if (io.isLink(full)) io.rm(full); // a link is replaced by the file, never written through
     if (io.exists(full) && !io.isFile(full)) return 'skip: a directory';
     if (!ensureParent(full, io)) return 'skip: parent is a file';
     const old = io.isFile(full) ? io.read(full) : null;
@@ -675,6 +725,7 @@ export const ops = {
   editLine(w: World, d: Dev, f: string, k: number) {
     const io = ioOf(w, d);
     const full = path.join(w.folder(d), onDisk(w.folder(d), f));
+    if (io.isLink(full)) io.rm(full); // a link is replaced by the file, never written through
     if (io.exists(full) && !io.isFile(full)) return 'skip: a directory';
     if (!ensureParent(full, io)) return 'skip: parent is a file';
     io.write(full, w.textContent(d, io.isFile(full) ? io.read(full) : null, k));
@@ -683,7 +734,7 @@ export const ops = {
   delete(w: World, d: Dev, f: string) {
     const io = ioOf(w, d);
     const full = path.join(w.folder(d), onDisk(w.folder(d), f));
-    if (!io.isFile(full)) return 'skip';
+    if (!io.isFile(full) && !io.isLink(full)) return 'skip';
     io.rm(full);
     w.touch(f, d);
   },
@@ -747,11 +798,20 @@ export const ops = {
     io.rm(full, true);
     io.write(full, w.content(d));
   },
+  /** A symbolic link at a top-level name (a file or link there is replaced) to a file's name: inside the folder wherever it moves. */
+  link(w: World, d: Dev, f: string, target: string) {
+    const io = ioOf(w, d);
+    const full = path.join(w.folder(d), onDisk(w.folder(d), f));
+    if (io.isLink(full) || io.isFile(full)) io.rm(full);
+    else if (io.exists(full)) return 'skip: a directory';
+    io.symlink(target, full);
+    w.touch(f, d);
+  },
   /** Sets one travelling attribute (a Finder tag, say) on a file or a folder: a metadata-only change. */
   setXattr(w: World, d: Dev, f: string, name: string) {
     const io = ioOf(w, d);
     const full = path.join(w.folder(d), onDisk(w.folder(d), f));
-    if (!io.exists(full)) return 'skip';
+    if (!io.exists(full) || io.isLink(full)) return 'skip';
     xattrMod.setAttributeSync(w.macFolder(d)?.realPath(full) ?? full, xattrDisk(name), w.xattrValue(d));
     w.metaTouched++;
   },
@@ -759,7 +819,7 @@ export const ops = {
   removeXattr(w: World, d: Dev, f: string, name: string) {
     const io = ioOf(w, d);
     const full = path.join(w.folder(d), onDisk(w.folder(d), f));
-    if (!io.exists(full)) return 'skip';
+    if (!io.exists(full) || io.isLink(full)) return 'skip';
     const real = w.macFolder(d)?.realPath(full) ?? full;
     if (!xattrMod.listAttributesSync(real).includes(xattrDisk(name))) return 'skip: not set';
     xattrMod.removeAttributeSync(real, xattrDisk(name));
@@ -823,6 +883,8 @@ export const commands = [
   xattrCmd,
   xattrCmd,
   fc.tuple(dev, file).map(([d, f]) => command(`delete ${d} ${f}`, (w) => ops.delete(w, d, f))),
+  // Links to a file's name (no `..`: inside the folder wherever a rename takes them), some dangling.
+  fc.tuple(dev, fc.constantFrom('a.txt', 'b.txt'), fc.constantFrom('a.txt', 'b.txt', 'd/c.txt', 'missing.txt')).map(([d, f, t]) => command(`ln -s ${d} ${t} ${f}`, (w) => ops.link(w, d, f, t))),
   fc.tuple(dev, file, file).map(([d, a, b]) => command(`rename ${d} ${a} → ${b}`, (w) => ops.rename(w, d, a, b))),
   fc.tuple(dev, dir).map(([d, x]) => command(`mkdir ${d} ${x}`, (w) => ops.mkdir(w, d, x))),
   fc.tuple(dev, dir).map(([d, x]) => command(`rm -rf ${d} ${x}`, (w) => ops.rmTree(w, d, x))),
