@@ -228,6 +228,48 @@ for (const engine of ENGINES) {
       expect(again!.sentBytes).toBeGreaterThan(0);
     });
 
+    it('a file of 256 MiB or more (large batches, large fetches): cut off half-way both ways, resumed, then an overwrite', async () => {
+      // From 256 MiB uploads send ~20 MiB batches and downloads ask for up to 8 MiB at once:
+      // paths no smaller file takes, so they are driven here once at that size.
+      const data = crypto.randomBytes(260 * MiB);
+      fs.writeFileSync(path.join(a, 'huge.bin'), data);
+      const f = scanned(a, 'huge.bin');
+      await expect(
+        uploadChunked(api, f, {
+          chunkIndex: chunksA,
+          onHalf: () => {
+            throw new HalfWay();
+          },
+        }),
+      ).rejects.toBeInstanceOf(HalfWay);
+      const up = await uploadChunked(api, f, { chunkIndex: chunksA });
+      expect(up!.sentBytes).toBeGreaterThan(0);
+      expect(up!.sentBytes).toBeLessThan(data.length * 0.75);
+      const { results } = await api.commit([{ op: 'write', path: 'huge.bin', kind: 'file', sha256: f.sha256, size: f.size, mtime: Date.now(), mode: 0o644, base_revision: null }]);
+      expect('error' in results[0]).toBe(false);
+      await expect(
+        download('huge.bin', f.sha256, f.size, () => {
+          throw new HalfWay();
+        }),
+      ).rejects.toBeInstanceOf(HalfWay);
+      const down = await download('huge.bin', f.sha256, f.size);
+      expect(down.resumedBytes).toBeGreaterThanOrEqual(data.length / 2);
+      expect(down.fetchedBytes).toBe(data.length - down.resumedBytes);
+      expect(sha(fs.readFileSync(path.join(b, 'huge.bin')))).toBe(f.sha256);
+
+      crypto.randomBytes(MiB).copy(data, 100 * MiB);
+      fs.writeFileSync(path.join(a, 'huge.bin'), data);
+      const g = scanned(a, 'huge.bin');
+      const up2 = await uploadChunked(api, g, { chunkIndex: chunksA, previous: chunksA.chunking('huge.bin')?.params });
+      expect(up2!.sentBytes).toBeGreaterThan(MiB - 1);
+      expect(up2!.sentBytes).toBeLessThan(4 * MiB);
+      const down2 = await download('huge.bin', g.sha256, g.size);
+      expect(down2.fetchedBytes).toBe(up2!.sentBytes);
+      expect(sha(fs.readFileSync(path.join(b, 'huge.bin')))).toBe(g.sha256);
+      fs.rmSync(path.join(a, 'huge.bin'));
+      fs.rmSync(path.join(b, 'huge.bin'));
+    });
+
     it('a download cut off half-way continues from its journal', async () => {
       const data = crypto.randomBytes(20 * MiB);
       fs.writeFileSync(path.join(a, 'resume-down.bin'), data);
