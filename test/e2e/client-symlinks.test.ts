@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFixture, type Fixture } from './client-helpers.js';
+import { startFixture, startWatch, waitFor, type Fixture } from './client-helpers.js';
 
 let fx: Fixture;
 beforeAll(async () => {
@@ -204,5 +204,29 @@ describe('symlinks', () => {
     await a.sync();
     expect(linkOf(a.file('old/latest'))).toBe('notes.txt');
     expect(fs.readFileSync(a.file(res.results[0].path), 'utf8')).toBe('an old client file');
+  }, 240_000);
+
+  it('with both devices watching, a link made, retargeted and removed on A follows on B', async () => {
+    const a = await fx.device('watch-A');
+    const b = await fx.device('watch-B');
+    a.write('w/target.txt', 'target');
+    a.write('w/other.txt', 'other');
+    await a.sync();
+    await b.sync();
+    const wa = startWatch(a);
+    const wb = startWatch(b);
+    try {
+      fs.symlinkSync('target.txt', a.file('w/l'));
+      await waitFor(() => linkOf(b.file('w/l')) === 'target.txt', 60_000, 'the link on B');
+      fs.symlinkSync('other.txt', a.file('w/l.new'));
+      fs.renameSync(a.file('w/l.new'), a.file('w/l'));
+      await waitFor(() => linkOf(b.file('w/l')) === 'other.txt', 60_000, 'the retargeted link on B');
+      fs.unlinkSync(a.file('w/l'));
+      await waitFor(() => linkOf(b.file('w/l')) === null, 60_000, 'the link gone on B');
+      expect(b.read('w/other.txt')).toBe('other'); // removing the link never touched what it named
+    } finally {
+      await wa.stop();
+      await wb.stop();
+    }
   }, 240_000);
 });

@@ -198,4 +198,20 @@ describe.each(ENGINES)('symlinks (%s)', (engine) => {
     expect(back.status, JSON.stringify(back.body)).toBe(200);
     expect((await feed(a, true)).get('h/l')).toMatchObject({ kind: 'symlink', target: 'first', sha256: sha('first') });
   });
+
+  it("the owner's console lists a link as a link, with its target, and its versions likewise", async () => {
+    const admin = new Api(srv.url, srv.adminToken);
+    await a.putBlob('named');
+    await commit(a, [file('k/named.txt', 'named', null)]);
+    const [l] = await commit(a, [link('k/to-named', 'named.txt', null)]);
+    const tree = await admin.getJson(`/api/v1/admin/tree?dir=${encodeURIComponent('k')}`);
+    expect(tree.status).toBe(200);
+    expect(tree.body.entries.map((e: any) => [e.name, e.kind, e.target])).toEqual([
+      ['named.txt', 'file', undefined],
+      ['to-named', 'symlink', 'named.txt'],
+    ]);
+    const v = await admin.getJson(`/api/v1/admin/versions?path=${encodeURIComponent('k/to-named')}`);
+    expect(v.status, JSON.stringify(v.body)).toBe(200);
+    expect(v.body.versions[0]).toMatchObject({ revision: l.revision, entry_kind: 'symlink', target: 'named.txt' });
+  });
 });
