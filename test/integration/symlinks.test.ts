@@ -7,6 +7,7 @@ import type { RemoteFile } from '../../src/core/protocol.js';
 import { ENGINES } from '../helpers/postgres.js';
 import { registerDevice, startTestServer, type TestServer } from '../helpers/server.js';
 import { Api, call, expectApiError, sha } from './api.js';
+import { signIn } from './console-helpers.js';
 
 const KINDS = { 'x-synmac-kinds': 'symlink' };
 
@@ -213,5 +214,26 @@ describe.each(ENGINES)('symlinks (%s)', (engine) => {
     const v = await admin.getJson(`/api/v1/admin/versions?path=${encodeURIComponent('k/to-named')}`);
     expect(v.status, JSON.stringify(v.body)).toBe(200);
     expect(v.body.versions[0]).toMatchObject({ revision: l.revision, entry_kind: 'symlink', target: 'named.txt' });
+  });
+
+  it("the owner settles a link's conflict copy like a file's, and restores a deleted link from the trash", async () => {
+    const { cookie, csrf } = await signIn(srv.url, srv.adminToken);
+    const owner = (route: string, json: unknown) => call(`${srv.url}${route}`, { method: 'POST', json, headers: { cookie, 'x-csrf-token': csrf } });
+    const [l] = await commit(a, [link('s2/l', 'one', null)]);
+    const b = new Api(srv.url, (await registerDevice(srv, 'links-settle')).key);
+    await commit(a, [link('s2/l', 'two', l.revision)]);
+    const [copy] = await commit(b, [link('s2/l', 'three', l.revision)], true);
+    expect(copy.result).toBe('conflict');
+    const listed = await call(`${srv.url}/api/v1/admin/conflicts`, { headers: { cookie } });
+    expect((listed.body.conflicts as any[]).map((c) => c.copy.path)).toContain(copy.path);
+    const kept = await owner('/api/v1/admin/conflicts/resolve', { copy_path: copy.path, keep: 'copy' });
+    expect(kept.status, JSON.stringify(kept.body)).toBe(200);
+    const rows = await feed(a, true);
+    expect(rows.get('s2/l')).toMatchObject({ kind: 'symlink', target: 'three', deleted: false });
+    expect(rows.get(copy.path)).toMatchObject({ deleted: true });
+    await commit(a, [{ op: 'delete', path: 's2/l', base_revision: rows.get('s2/l')!.revision }]);
+    const back = await owner('/api/v1/admin/trash/restore', { path: 's2/l' });
+    expect(back.status, JSON.stringify(back.body)).toBe(200);
+    expect((await feed(a, true)).get('s2/l')).toMatchObject({ kind: 'symlink', target: 'three', deleted: false });
   });
 });

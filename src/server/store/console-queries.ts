@@ -164,7 +164,8 @@ export class ConsoleQueries {
       .leftJoin('devices as d', 'd.id', 'f.device_id')
       .select(['f.path', 'f.revision', 'f.size', 'f.mtime', 'f.updated_at', 'd.name as device_name'])
       .where('f.is_deleted', '=', 0)
-      .where('f.kind', '=', 'file')
+      // A link's conflict copy is one too (its content is its target text).
+      .where('f.kind', '!=', 'dir')
       .where(({ exists, selectFrom }) =>
         exists(selectFrom('file_versions as v').select(sql`1`.as('one')).whereRef('v.path', '=', 'f.path').where('v.reason', '=', 'conflict')),
       )

@@ -62,7 +62,8 @@ export class OwnerWrites {
   async trashSelection(path: string, since: number | null): Promise<string[]> {
     const own = await this.db.selectFrom('files').select(['path', 'kind', 'is_deleted', 'moved_to']).where('path', '=', path).executeTakeFirst();
     if (own && own.is_deleted && own.moved_to) throw movedAway(path, own.moved_to);
-    if (own && own.kind === 'file') {
+    // A file or a link: itself alone.
+    if (own && own.kind !== 'dir') {
       if (!own.is_deleted) throw notInTrashLive(path, own.kind);
       return [path];
     }
@@ -165,7 +166,7 @@ export class OwnerWrites {
   async resolveConflict(copyPath: string, originalPath: string, keep: 'original' | 'copy' | 'both') {
     return this.writes.run(async (c) => {
       const copy = await c.row(copyPath);
-      if (!copy || copy.is_deleted || copy.kind !== 'file') throw new ApiError(404, 'conflict_not_found', 'no live conflict copy at that path');
+      if (!copy || copy.is_deleted || copy.kind === 'dir') throw new ApiError(404, 'conflict_not_found', 'no live conflict copy at that path');
       const original = await c.row(originalPath);
       const liveOriginal = original && !original.is_deleted ? original : undefined;
       if (keep === 'both') {
