@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConflictPath } from '../../src/core/conflict-name.js';
 import { hasPostgres } from '../helpers/postgres.js';
-import { World, diskXattrs, ops, quiesceAndCheck, type Profile } from './sync-model.js';
+import { World, checkMovedHistory, diskXattrs, ops, quiesceAndCheck, type Profile } from './sync-model.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -224,6 +224,8 @@ describe('model-based test regressions', () => {
       const live = await w.serverLive();
       expect(live.has('a.txt') || live.has('d/e/f.txt')).toBe(false);
       for (const p of ['b.txt', 'k/e/f.txt']) expect(Object.keys(diskXattrs(path.join(w.folder('C'), p)))).toEqual([TAG]);
+      // The model's history check saw these moves (and found the old names' versions).
+      expect(await checkMovedHistory(w)).toBeGreaterThanOrEqual(2);
     }));
 
   // A folder's own tag travels, racing an edit inside it, and stays on the folder when

@@ -13,6 +13,11 @@
 //  5. after any crash, once cycles complete, each device's index agrees with the server;
 //  6. the server's storage is whole: every row's blob is there, byte for byte (loose or
 //     packed), whatever the garbage collector (run at random, no grace period) removed.
+//  7. the history follows a move: for every move the server carried out, `versions NEW`
+//     lists versions of the old name from before the move;
+//  8. no lost tag: an attribute value a device set is on the server at the end unless a
+//     later op could take it away (an xattr op on that path, whose metadata wins whole;
+//     a delete, move or type change of it or of a folder above it).
 //
 // One device may run on a Mac-like folder (MacLikeFolder: case-insensitive and
 // normalization-insensitive names, as APFS has them): the cycle then reads and writes it
@@ -120,6 +125,13 @@ export class World {
   // make a conflict copy with a device that edited its content (invariant 3 judges it).
   xattrValues = new Set<string>(); // every attribute value (base64) any device set
   metaTouched = 0; // how many xattr ops took effect (the debug summary reports it)
+  // Every attribute value set, and every later op that may take it away for good (another
+  // xattr op on the path: the later writer's set wins whole; a delete, move or type change
+  // of the path or a folder above it). A value set and not taken away must be on the server
+  // at the end: devices agreeing on "no tags" is not enough.
+  xattrSets: Array<{ seq: number; path: string; value: string; dev: Dev }> = [];
+  metaExcuses: Array<{ seq: number; path: string }> = [];
+  private seq = 0;
   private counter = 0;
   admin = '';
   log: string[] = [];
@@ -311,6 +323,16 @@ export class World {
     for (const l of lines) this.writtenLines.add(l);
     this.written.add(sha(body));
     return body;
+  }
+
+  /** Notes that an op at `path` may take away attribute values set there (or below) before it. */
+  excuseMeta(p: string): void {
+    this.metaExcuses.push({ seq: ++this.seq, path: p });
+  }
+
+  /** Notes an attribute value set at `path`: it must survive unless excused later. */
+  noteXattrSet(dev: Dev, p: string, value: Buffer): void {
+    this.xattrSets.push({ seq: ++this.seq, path: p, value: value.toString('base64'), dev });
   }
 
   /** A new attribute value, unique, remembered so the server can only hold ones a device set. */
@@ -595,11 +617,25 @@ export async function quiesceAndCheck(w: World): Promise<void> {
   const xattrs = await w.serverXattrs();
   for (const dev of DEVICES) await deviceAgreesWithServer(w, dev, live, xattrs);
   // Every attribute value on the server is one a device set (none torn, none invented).
+  const onServer = new Set<string>();
   for (const [p, x] of xattrs) {
     for (const v of Object.values(JSON.parse(x) as Record<string, string>)) {
       if (!w.xattrValues.has(v)) throw new Error(`metadata: ${p} carries an attribute value no device set`);
+      onServer.add(v);
     }
   }
+  // And none a device set is lost without an op that may take it away: a tag set and then
+  // gone from every device (and the server) with no removal is a lost tag.
+  const key = (p: string) => macNameKey(p);
+  const within = (p: string, top: string) => key(p) === key(top) || key(p).startsWith(`${key(top)}/`);
+  for (const set of w.xattrSets) {
+    if (onServer.has(set.value)) continue;
+    const excused = w.metaExcuses.some((e) => e.seq > set.seq && (within(set.path, e.path) || within(e.path, set.path)));
+    if (!excused) throw new Error(`metadata: the attribute value ${set.dev} set on ${set.path} is on no device, and nothing removed it`);
+  }
+  // Invariant 7: the history follows a move. Every move the server carried out keeps the
+  // versions from before it reachable from the new name (`versions NEW`).
+  await checkMovedHistory(w);
   // Invariant 2: no lost write.
   const history = await w.serverHistoryShas();
   for (const [h, where] of w.held) if (!history.has(h)) throw new Error(`lost write: content seen at ${where} is nowhere on the server`);
@@ -636,6 +672,31 @@ export async function quiesceAndCheck(w: World): Promise<void> {
       if (who.size < 2) throw new Error(`spurious conflict: ${p}, but only ${[...who].join(',') || 'nobody'} touched ${c.originalPath}`);
     }
   }
+}
+
+/** `versions NEW` lists, for every move the server made into NEW, a version of the old name from before it. */
+export async function checkMovedHistory(w: World): Promise<number> {
+  const moves = await w.query<{ path: string; moved_from: string; revision: number | string }>(
+    "select path, moved_from, revision from file_versions where reason = 'moved' and is_deleted = 0 and moved_from is not null",
+  );
+  if (moves.length === 0) return 0;
+  const api = w.devices.get('A')!.api;
+  const byPath = new Map<string, Array<{ path: string; revision: number }>>();
+  for (const m of moves) {
+    let versions = byPath.get(m.path);
+    if (!versions) {
+      const res = await api.raw(`/api/v1/versions/${m.path.split('/').map(encodeURIComponent).join('/')}`, { method: 'GET' });
+      const body = (await res.body.json()) as { versions?: Array<{ path: string; revision: number }> };
+      if (res.statusCode !== 200 || !body.versions) throw new Error(`history: versions ${m.path} answered ${res.statusCode}`);
+      versions = body.versions;
+      byPath.set(m.path, versions);
+    }
+    const rev = Number(m.revision);
+    if (!versions.some((v) => v.path === m.moved_from && v.revision < rev)) {
+      throw new Error(`history: versions ${m.path} lacks the versions of ${m.moved_from} from before its move there (revision ${rev})`);
+    }
+  }
+  return moves.length;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -737,6 +798,7 @@ export const ops = {
     if (!io.isFile(full) && !io.isLink(full)) return 'skip';
     io.rm(full);
     w.touch(f, d);
+    w.excuseMeta(f);
   },
   rename(w: World, d: Dev, a: string, b: string) {
     const io = ioOf(w, d);
@@ -749,6 +811,8 @@ export const ops = {
     w.movedFrom.set(b, a);
     w.touch(a, d);
     w.touch(b, d);
+    w.excuseMeta(a);
+    w.excuseMeta(b);
   },
   mkdir(w: World, d: Dev, x: string) {
     const io = ioOf(w, d);
@@ -767,6 +831,7 @@ export const ops = {
     if (!io.exists(full) || io.isFile(full)) return 'skip';
     w.touchTree(x, d);
     io.rm(full, true);
+    w.excuseMeta(x);
   },
   moveDir(w: World, d: Dev, a: string, b: string) {
     const io = ioOf(w, d);
@@ -777,6 +842,8 @@ export const ops = {
     for (const f of listFiles(from)) w.movedFrom.set(`${b}/${f}`, `${a}/${f}`);
     io.rename(from, to);
     w.touchTree(b, d);
+    w.excuseMeta(a);
+    w.excuseMeta(b);
   },
   /** A file replaced by a directory of the same name, with content inside. */
   fileToDir(w: World, d: Dev, f: string) {
@@ -784,6 +851,7 @@ export const ops = {
     const full = path.join(w.folder(d), onDisk(w.folder(d), f));
     if (!io.isFile(full)) return 'skip';
     io.rm(full);
+    w.excuseMeta(f);
     io.mkdirp(full);
     io.write(path.join(full, 'inner.txt'), w.content(d));
     w.touch(f, d);
@@ -796,6 +864,7 @@ export const ops = {
     if (!io.exists(full) || io.isFile(full)) return 'skip';
     w.touchTree(x, d);
     io.rm(full, true);
+    w.excuseMeta(x);
     io.write(full, w.content(d));
   },
   /** A symbolic link at a top-level name (a file or link there is replaced) to a file's name: inside the folder wherever it moves. */
@@ -804,6 +873,7 @@ export const ops = {
     const full = path.join(w.folder(d), onDisk(w.folder(d), f));
     if (io.isLink(full) || io.isFile(full)) io.rm(full);
     else if (io.exists(full)) return 'skip: a directory';
+    w.excuseMeta(f); // a file replaced by a link takes its attributes with it
     io.symlink(target, full);
     w.touch(f, d);
   },
@@ -812,7 +882,11 @@ export const ops = {
     const io = ioOf(w, d);
     const full = path.join(w.folder(d), onDisk(w.folder(d), f));
     if (!io.exists(full) || io.isLink(full)) return 'skip';
-    xattrMod.setAttributeSync(w.macFolder(d)?.realPath(full) ?? full, xattrDisk(name), w.xattrValue(d));
+    const value = w.xattrValue(d);
+    // The later writer's metadata wins whole: a set may take away values set before it.
+    w.excuseMeta(f);
+    xattrMod.setAttributeSync(w.macFolder(d)?.realPath(full) ?? full, xattrDisk(name), value);
+    w.noteXattrSet(d, f, value);
     w.metaTouched++;
   },
   /** Removes one travelling attribute: a removal must be able to win as well. */
@@ -823,6 +897,7 @@ export const ops = {
     const real = w.macFolder(d)?.realPath(full) ?? full;
     if (!xattrMod.listAttributesSync(real).includes(xattrDisk(name))) return 'skip: not set';
     xattrMod.removeAttributeSync(real, xattrDisk(name));
+    w.excuseMeta(f);
     w.metaTouched++;
   },
   sync: (w: World, d: Dev) => syncOnce(w, d),
