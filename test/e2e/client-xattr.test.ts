@@ -5,7 +5,7 @@
 // attributes (quarantine) never travel. A folder's tag travels as a file's does.
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFixture, type Fixture, type TestDevice } from './client-helpers.js';
+import { startFixture, startWatch, waitFor, type Fixture, type TestDevice } from './client-helpers.js';
 
 // Every device here syncs the one server folder: each test uses its own file names.
 const TAGS = 'user.com.apple.metadata:_kMDItemUserTags';
@@ -184,4 +184,32 @@ describe('a folder\'s attributes travel with the folder', () => {
       }
     });
   }
+
+  // Under `watch` a cycle looks only at the paths the folder watcher reported: a folder's
+  // attribute change must be one of them.
+  it('with both devices watching, a tag set on a folder on A and then removed follows on B', { timeout: 240_000 }, async () => {
+    const a = await fx.device('x9-A');
+    const b = await fx.device('x9-B');
+    a.write('x9-P/f.txt', 'f');
+    await a.sync();
+    await b.sync();
+    const wa = startWatch(a);
+    const wb = startWatch(b);
+    const tagOnB = () => {
+      try {
+        return xattr.getAttributeSync(b.file('x9-P'), TAGS).toString();
+      } catch {
+        return null;
+      }
+    };
+    try {
+      xattr.setAttributeSync(a.file('x9-P'), TAGS, Buffer.from('Purple'));
+      await waitFor(() => tagOnB() === 'Purple', 60_000, "the folder's tag on B");
+      xattr.removeAttributeSync(a.file('x9-P'), TAGS);
+      await waitFor(() => tagOnB() === null, 60_000, "the folder's tag gone on B");
+    } finally {
+      await wa.stop();
+      await wb.stop();
+    }
+  });
 });
