@@ -102,6 +102,23 @@ describe('model-based test regressions', () => {
       ops.moveDir(w, 'A', 'd', 'k');
     }));
 
+  // Found by seed 964321116 (a false alarm of the model, not a sync bug): A and B both wrote
+  // d/e/f.txt, B then made it a directory; the conflict copy the server made reached B only
+  // after B had moved d to g, so it moved with the folder's rows and arrived as
+  // g/e/f (conflict from B …).txt. The model followed only the files the mover held, and
+  // called a legitimate copy spurious. Folder moves now count as prefixes too.
+  it('a conflict copy the mover had not received yet moves with the folder, and is still legitimate', () =>
+    scenario(async (w) => {
+      ops.write(w, 'B', 'd/e/f.txt');
+      ops.write(w, 'A', 'd/e/f.txt');
+      ops.fileToDir(w, 'B', 'd/e/f.txt');
+      await ops.syncAll(w);
+      ops.moveDir(w, 'B', 'd', 'g');
+      await quiesceAndCheck(w);
+      const copies = fs.readdirSync(path.join(w.folder('A'), 'g', 'e')).filter((n) => parseConflictPath(`g/e/${n}`));
+      expect(copies).toHaveLength(1);
+    }));
+
   // Issue 8, items 1 and 2: a path that is a file at one moment and a directory at
   // another. Before the fix the other devices stayed on the old type forever, and a type
   // change racing an edit inside left the server with a live file above a live path.

@@ -121,6 +121,9 @@ export class World {
   held = new Map<string, string>(); // content hash → where it was seen at a completed sync
   touchedBy = new Map<string, Set<Dev>>(); // path → devices that changed it
   movedFrom = new Map<string, string>(); // path a file was moved to → where it came from
+  // Folder moves as prefixes: the server moves a folder's rows, so a conflict copy the mover
+  // had not yet received moves with it and reaches the others under the new name.
+  dirMoves: Array<{ from: string; to: string }> = [];
   // Metadata changes are not in touchedBy: a device that only tagged a file must never
   // make a conflict copy with a device that edited its content (invariant 3 judges it).
   xattrValues = new Set<string>(); // every attribute value (base64) any device set
@@ -650,28 +653,44 @@ export async function quiesceAndCheck(w: World): Promise<void> {
   }
   // Invariant 3: no spurious conflict.
   for (const p of live.keys()) {
-    // A conflict copy moved with its folder keeps its name: judge it where it was made.
-    let origin = p;
-    for (let hops = 0; w.movedFrom.has(origin) && hops < 100; hops++) origin = w.movedFrom.get(origin)!;
-    // A conflict copy is a file's own name, or a directory above it (a copy of a subtree
-    // that met a file on the server): judge each. Inside a copied subtree, a file's own
-    // conflict is judged at the name the devices wrote it under: the copy's segments are
-    // mapped back to their originals (`d (conflict from B …)/e/f.txt` is `d/e/f.txt`).
-    const canon: string[] = [];
-    for (const segment of origin.split('/')) {
-      const c = parseConflictPath([...canon, segment].join('/'));
-      if (!c) {
-        canon.push(segment);
-        continue;
-      }
-      canon.push(c.originalPath.split('/').pop()!);
-      // A copy of a subtree met a file: whoever touched the path or anything under it
-      // (at some moment it was a directory) took part.
-      const who = new Set(w.touchedBy.get(c.originalPath) ?? []);
-      for (const [q, devs] of w.touchedBy) if (q.startsWith(`${c.originalPath}/`)) for (const d of devs) who.add(d);
-      if (who.size < 2) throw new Error(`spurious conflict: ${p}, but only ${[...who].join(',') || 'nobody'} touched ${c.originalPath}`);
-    }
+    // A conflict copy moved with its folder keeps its name: judge it where it was made. A
+    // file the mover held is followed by name; a copy it had not received yet moved with
+    // the folder's rows on the server (a folder move taken as a prefix). Either origin that
+    // two devices touched makes the copy legitimate: this only widens what counts.
+    const origins = [originOf(w, p)];
+    for (const m of w.dirMoves) if (p.startsWith(`${m.to}/`)) origins.push(originOf(w, `${m.from}${p.slice(m.to.length)}`));
+    const verdicts = origins.map((o) => spuriousAt(w, p, o));
+    if (verdicts.every((v) => v !== null)) throw new Error(verdicts[0]!);
   }
+}
+
+function originOf(w: World, p: string): string {
+  let origin = p;
+  for (let hops = 0; w.movedFrom.has(origin) && hops < 100; hops++) origin = w.movedFrom.get(origin)!;
+  return origin;
+}
+
+/** Why the live path `p` (made at `origin`) is a spurious conflict copy, or null when it is not one. */
+function spuriousAt(w: World, p: string, origin: string): string | null {
+  // A conflict copy is a file's own name, or a directory above it (a copy of a subtree
+  // that met a file on the server): judge each. Inside a copied subtree, a file's own
+  // conflict is judged at the name the devices wrote it under: the copy's segments are
+  // mapped back to their originals (`d (conflict from B …)/e/f.txt` is `d/e/f.txt`).
+  const canon: string[] = [];
+  for (const segment of origin.split('/')) {
+    const c = parseConflictPath([...canon, segment].join('/'));
+    if (!c) {
+      canon.push(segment);
+      continue;
+    }
+    canon.push(c.originalPath.split('/').pop()!);
+    // A copy of a subtree met a file: whoever touched the path or anything under it
+    // (at some moment it was a directory) took part.
+    const who = new Set(w.touchedBy.get(c.originalPath) ?? []);
+    for (const [q, devs] of w.touchedBy) if (q.startsWith(`${c.originalPath}/`)) for (const d of devs) who.add(d);
+    if (who.size < 2) return `spurious conflict: ${p}, but only ${[...who].join(',') || 'nobody'} touched ${c.originalPath}`;
+  }
+  return null;
 }
 
 /** `versions NEW` lists, for every move the server made into NEW, a version of the old name from before it. */
@@ -840,6 +859,7 @@ export const ops = {
     if (a === b || b.startsWith(`${a}/`) || !io.exists(from) || io.isFile(from) || io.exists(to) || !ensureParent(to, io)) return 'skip';
     w.touchTree(a, d);
     for (const f of listFiles(from)) w.movedFrom.set(`${b}/${f}`, `${a}/${f}`);
+    w.dirMoves.push({ from: a, to: b });
     io.rename(from, to);
     w.touchTree(b, d);
     w.excuseMeta(a);
