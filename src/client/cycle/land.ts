@@ -19,7 +19,7 @@ export class Lander {
 
   /** Renames `tmp` into place for `a`; `metaApplied` says whether mtime and mode are already set. */
   land(a: Extract<SyncAction, { action: 'download' }>, tmp: string, metaApplied: boolean): void {
-    const { namer, folder, entries, result, rules, disk: dk } = this.ctx;
+    const { namer, folder, entries, result, disk: dk } = this.ctx;
     const r = a.remote;
     const disk = namer.diskPathFor(a.path);
     const full = path.join(folder, disk);
@@ -34,14 +34,52 @@ export class Lander {
     const here = entries.get(a.path);
     // The metadata goes onto the temp file too, so the file appears with it at once.
     const meta = this.metaOnto(a, tmp, full, here);
+    if (!this.placeOver(a, tmp, full, here, 'a file')) return;
+    const row = rowFrom(a.path, disk === a.path ? null : disk, dk.lstat(full), r.sha256, { revision: r.revision, sha256: r.sha256, kind: 'file' });
+    if (meta !== undefined) {
+      row.meta_hash = meta;
+      row.base_meta_hash = r.meta_hash ?? null;
+    }
+    this.landed.push(row);
+    this.counted(a);
+    if (this.landed.length >= 500) this.flush();
+  }
+
+  /**
+   * Renames the link made at `tmp` into place for `a`, as a file lands: rename(2) replaces
+   * whatever link or file is at the path rather than writing through it. Nothing is set on
+   * the link itself (chmod and xattrs would follow it). Returns whether it landed.
+   */
+  landLink(a: Extract<SyncAction, { action: 'download' }>, tmp: string): boolean {
+    const { namer, folder, entries, result, disk: dk } = this.ctx;
+    const r = a.remote;
+    const disk = namer.diskPathFor(a.path);
+    const full = path.join(folder, disk);
+    const here = entries.get(a.path);
+    if (!stillSame(full, here, dk)) {
+      dk.remove(tmp);
+      result.problems.push(`${a.path}: changed locally during the sync; kept (compared again next cycle)`);
+      return false;
+    }
+    if (!this.placeOver(a, tmp, full, here, 'a symbolic link')) return false;
+    this.landed.push(rowFrom(a.path, disk === a.path ? null : disk, dk.lstat(full), r.sha256, { revision: r.revision, sha256: r.sha256, kind: 'symlink' }));
+    this.counted(a);
+    return true;
+  }
+
+  /**
+   * Renames `tmp` over `full`, which was `here` when the plan was made. A directory here that
+   * became `became` on the server had its files deleted just before (or moved into a
+   * conflict copy of the directory): what is left is only junk, or something new that stays,
+   * and the download waits. Returns whether it was placed.
+   */
+  private placeOver(a: Extract<SyncAction, { action: 'download' }>, tmp: string, full: string, here: LocalEntry | undefined, became: string): boolean {
+    const { entries, result, rules, disk: dk } = this.ctx;
     if (here?.kind === 'dir') {
-      // A directory here became a file on the server: its files were deleted just before
-      // (or moved into a conflict copy of the directory). What is left is only junk, or
-      // something new that stays, and the file waits.
       if (!removeDirIfOnlyJunk(full, a.path, rules, dk)) {
         dk.remove(tmp);
-        result.problems.push(`${a.path}: became a file on the server, but the directory here still holds files; kept`);
-        return;
+        result.problems.push(`${a.path}: became ${became} on the server, but the directory here still holds files; kept`);
+        return false;
       }
       entries.delete(a.path);
     }
@@ -53,59 +91,18 @@ export class Lander {
       this.madeDirs.add(parent);
     }
     dk.rename(tmp, full);
-    const st = dk.lstat(full);
-    const row = rowFrom(a.path, disk === a.path ? null : disk, st, r.sha256, { revision: r.revision, sha256: r.sha256, kind: 'file' });
-    if (meta !== undefined) {
-      row.meta_hash = meta;
-      row.base_meta_hash = r.meta_hash ?? null;
-    }
-    this.landed.push(row);
+    return true;
+  }
+
+  /** A landed download in the cycle's result. */
+  private counted(a: Extract<SyncAction, { action: 'download' }>): void {
+    const { result } = this.ctx;
     result.downloaded.files++;
     result.paths.downloaded.push(a.path);
-    result.downloaded.bytes += r.size;
+    result.downloaded.bytes += a.remote.size;
     // A conflict copy that arrives was made by another device's write (this device's own
     // copies are renamed into place, never downloaded): its own kind of news.
     if (parseConflictPath(a.path)) result.receivedConflicts.push(a.path);
-    if (this.landed.length >= 500) this.flush();
-  }
-
-  /**
-   * Renames the link made at `tmp` into place for `a`, as a file lands: rename(2) replaces
-   * whatever link or file is at the path rather than writing through it. Nothing is set on
-   * the link itself (chmod and xattrs would follow it). Returns whether it landed.
-   */
-  landLink(a: Extract<SyncAction, { action: 'download' }>, tmp: string): boolean {
-    const { namer, folder, entries, result, rules, disk: dk } = this.ctx;
-    const r = a.remote;
-    const disk = namer.diskPathFor(a.path);
-    const full = path.join(folder, disk);
-    const here = entries.get(a.path);
-    if (!stillSame(full, here, dk)) {
-      dk.remove(tmp);
-      result.problems.push(`${a.path}: changed locally during the sync; kept (compared again next cycle)`);
-      return false;
-    }
-    if (here?.kind === 'dir') {
-      // A directory here became a link on the server: its files were deleted just before.
-      if (!removeDirIfOnlyJunk(full, a.path, rules, dk)) {
-        dk.remove(tmp);
-        result.problems.push(`${a.path}: became a symbolic link on the server, but the directory here still holds files; kept`);
-        return false;
-      }
-      entries.delete(a.path);
-    }
-    const parent = path.dirname(full);
-    if (!this.madeDirs.has(parent)) {
-      dk.mkdirp(parent);
-      this.madeDirs.add(parent);
-    }
-    dk.rename(tmp, full);
-    this.landed.push(rowFrom(a.path, disk === a.path ? null : disk, dk.lstat(full), r.sha256, { revision: r.revision, sha256: r.sha256, kind: 'symlink' }));
-    result.downloaded.files++;
-    result.paths.downloaded.push(a.path);
-    result.downloaded.bytes += r.size;
-    if (parseConflictPath(a.path)) result.receivedConflicts.push(a.path);
-    return true;
   }
 
   /**
