@@ -13,6 +13,7 @@ import { watchFolder, type FolderWatcher } from '../../src/client/folder-watcher
 import { makeIgnoreRules } from '../../src/client/ignore-rules.js';
 import { IndexDb } from '../../src/client/index-db.js';
 import { scanFolder, scanPaths, type LocalEntry } from '../../src/client/scanner.js';
+import { agreedRow } from '../helpers/index-rows.js';
 
 const rules = makeIgnoreRules('');
 let root: string;
@@ -41,20 +42,7 @@ afterEach(() => {
 });
 
 function put(e: LocalEntry): void {
-  index.put({
-    path: e.path,
-    disk_path: e.diskPath === e.path ? null : e.diskPath,
-    kind: e.kind,
-    size: e.size,
-    mtime: e.mtime,
-    ino: e.ino,
-    ctime: e.ctime,
-    mode: e.mode,
-    sha256: e.sha256,
-    base_revision: 1,
-    base_sha256: e.sha256,
-    base_kind: e.kind,
-  });
+  index.put(agreedRow(e));
 }
 
 /** What the index says is on disk. */

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeIgnoreRules } from '../../src/client/ignore-rules.js';
 import { IndexDb, rowSourceOf, type IndexRow, type RowSource } from '../../src/client/index-db.js';
 import { scanFolder, type ScanResult } from '../../src/client/scanner.js';
+import { agreedRow } from '../helpers/index-rows.js';
 
 const rules = makeIgnoreRules('');
 let root: string;
@@ -33,23 +34,7 @@ const w = (rel: string, content: string) => {
 /** Every entry the scan found as the index would record it, agreed with the server. */
 function agreeAll(s: ScanResult): void {
   index.tx(() => {
-    for (const e of s.entries.values())
-      index.put({
-        path: e.path,
-        disk_path: e.diskPath === e.path ? null : e.diskPath,
-        kind: e.kind,
-        size: e.size,
-        mtime: e.mtime,
-        ino: e.ino,
-        ctime: e.ctime,
-        mode: e.mode,
-        sha256: e.sha256,
-        base_revision: 1,
-        base_sha256: e.sha256,
-        base_kind: e.kind,
-        meta_hash: null,
-        base_meta_hash: null,
-      });
+    for (const e of s.entries.values()) index.put(agreedRow(e, { meta_hash: null, base_meta_hash: null }));
   });
 }
 
