@@ -20,7 +20,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setServer, sha256File, writeRandom } from './lib/bench-files.js';
+import { setServer, sha256AfterEdit, sha256File, untilSame, writeRandom } from './lib/bench-files.js';
 import { startThrottleProxy, type ThrottleProxy } from './lib/throttle-proxy.js';
 import { CLI, REPO, fmtMs, sha256Speed, startBench, startWatch, type Watch } from './small-harness.js';
 
@@ -51,26 +51,6 @@ async function sync(config: string): Promise<void> {
   const child = spawn(process.execPath, [CLI, 'sync', '--config', config], { stdio: process.env.BENCH_DEBUG ? 'inherit' : 'ignore' });
   const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
   if (code !== 0) throw new Error(`sync --config ${path.basename(path.dirname(config))} exited ${code}`);
-}
-
-/** Waits until `dst` hashes like `want` (cheap size+mtime poll first). */
-async function until(dst: string, want: string, size: number, t0: number, what: string): Promise<number> {
-  let lastSeen = '';
-  for (;;) {
-    let st: fs.Stats | null = null;
-    try {
-      st = fs.statSync(dst);
-    } catch {
-      // not there yet
-    }
-    const seen = st ? `${st.size}:${st.mtimeMs}` : '';
-    if (st && seen !== lastSeen) {
-      lastSeen = seen;
-      if (st.size === size && sha256File(dst) === want) return performance.now() - t0;
-    }
-    if (performance.now() - t0 > 20 * 60_000) throw new Error(`${what}: B never got the bytes`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** Runs `sync` and SIGKILLs it once `counter()` passes `at` bytes; resolves with whether it was killed. */
@@ -159,14 +139,20 @@ try {
 
   if (ONLY.has(1) || ONLY.has(2) || ONLY.has(3)) {
     watches.push(await startWatch(a.config), await startWatch(b.config));
-    const scenario = async (name: string, rel: string, target: { bytes: number; ms?: number; ref?: { ms: number; what: string; factor: number } }, change: (file: string) => void) => {
+    // `prepare` reads the file before the clock starts and says what it will hash to;
+    // `apply` is the user's edit, the only thing in the timed window on this side.
+    const scenario = async (
+      name: string,
+      rel: string,
+      target: { bytes: number; ms?: number; ref?: { ms: number; what: string; factor: number } },
+      prepare: (file: string) => { want: string; size: number; apply: () => void },
+    ) => {
       pa.reset();
       pb.reset();
-      const src = path.join(a.folder, rel);
+      const edit = prepare(path.join(a.folder, rel));
       const t0 = performance.now();
-      change(src);
-      const want = sha256File(src)!;
-      const ms = await until(path.join(b.folder, rel), want, fs.statSync(src).size, t0, name);
+      edit.apply();
+      const ms = await untilSame(path.join(b.folder, rel), edit.want, edit.size, t0, { what: name, limitMs: 20 * 60_000, pollMs: 10 });
       const up = pa.bytes().up;
       const down = pb.bytes().down;
       let limit = `≤ ${fmtBytes(target.bytes)} per hop`;
@@ -183,14 +169,24 @@ try {
     };
     if (ONLY.has(1)) {
       await scenario(`1 MiB overwrite in the middle of the ${fmtBytes(BIG)} file`, 'big.bin', { bytes: 1.5 * MiB, ms: 1000 }, (f) => {
-        const fd = fs.openSync(f, 'r+');
-        fs.writeSync(fd, crypto.randomBytes(MiB), 0, MiB, Math.floor(BIG / 2));
-        fs.closeSync(fd);
+        const bytes = crypto.randomBytes(MiB);
+        const at = Math.floor(BIG / 2);
+        return {
+          want: sha256AfterEdit(f, { at, bytes }),
+          size: BIG,
+          apply: () => {
+            const fd = fs.openSync(f, 'r+');
+            fs.writeSync(fd, bytes, 0, MiB, at);
+            fs.closeSync(fd);
+          },
+        };
       });
     }
     if (ONLY.has(2)) {
       await scenario(`1-byte insert at the start of the ${fmtBytes(BIG)} file`, 'big.bin', { bytes: 0.5 * MiB, ms: 1000 }, (f) => {
-        const tmp = `${f}.tmp-edit`;
+        // Written beside, outside the folder (as an app's save to a temp file), then renamed
+        // over: the rename is the edit the devices see.
+        const tmp = path.join(bench.root, 'insert-edit.tmp');
         const out = fs.openSync(tmp, 'w');
         fs.writeSync(out, Buffer.from([0x2a]));
         const inp = fs.openSync(f, 'r');
@@ -202,7 +198,7 @@ try {
         }
         fs.closeSync(inp);
         fs.closeSync(out);
-        fs.renameSync(tmp, f);
+        return { want: sha256AfterEdit(f, { prepend: Buffer.from([0x2a]) }), size: BIG + 1, apply: () => fs.renameSync(tmp, f) };
       });
     }
     if (ONLY.has(3)) {
@@ -220,7 +216,7 @@ try {
       }
       const rsync = Math.min(...rs);
       // Moved in (a rename): the file appears whole, as a finished download or a `mv` would.
-      await scenario(`a new ${fmtBytes(NEW)} file, A → B converged`, 'new.bin', { bytes: 1.1 * NEW, ref: { ms: rsync, what: 'rsync local copy', factor: 1.5 } }, (f) => fs.renameSync(staged, f));
+      await scenario(`a new ${fmtBytes(NEW)} file, A → B converged`, 'new.bin', { bytes: 1.1 * NEW, ref: { ms: rsync, what: 'rsync local copy', factor: 1.5 } }, (f) => ({ want: sha256File(staged)!, size: NEW, apply: () => fs.renameSync(staged, f) }));
       rows[rows.length - 1][2] += ` (rsync runs: ${rs.map(fmtMs).join(', ')})`;
     }
   }
