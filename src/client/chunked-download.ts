@@ -12,12 +12,12 @@
 import crypto from 'node:crypto';
 import type fs from 'node:fs';
 import path from 'node:path';
-import { makeChunkParams, type ChunkRef } from '../core/chunker.js';
-import { SINGLE_CHUNK_LIMIT, sameChunkSizes } from '../core/chunk-params.js';
 import type { Api } from './api.js';
-import { chunkPass, readerOf } from './chunk-pass.js';
 import { stampOf, type ChunkIndex } from './chunk-index.js';
-import { CHUNK_ALGO, capabilities, getManifest, offsetsOf, openChunkFetch, type WireManifest } from './chunk-wire.js';
+import { capabilities, getManifest, offsetsOf, openChunkFetch, type WireManifest } from './chunk-wire.js';
+import { EarlyFlush } from './early-flush.js';
+import { copyLocalChunks, findLocalChunks } from './local-chunks.js';
+import { readAt, writePartsAt } from './part-io.js';
 import { HashMismatchError } from './transfer.js';
 import { diskFolder, type LocalFolder } from './local-folder/folder.js';
 
@@ -39,6 +39,7 @@ const FETCH_BYTES_MAX = 8 << 20;
 const fetchBytesFor = (size: number): number => Math.max(FETCH_BYTES, Math.min(FETCH_BYTES_MAX, 2 ** Math.floor(Math.log2(Math.max(1, size / 64)))));
 const FETCH_CHUNKS = 64;
 const FETCH_AHEAD = 2;
+
 /** Fetched chunks are made durable and journalled once this much has landed, or this often. */
 const JOURNAL_BYTES = 32 << 20;
 const JOURNAL_MS = 2000;
@@ -105,38 +106,6 @@ function readJournal(journal: string, part: string, disk: LocalFolder): Set<numb
   return done;
 }
 
-async function readAt(fh: fs.promises.FileHandle, length: number, position: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
-  let off = 0;
-  while (off < length) {
-    const { bytesRead } = await fh.read(buf, off, length - off, position + off);
-    if (bytesRead === 0) break;
-    off += bytesRead;
-  }
-  return off === length ? buf : buf.subarray(0, off);
-}
-
-async function writeAt(fh: fs.promises.FileHandle, buf: Buffer, position: number): Promise<void> {
-  let off = 0;
-  while (off < buf.length) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off, position + off);
-    off += bytesWritten;
-  }
-}
-
-/** Writes `parts` one after the other from `position` (one writev; carries on after a short write). */
-async function writePartsAt(fh: fs.promises.FileHandle, parts: readonly Buffer[], position: number): Promise<void> {
-  if (parts.length === 1) return writeAt(fh, parts[0], position);
-  let todo = [...parts];
-  let pos = position;
-  while (todo.length) {
-    let { bytesWritten } = await fh.writev(todo, pos);
-    pos += bytesWritten;
-    while (todo.length && bytesWritten >= todo[0].length) bytesWritten -= todo.shift()!.length;
-    if (todo.length && bytesWritten > 0) todo[0] = todo[0].subarray(bytesWritten);
-  }
-}
-
 const sha256Of = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 const sha256OfParts = (parts: readonly Buffer[]) => {
   const h = crypto.createHash('sha256');
@@ -188,10 +157,12 @@ export async function downloadChunked(api: Api, sha256: string, size: number, tm
       opts.onBytes?.(result.resumedBytes);
 
       const journalFh = await disk.open(journal, 'a', 0o600);
+      const flusher = new EarlyFlush(fh);
       try {
         /** Makes the written chunks durable, then says so in the journal. */
         const commit = async (indices: number[]) => {
           if (!indices.length) return;
+          await flusher.settle();
           await fh.sync();
           const s = await fh.stat();
           await journalFh.write(`${JSON.stringify({ i: indices, size: s.size, mtime: s.mtimeMs })}\n`);
@@ -210,27 +181,40 @@ export async function downloadChunked(api: Api, sha256: string, size: number, tm
         };
         await catchUp();
 
-        // ---- chunks this device already has ----
-        // Copied without hashing each one again: the whole-file hash below covers them, and
-        // when it fails every chunk is checked and the bad ones fetched (verifyAndRefill).
-        // Not journalled either: a local copy is cheap to redo, and the fsync it would need
-        // here is the one the first fetched group (or the landing) pays anyway.
-        const reused = await copyLocalChunks(fh, manifest, offsets, done, opts, catchUp);
-        result.reusedBytes = reused.bytes;
-        opts.onBytes?.(reused.bytes);
-
-        // ---- the rest, fetched in manifest order ----
-        await fetchMissing(api, fh, manifest, offsets, done, encodings, opts, result, commit, catchUp);
+        // ---- what this device already has, found (not read yet) ----
+        // The rest is fetched first and the local copies made after, so the whole-file hash,
+        // which runs in order, takes each copied run with its bytes in hand; only the few
+        // fetched chunks behind the first copied one are read back from the .part.
+        const sources = await findLocalChunks(manifest, done, opts);
+        let reused = 0;
+        try {
+          const local = sources.at.map((src, i) => done[i] || src !== null);
+          await fetchMissing(api, fh, manifest, offsets, local, encodings, opts, result, flusher, commit, async (inHand) => {
+            done[inHand.i] = true;
+            await catchUp(inHand);
+          });
+          // Copied without hashing each chunk again: the whole-file hash below covers them,
+          // and when it fails every chunk is checked and the bad ones fetched
+          // (verifyAndRefill). Not journalled either: a local copy is cheap to redo, and the
+          // fsync it would need is the one the landing pays anyway.
+          reused = await copyLocalChunks(fh, manifest, offsets, done, sources, flusher, catchUp);
+        } finally {
+          await sources.close();
+        }
+        result.reusedBytes = reused;
+        opts.onBytes?.(reused);
+        // A local source shorter than its index said: those chunks are fetched now.
+        if (done.some((d) => !d)) await fetchMissing(api, fh, manifest, offsets, done, encodings, opts, result, flusher, commit, catchUp);
         await catchUp();
         if (hashed !== n) throw new Error('internal: chunks left unwritten');
         let got = whole.digest('hex');
-        if (got !== sha256 && reused.bytes > 0) {
+        if (got !== sha256 && reused > 0) {
           // A local file changed between its index entry and the copy (or its stamp lied):
           // find the chunks that are wrong, fetch those, and hash again.
           const wrong = await verifyAndRefill(fh, manifest, offsets, done);
           if (wrong > 0) {
             result.reusedBytes = Math.max(0, result.reusedBytes - wrong);
-            await fetchMissing(api, fh, manifest, offsets, done, encodings, opts, result, commit, async () => {});
+            await fetchMissing(api, fh, manifest, offsets, done, encodings, opts, result, flusher, commit, async () => {});
           }
           whole = crypto.createHash('sha256');
           hashed = 0;
@@ -245,7 +229,10 @@ export async function downloadChunked(api: Api, sha256: string, size: number, tm
           disk.remove(journal);
           throw new HashMismatchError(`the assembled chunks hash to ${got}, expected ${sha256}; nothing was written`);
         }
+        await flusher.settle();
       } finally {
+        // nothing of ours may still be running on the handles when they close
+        await flusher.settle().catch(() => {});
         await journalFh.close().catch(() => {});
       }
     } finally {
@@ -271,6 +258,7 @@ async function fetchMissing(
   encodings: string[],
   opts: ChunkedDownloadOptions,
   result: ChunkedDownloadResult,
+  flusher: EarlyFlush,
   commit: (indices: number[]) => Promise<void>,
   landed: (inHand: { i: number; parts: readonly Buffer[] }) => Promise<void>,
 ): Promise<void> {
@@ -342,6 +330,7 @@ async function fetchMissing(
         }
         for (const i of wanted.get(f.sha256)!) {
           await writePartsAt(fh, f.parts, offsets[i]);
+          flusher.wrote(f.size);
           done[i] = true;
           landedIdx.push(i);
           await landed({ i, parts: f.parts });
@@ -379,103 +368,6 @@ async function verifyAndRefill(fh: fs.promises.FileHandle, m: WireManifest, offs
     }
   }
   return bad;
-}
-
-/**
- * Copies into the .part every chunk found in a local file. The index only says where a
- * chunk *was*: the caller's whole-file hash catches a chunk that is not there any more. The file being replaced is cut on the spot when the
- * index does not know it (yet): that is where most of an edited file's chunks are.
- */
-async function copyLocalChunks(
-  fh: fs.promises.FileHandle,
-  m: WireManifest,
-  offsets: number[],
-  done: boolean[],
-  opts: ChunkedDownloadOptions,
-  landed: (inHand: { i: number; parts: readonly Buffer[] }) => Promise<void>,
-): Promise<{ indices: number[]; bytes: number }> {
-  const indices: number[] = [];
-  let bytes = 0;
-  const idx = opts.chunkIndex;
-  const disk = opts.disk ?? diskFolder;
-  /** sha → where it sits in the replaced file, when that file was cut here and now */
-  const inReplaced = new Map<string, { offset: number; length: number }>();
-  if (opts.replacing) {
-    const known = idx?.chunking(opts.replacing);
-    const file = path.join(opts.folder, opts.replacing);
-    let st: fs.Stats | null = null;
-    try {
-      st = disk.stat(file);
-    } catch {
-      // gone: nothing to reuse there
-    }
-    const sameCut = known && sameChunkSizes(known.params, m.chunking);
-    if (st && st.isFile() && st.size > SINGLE_CHUNK_LIMIT && m.chunking.algo === CHUNK_ALGO && !(sameCut && known!.stamp === stampOf(st))) {
-      for (const c of await cutFile(disk, file, m.chunking, st.size)) if (!inReplaced.has(c.sha256)) inReplaced.set(c.sha256, c);
-    }
-  }
-  const handles = new Map<string, fs.promises.FileHandle | null>();
-  const open = async (rel: string, stamp: string | null): Promise<fs.promises.FileHandle | null> => {
-    if (handles.has(rel)) return handles.get(rel)!;
-    let h: fs.promises.FileHandle | null = null;
-    try {
-      h = await disk.open(path.join(opts.folder, rel), 'r');
-      // A file whose stamp moved since it was indexed is likely rewritten: its rows go.
-      if (stamp !== null && stampOf(await h.stat()) !== stamp) {
-        idx?.drop(rel);
-        await h.close();
-        h = null;
-      }
-    } catch {
-      h = null;
-    }
-    handles.set(rel, h);
-    return h;
-  };
-  const copied = new Map<string, Buffer>();
-  try {
-    for (let i = 0; i < m.chunks.length; i++) {
-      if (done[i]) continue;
-      const [sha, len] = m.chunks[i];
-      let bytesHere = copied.get(sha) ?? null;
-      if (!bytesHere) {
-        const candidates: Array<{ rel: string; offset: number; stamp: string | null }> = [];
-        const r = inReplaced.get(sha);
-        if (r && r.length === len) candidates.push({ rel: opts.replacing!, offset: r.offset, stamp: null });
-        if (idx) for (const c of idx.find(sha)) if (c.length === len) candidates.push({ rel: c.path, offset: c.offset, stamp: c.stamp });
-        for (const c of candidates) {
-          const h = await open(c.rel, c.stamp);
-          if (!h) continue;
-          const b = await readAt(h, len, c.offset);
-          if (b.length === len) {
-            bytesHere = b;
-            break;
-          }
-        }
-      }
-      if (!bytesHere) continue;
-      // A chunk that repeats (zeros) is kept only while this pass runs, and only once.
-      if (copied.size < 64) copied.set(sha, bytesHere);
-      await writeAt(fh, bytesHere, offsets[i]);
-      done[i] = true;
-      indices.push(i);
-      bytes += len;
-      await landed({ i, parts: [bytesHere] });
-    }
-  } finally {
-    for (const h of handles.values()) await h?.close().catch(() => {});
-  }
-  return { indices, bytes };
-}
-
-/** The chunks of a local file, cut with the given sizes (one sequential read). */
-async function cutFile(disk: LocalFolder, file: string, sizes: { min: number; avg: number; max: number }, size: number): Promise<ChunkRef[]> {
-  const fh = await disk.open(file, 'r');
-  try {
-    return (await chunkPass(readerOf(fh), { params: makeChunkParams(sizes.min, sizes.avg, sizes.max), size })).refs;
-  } finally {
-    await fh.close();
-  }
 }
 
 /**
