@@ -20,7 +20,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setServer, sha256AfterEdit, sha256File, untilSame, writeRandom } from './lib/bench-files.js';
+import { setServer, sha256File, untilSame, writeRandom } from './lib/bench-files.js';
+import { insertAtStart, moveIn, overwriteMiddle, type PreparedEdit } from './lib/big-edits.js';
 import { startThrottleProxy, type ThrottleProxy } from './lib/throttle-proxy.js';
 import { CLI, REPO, fmtMs, sha256Speed, startBench, startWatch, type Watch } from './small-harness.js';
 
@@ -145,7 +146,7 @@ try {
       name: string,
       rel: string,
       target: { bytes: number; ms?: number; ref?: { ms: number; what: string; factor: number } },
-      prepare: (file: string) => { want: string; size: number; apply: () => void },
+      prepare: (file: string) => PreparedEdit,
     ) => {
       pa.reset();
       pb.reset();
@@ -168,38 +169,10 @@ try {
       rows.push([name, `${fmtMs(ms)}, A→server ${fmtBytes(up)}, server→B ${fmtBytes(down)}`, limit, verdict(ok)]);
     };
     if (ONLY.has(1)) {
-      await scenario(`1 MiB overwrite in the middle of the ${fmtBytes(BIG)} file`, 'big.bin', { bytes: 1.5 * MiB, ms: 1000 }, (f) => {
-        const bytes = crypto.randomBytes(MiB);
-        const at = Math.floor(BIG / 2);
-        return {
-          want: sha256AfterEdit(f, { at, bytes }),
-          size: BIG,
-          apply: () => {
-            const fd = fs.openSync(f, 'r+');
-            fs.writeSync(fd, bytes, 0, MiB, at);
-            fs.closeSync(fd);
-          },
-        };
-      });
+      await scenario(`1 MiB overwrite in the middle of the ${fmtBytes(BIG)} file`, 'big.bin', { bytes: 1.5 * MiB, ms: 1000 }, (f) => overwriteMiddle(f));
     }
     if (ONLY.has(2)) {
-      await scenario(`1-byte insert at the start of the ${fmtBytes(BIG)} file`, 'big.bin', { bytes: 0.5 * MiB, ms: 1000 }, (f) => {
-        // Written beside, outside the folder (as an app's save to a temp file), then renamed
-        // over: the rename is the edit the devices see.
-        const tmp = path.join(bench.root, 'insert-edit.tmp');
-        const out = fs.openSync(tmp, 'w');
-        fs.writeSync(out, Buffer.from([0x2a]));
-        const inp = fs.openSync(f, 'r');
-        const buf = Buffer.allocUnsafe(16 * MiB);
-        for (;;) {
-          const n = fs.readSync(inp, buf, 0, buf.length, null);
-          if (n === 0) break;
-          fs.writeSync(out, buf, 0, n);
-        }
-        fs.closeSync(inp);
-        fs.closeSync(out);
-        return { want: sha256AfterEdit(f, { prepend: Buffer.from([0x2a]) }), size: BIG + 1, apply: () => fs.renameSync(tmp, f) };
-      });
+      await scenario(`1-byte insert at the start of the ${fmtBytes(BIG)} file`, 'big.bin', { bytes: 0.5 * MiB, ms: 1000 }, (f) => insertAtStart(f, bench.root));
     }
     if (ONLY.has(3)) {
       // The reference: rsync copying the same bytes locally, just before (page cache as warm).
@@ -216,7 +189,7 @@ try {
       }
       const rsync = Math.min(...rs);
       // Moved in (a rename): the file appears whole, as a finished download or a `mv` would.
-      await scenario(`a new ${fmtBytes(NEW)} file, A → B converged`, 'new.bin', { bytes: 1.1 * NEW, ref: { ms: rsync, what: 'rsync local copy', factor: 1.5 } }, (f) => ({ want: sha256File(staged)!, size: NEW, apply: () => fs.renameSync(staged, f) }));
+      await scenario(`a new ${fmtBytes(NEW)} file, A → B converged`, 'new.bin', { bytes: 1.1 * NEW, ref: { ms: rsync, what: 'rsync local copy', factor: 1.5 } }, (f) => moveIn(staged, f));
       rows[rows.length - 1][2] += ` (rsync runs: ${rs.map(fmtMs).join(', ')})`;
     }
   }

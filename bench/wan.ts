@@ -9,12 +9,12 @@
 // a new file. Default sizes are scaled down so a run takes about a minute; --full uses the
 // issue's sizes (a 256 MiB file, a new 200 MB file: many minutes with whole-file transfers).
 // Run: npm run bench:wan [-- --full]   (UP_MBIT=20 DOWN_MBIT=100 RTT_MS=40 to change the link)
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { setServer, sha256File, writeRandom } from './lib/bench-files.js';
+import { setServer, untilSame, writeRandom } from './lib/bench-files.js';
+import { insertAtStart, moveIn, overwriteMiddle, type PreparedEdit } from './lib/big-edits.js';
 import { startThrottleProxy, type ThrottleProxy } from './lib/throttle-proxy.js';
 import { CLI, fmtMs, startBench, startWatch, type Watch } from './small-harness.js';
 
@@ -52,32 +52,15 @@ try {
   watches.push(await startWatch(a.config), await startWatch(b.config));
 
   const rows: string[][] = [];
-  const scenario = async (name: string, rel: string, changed: number, change: (file: string) => void) => {
+  const scenario = async (name: string, rel: string, changed: number, prepare: (file: string) => PreparedEdit) => {
     pa.reset();
     pb.reset();
-    const src = path.join(a.folder, rel);
+    // What the file will hash to is known before the clock starts: no hashing here while the
+    // throttling proxies (in this process) carry the transfer.
+    const edit = prepare(path.join(a.folder, rel));
     const t0 = performance.now();
-    change(src);
-    const want = sha256File(src);
-    const dst = path.join(b.folder, rel);
-    // B is identical when its file hashes like A's; poll cheaply on size+mtime first.
-    let lastSeen = '';
-    for (;;) {
-      let st: fs.Stats | null = null;
-      try {
-        st = fs.statSync(dst);
-      } catch {
-        // not there yet
-      }
-      const seen = st ? `${st.size}:${st.mtimeMs}` : '';
-      if (st && seen !== lastSeen) {
-        lastSeen = seen;
-        if (st.size === fs.statSync(src).size && sha256File(dst) === want) break;
-      }
-      if (performance.now() - t0 > 30 * 60_000) throw new Error(`${name}: B never got the bytes`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const ms = performance.now() - t0;
+    edit.apply();
+    const ms = await untilSame(path.join(b.folder, rel), edit.want, edit.size, t0, { what: name, limitMs: 30 * 60_000, pollMs: 50 });
     const up = pa.bytes().up;
     const down = pb.bytes().down;
     const linkMoved = (up / UP + down / DOWN) * 1000 + 2 * RTT;
@@ -85,27 +68,13 @@ try {
     rows.push([name, fmtMs(ms), fmtBytes(up), fmtBytes(down), fmtMs(linkMoved), fmtMs(linkChange)]);
   };
 
-  await scenario(`1 MiB overwrite in a ${fmtBytes(BIG)} file`, 'big.bin', MiB, (f) => {
-    const fd = fs.openSync(f, 'r+');
-    fs.writeSync(fd, crypto.randomBytes(MiB), 0, MiB, Math.floor(BIG / 2));
-    fs.closeSync(fd);
+  await scenario(`1 MiB overwrite in a ${fmtBytes(BIG)} file`, 'big.bin', MiB, (f) => overwriteMiddle(f));
+  await scenario(`1-byte insert at the start of the ${fmtBytes(BIG)} file`, 'big.bin', 1, (f) => insertAtStart(f, bench.root));
+  await scenario(`a new ${fmtBytes(NEW)} file`, 'new.bin', NEW, (f) => {
+    const staged = path.join(bench.root, 'new-staged.bin');
+    writeRandom(staged, NEW);
+    return moveIn(staged, f);
   });
-  await scenario(`1-byte insert at the start of the ${fmtBytes(BIG)} file`, 'big.bin', 1, (f) => {
-    const tmp = `${f}.tmp-edit`;
-    const out = fs.openSync(tmp, 'w');
-    fs.writeSync(out, Buffer.from([0x2a]));
-    const inp = fs.openSync(f, 'r');
-    const buf = Buffer.allocUnsafe(16 * MiB);
-    for (;;) {
-      const n = fs.readSync(inp, buf, 0, buf.length, null);
-      if (n === 0) break;
-      fs.writeSync(out, buf, 0, n);
-    }
-    fs.closeSync(inp);
-    fs.closeSync(out);
-    fs.renameSync(tmp, f); // an editor's save-by-rename
-  });
-  await scenario(`a new ${fmtBytes(NEW)} file`, 'new.bin', NEW, (f) => writeRandom(f, NEW));
 
   const head = ['change on A', 'until B identical', 'A uplink', 'B downlink', 'link time, bytes moved', 'link time, change only'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
