@@ -92,7 +92,7 @@ export class ManifestStore {
       }
       // One pass over the content, in order, through SHA-256: the only read a manifest costs.
       const hash = createHash('sha256');
-      for await (const buf of readChunks(this.blobs, m.chunks)) hash.update(buf);
+      for await (const buf of readChunks(this.blobs, m.chunks, undefined, { reuse: true })) hash.update(buf);
       if (hash.digest('hex') !== m.sha256) {
         throw new ApiError(400, 'sha256_mismatch', 'the chunks, in the manifest\'s order, do not hash to its sha256; nothing was stored');
       }
