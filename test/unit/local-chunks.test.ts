@@ -19,6 +19,12 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const params = makeChunkParams(32 * KiB, 64 * KiB, 256 * KiB);
 const sha = (b: Uint8Array) => crypto.createHash('sha256').update(b).digest('hex');
+/** Fixed pseudo-random bytes (SHA-256 in counter mode): the same cuts on every run. */
+function seeded(n: number, tag: string): Buffer {
+  const out = Buffer.allocUnsafe(n);
+  for (let i = 0, off = 0; off < n; i++, off += 32) crypto.createHash('sha256').update(`${tag}:${i}`).digest().copy(out, off);
+  return out;
+}
 
 let dir: string;
 beforeEach(() => {
@@ -52,7 +58,7 @@ function countingDisk(): { disk: LocalFolder; reads: () => number } {
 
 /** A 6 MiB file, and its new version with `edit` applied; the old one sits at old.bin. */
 function edited(edit: (b: Buffer) => Buffer): { old: Buffer; now: Buffer } {
-  const old = crypto.randomBytes(6 * MiB);
+  const old = seeded(6 * MiB, 'old');
   fs.writeFileSync(path.join(dir, 'old.bin'), old);
   return { old, now: edit(Buffer.from(old)) };
 }
@@ -79,7 +85,7 @@ async function copyInto(now: Buffer, disk: LocalFolder, opts: { shrinkTo?: numbe
 describe('copying a download\'s chunks from local files', () => {
   it('puts every chunk the old version holds at its new offset, in runs, and leaves the new ones to fetch', async () => {
     const { now } = edited((b) => {
-      crypto.randomBytes(100 * KiB).copy(b, 3 * MiB); // an overwrite in the middle
+      seeded(100 * KiB, 'overwrite').copy(b, 3 * MiB); // an overwrite in the middle
       return Buffer.concat([Buffer.from('inserted at the start'), b]);
     });
     const counting = countingDisk();
@@ -112,7 +118,7 @@ describe('copying a download\'s chunks from local files', () => {
   });
 
   it('a chunk that repeats is found once and copied to every place it goes', async () => {
-    const block = crypto.randomBytes(300 * KiB);
+    const block = seeded(300 * KiB, 'block');
     const zeros = Buffer.alloc(2 * MiB);
     const { now } = edited(() => Buffer.concat([block, zeros, block, zeros]));
     fs.writeFileSync(path.join(dir, 'old.bin'), now);
