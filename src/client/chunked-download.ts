@@ -39,7 +39,6 @@ const FETCH_BYTES_MAX = 8 << 20;
 const fetchBytesFor = (size: number): number => Math.max(FETCH_BYTES, Math.min(FETCH_BYTES_MAX, 2 ** Math.floor(Math.log2(Math.max(1, size / 64)))));
 const FETCH_CHUNKS = 64;
 const FETCH_AHEAD = 2;
-
 /** Fetched chunks are made durable and journalled once this much has landed, or this often. */
 const JOURNAL_BYTES = 32 << 20;
 const JOURNAL_MS = 2000;

@@ -26,8 +26,6 @@ const RUN_BYTES = 2 << 20;
 export interface LocalChunkSources {
   /** per manifest index: an open local file and the offset the chunk sits at, or null */
   at: Array<{ h: fs.promises.FileHandle; offset: number } | null>;
-  /** bytes the sources hold */
-  bytes: number;
   close(): Promise<void>;
 }
 
@@ -83,7 +81,6 @@ export async function findLocalChunks(m: WireManifest, done: readonly boolean[],
     return h;
   };
   const at: LocalChunkSources['at'] = new Array(m.chunks.length).fill(null);
-  let bytes = 0;
   /** sha → the first source found for it: a chunk that repeats is looked up once */
   const found = new Map<string, { h: fs.promises.FileHandle; offset: number } | null>();
   for (let i = 0; i < m.chunks.length; i++) {
@@ -107,11 +104,9 @@ export async function findLocalChunks(m: WireManifest, done: readonly boolean[],
       found.set(sha, src);
     }
     at[i] = src;
-    if (src) bytes += len;
   }
   return {
     at,
-    bytes,
     async close() {
       for (const h of handles.values()) await h?.close().catch(() => {});
     },
