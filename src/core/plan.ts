@@ -59,6 +59,11 @@ export function decide(
   remote: RemoteFile | null,
 ): SyncAction | null {
   const content = decideContent(path, local, base, remote);
+  // A metadata edit here (a Finder tag added) racing a delete elsewhere is an edit: like a
+  // content edit it beats the delete, and the file comes back with its bytes and metadata.
+  if (content?.action === 'delete' && local && base && local.metaHash !== undefined && (local.metaHash ?? null) !== (base.metaHash ?? null)) {
+    return { action: 'upload', path, base_revision: null };
+  }
   if (!local || !remote || remote.deleted || local.metaHash === undefined || remote.meta_hash === undefined) return content;
   if (local.kind !== remote.kind) return content;
   const meta = decideMeta(local.metaHash, base?.metaHash ?? null, remote.meta_hash);

@@ -211,6 +211,26 @@ describe('model-based test regressions', () => {
     }
   }
 
+  // Found by seed -1382089831 (real processes): A deleted d/café.md while C, not yet told,
+  // tagged it. The planner answered C's unchanged bytes with the delete and the tag was
+  // lost. A metadata edit is an edit: it beats the delete, the file comes back tagged.
+  it('a tag set on one device beats a delete on another: the file comes back, tagged', () =>
+    scenario(async (w) => {
+      ops.write(w, 'A', 'd/caf\u00e9.md');
+      await ops.syncAll(w);
+      const bytes = fs.readFileSync(path.join(w.folder('C'), 'd/caf\u00e9.md'));
+      ops.delete(w, 'A', 'd/caf\u00e9.md');
+      await ops.sync(w, 'A');
+      ops.setXattr(w, 'C', 'd/caf\u00e9.md', TAG);
+      await ops.syncAll(w);
+      await quiesceAndCheck(w);
+      for (const d of ['A', 'B', 'C'] as const) {
+        const full = path.join(w.folder(d), 'd/caf\u00e9.md');
+        expect(sha(fs.readFileSync(full))).toBe(sha(bytes));
+        expect(Object.keys(diskXattrs(full))).toEqual([TAG]);
+      }
+    }));
+
   it('a removed tag wins over the value it removed, and the removal travels', () =>
     scenario(async (w) => {
       ops.write(w, 'A', 'a.txt');

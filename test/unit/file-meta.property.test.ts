@@ -2,7 +2,8 @@
 // of decide in src/core/plan.ts), and which attributes travel is a fixed policy
 // (src/core/xattr-policy.ts). Properties:
 // - a metadata difference never turns into a conflict, a delete or a content transfer the
-//   content alone would not make;
+//   content alone would not make, except that a metadata edit beats a delete elsewhere
+//   (the file comes back, as after a content edit);
 // - after the device carries out the action, disk and server hold the same metadata: the
 //   device's when it changed it (the later writer), else the server's;
 // - a device that does not carry metadata gets exactly the content decision;
@@ -42,9 +43,15 @@ describe('metadata layer of the planner', () => {
         const content = decideContent('p', l, b, r);
         const withMeta = decide('p', l, b, r);
         const kindOf = (a: typeof content) => a?.action ?? null;
-        if (['conflict', 'delete', 'server_delete', 'upload'].includes(kindOf(withMeta) ?? '')) {
+        // The one exception: a metadata edit here beats a delete elsewhere, as a content edit does.
+        const metaEdited = !!l && !!b && l.metaHash !== (b.metaHash ?? null);
+        if (content?.action === 'delete' && metaEdited) {
+          expect(withMeta).toEqual({ action: 'upload', path: 'p', base_revision: null });
+        } else if (['conflict', 'delete', 'server_delete', 'upload'].includes(kindOf(withMeta) ?? '')) {
           expect(withMeta).toEqual(content);
         }
+        // A metadata edit is never answered with a delete.
+        if (metaEdited) expect(withMeta?.action).not.toBe('delete');
         if (withMeta?.action === 'meta_upload' || withMeta?.action === 'meta_download') {
           // Only where the content already agrees (or the server's newer revision has the same bytes).
           expect(l && r && !r.deleted && l.kind === r.kind && (l.kind === 'dir' || l.sha256 === r.sha256)).toBeTruthy();
