@@ -55,6 +55,9 @@ CREATE TABLE IF NOT EXISTS files (
   base_meta_hash TEXT
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- The rows a commit in flight would record, written before it is sent and removed with
+-- its answer: after a crash in between, the next cycle adopts the ones the server holds.
+CREATE TABLE IF NOT EXISTS commit_journal (path TEXT PRIMARY KEY, since INTEGER NOT NULL, row TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS files_base_sha256 ON files (base_sha256);
 CREATE INDEX IF NOT EXISTS files_disk_path ON files (disk_path) WHERE disk_path IS NOT NULL;
 CREATE INDEX IF NOT EXISTS files_ino ON files (ino);
@@ -271,6 +274,32 @@ export class IndexDb {
   /** Runs fn in one transaction: thousands of row updates cost one commit. */
   tx<T>(fn: () => T): T {
     return this.db.transaction(fn)();
+  }
+
+  /**
+   * Notes the rows a commit about to be sent would record (their base_revision unknown yet),
+   * with the server cursor it was planned at: every revision it makes lies after `since`.
+   */
+  journalCommit(since: number, rows: readonly IndexRow[]): void {
+    const ins = this.db.prepare('INSERT INTO commit_journal (path, since, row) VALUES (?, ?, ?) ON CONFLICT(path) DO UPDATE SET since = excluded.since, row = excluded.row');
+    this.tx(() => {
+      for (const r of rows) ins.run(r.path, since, JSON.stringify(r));
+    });
+  }
+
+  /** What an interrupted commit left in the journal. */
+  journaled(): Array<{ since: number; row: IndexRow }> {
+    return (this.db.prepare('SELECT since, row FROM commit_journal').all() as Array<{ since: number; row: string }>).map((j) => ({ since: j.since, row: JSON.parse(j.row) as IndexRow }));
+  }
+
+  /** Forgets journal entries (all of them without `paths`). */
+  unjournal(paths?: readonly string[]): void {
+    if (!paths) {
+      this.db.prepare('DELETE FROM commit_journal').run();
+      return;
+    }
+    const del = this.db.prepare('DELETE FROM commit_journal WHERE path = ?');
+    for (const p of paths) del.run(p);
   }
 
   getMeta(key: string): string | null {

@@ -29,6 +29,7 @@ import { finishPhase } from './cycle/finish.js';
 import { deleteLocalPhase } from './cycle/local-deletes.js';
 import { mergeTextConflicts } from './cycle/merge-text.js';
 import { planCycle } from './cycle/plan.js';
+import { adoptJournal } from './cycle/journal.js';
 import type { CycleOptions, CycleResult, Device } from './cycle/types.js';
 import { uploadPhase } from './cycle/upload.js';
 import { renamePhase } from './cycle/renames.js';
@@ -51,6 +52,9 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   const tmpDir = tmpDirOf(folder);
   cleanTmp(tmpDir, {}, disk);
   const rules = loadIgnoreRules(folder, disk);
+  // A commit a crash interrupted: adopt as bases what the server holds of it.
+  const adopted = await adoptJournal(index, api);
+  if (adopted) log(`adopted ${adopted} base(s) from a commit a crash interrupted`);
   const rows = new RowView(index);
 
   // ---- plan: scan, ask the server, filter, mass-delete guard ----
@@ -91,6 +95,7 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
     tmpDir,
     index,
     api,
+    cursor: plan.cursor,
     rules,
     rows,
     entries: scan.entries,

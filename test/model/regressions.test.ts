@@ -34,6 +34,32 @@ describe('model-based test regressions', () => {
       ops.write(w, 'C', 'a.txt');
     }));
 
+  // Found by seed 1252690288: A wrote d/e/f.txt, crashed after the server's commit and
+  // before its own index commit, then replaced the folder d by a file. Without a base for
+  // what it had just written, A met its own d, d/e and d/e/f.txt as a stranger's and made a
+  // conflict copy of d. The commit journal gives A those bases back.
+  it('a folder written, committed, crashed before the index commit, then replaced by a file: no conflict copy', () =>
+    scenario(async (w) => {
+      ops.write(w, 'A', 'd/e/f.txt');
+      await ops.crash(w, 'A', 'before-index-commit');
+      ops.dirToFile(w, 'A', 'd');
+      await quiesceAndCheck(w);
+      expect([...(await w.serverLive()).keys()].sort()).toEqual(['d']);
+    }));
+
+  // The same crash, then the new file deleted: the delete travels (without a base the file
+  // came back from the server as if someone else had written it).
+  it('a new file committed, crashed before the index commit, then deleted: deleted everywhere', () =>
+    scenario(async (w) => {
+      ops.write(w, 'A', 'a.txt');
+      ops.write(w, 'A', 'b.txt');
+      await ops.crash(w, 'A', 'before-index-commit');
+      ops.delete(w, 'A', 'a.txt');
+      await quiesceAndCheck(w);
+      expect([...(await w.serverLive()).keys()].sort()).toEqual(['b.txt']);
+      for (const d of ['A', 'B', 'C'] as const) expect(fs.existsSync(path.join(w.folder(d), 'a.txt'))).toBe(false);
+    }));
+
   it('…and a real concurrent edit from another device still becomes a conflict copy', () =>
     scenario(async (w) => {
       ops.write(w, 'C', 'a.txt');

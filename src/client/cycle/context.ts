@@ -18,6 +18,8 @@ export interface CycleContext {
   tmpDir: string;
   index: IndexDb;
   api: Api;
+  /** the server's cursor the plan was made at: every revision this cycle commits lies after it */
+  cursor: number;
   rules: IgnoreRules;
   rows: RowView;
   /** the scan's entries; phases delete the ones they moved away */

@@ -204,7 +204,7 @@ function statusRequest(scan: LocalScan, rows: RowView, deletedHere: string[]): S
 }
 
 /** Pages through /changes after `since`. Returns null (do a full /status) when there is too much to page. */
-async function fetchChanges(api: Api, since: number): Promise<{ changes: Map<string, RemoteFile>; cursor: number } | null> {
+export async function fetchChanges(api: Api, since: number): Promise<{ changes: Map<string, RemoteFile>; cursor: number } | null> {
   const changes = new Map<string, RemoteFile>();
   let cursor = since;
   for (let page = 0; page < 4; page++) {

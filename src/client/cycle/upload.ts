@@ -15,7 +15,9 @@ import type { CycleContext } from './context.js';
 import { uploadLarge } from './upload-large.js';
 import { sendMoves } from './moves.js';
 import type { DetectedMove } from '../../core/move-detect.js';
-import { xattrsToSend } from './meta.js';
+import { entryMetaHash, xattrsToSend } from './meta.js';
+import type { IndexRow } from '../index-db.js';
+import { statCols } from './rows.js';
 
 export interface UploadOutcome {
   /** how many ops this cycle committed (or tried to) */
@@ -165,14 +167,35 @@ export async function uploadPhase(ctx: CycleContext, actions: SyncAction[], move
     if (runnable.length === 0) return;
     await previous;
     if (aborted()) return;
+    // What this commit would record, kept until its answer is: a crash in between leaves
+    // the next cycle able to adopt it (core/commit-journal.ts).
+    const journal = runnable.flatMap((c) => (c.op.op === 'write' && c.entry ? [journalRow(c)] : []));
+    if (journal.length) index.journalCommit(ctx.cursor, journal);
     const { results } = await api.commit(runnable.map((c) => c.op));
     await hook('before-index-commit');
     index.tx(() => {
       runnable.forEach((c, j) => applyCommitResult(ctx, c, results[j], conflictDownloads));
+      if (journal.length) index.unjournal(journal.map((r) => r.path));
     });
   };
   const chunks: PlannedOp[][] = [];
   for (let i = 0; i < ops.length; i += 1000) chunks.push(ops.slice(i, i + 1000));
   await pool(chunks, Math.min(2, concurrency), uploadChunk);
   return { committed: ops.length + moves.length, conflictDownloads };
+}
+
+/** The row a write's commit records when the server keeps it at its path, its revision not known yet. */
+function journalRow(c: PlannedOp): IndexRow {
+  const e = c.entry!;
+  const meta = c.sent === undefined ? undefined : entryMetaHash(e.kind, e.mode, c.sent);
+  return {
+    path: c.op.path,
+    kind: e.kind,
+    ...statCols(e),
+    sha256: e.sha256,
+    base_revision: null,
+    base_sha256: e.kind === 'dir' ? null : e.sha256,
+    base_kind: e.kind,
+    ...(meta !== undefined ? { meta_hash: meta, base_meta_hash: meta } : {}),
+  };
 }
