@@ -237,6 +237,37 @@ describe('model-based test regressions', () => {
     }
   }
 
+  // Found by seed 378143477: A tagged a.txt while B edited its lines; B's cycle merged the
+  // two texts (A's revision carried only the tag) and the server kept A's tag on the
+  // merge, but B wrote the merge without it and recorded no metadata: B stayed untagged
+  // and believed itself in sync. The merge now takes the metadata the server kept.
+  it('a tag on one device and a merged text edit on another: the merge arrives tagged everywhere', () =>
+    scenario(async (w) => {
+      ops.editLine(w, 'A', 'a.txt', 0);
+      await ops.syncAll(w);
+      ops.write(w, 'B', 'd/e/f.txt');
+      ops.write(w, 'B', 'a.txt');
+      ops.setXattr(w, 'A', 'a.txt', TAG);
+      await ops.sync(w, 'A');
+      await ops.sync(w, 'B');
+      await quiesceAndCheck(w);
+      for (const d of ['A', 'B', 'C'] as const) expect(Object.keys(diskXattrs(path.join(w.folder(d), 'a.txt')))).toEqual([TAG]);
+    }));
+
+  it('…and a tag set with a text edit on the device that merges travels with the merge', () =>
+    scenario(async (w) => {
+      ops.editLine(w, 'A', 'a.txt', 0);
+      await ops.syncAll(w);
+      ops.editLine(w, 'A', 'a.txt', 0);
+      ops.editLine(w, 'B', 'a.txt', 7);
+      ops.setXattr(w, 'B', 'a.txt', TAG);
+      await ops.sync(w, 'A');
+      await ops.sync(w, 'B');
+      await quiesceAndCheck(w);
+      expect([...(await w.serverLive()).keys()].filter((p) => parseConflictPath(p))).toEqual([]);
+      for (const d of ['A', 'B', 'C'] as const) expect(Object.keys(diskXattrs(path.join(w.folder(d), 'a.txt')))).toEqual([TAG]);
+    }));
+
   // Found by seed -1382089831 (real processes): A deleted d/café.md while C, not yet told,
   // tagged it. The planner answered C's unchanged bytes with the delete and the tag was
   // lost. A metadata edit is an edit: it beats the delete, the file comes back tagged.

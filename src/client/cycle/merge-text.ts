@@ -29,9 +29,12 @@ import { rememberMerge } from '../conflicts.js';
 import { ServerError } from '../http.js';
 import type { IndexRow } from '../index-db.js';
 import type { LocalEntry } from '../scanner.js';
-import { tmpName, writeWithMeta } from '../transfer.js';
+import { localMode, tmpName, writeWithMeta } from '../transfer.js';
 import type { CycleContext } from './context.js';
 import { stillSame } from './disk-checks.js';
+import { takeServerMeta, xattrsToSend } from './meta.js';
+import { metaChanged } from './rows.js';
+import type { Xattrs } from '../../core/file-meta.js';
 
 /** What the merge step needs: the cycle's context and which files this device merges. */
 interface MergeStep extends CycleContext {
@@ -52,6 +55,10 @@ interface Prepared {
   local: Buffer;
   /** null: the merge is this device's own bytes (the other side's edits were already in them) */
   merged: { bytes: Uint8Array; sha256: string; tmp: string; mtime: number } | null;
+  /** the attributes on disk (undefined: metadata not carried) */
+  xattrs?: Xattrs;
+  /** this device changed the metadata since its base: its attributes go with the merge */
+  metaEdited: boolean;
 }
 
 /**
@@ -128,14 +135,16 @@ async function prepare(step: MergeStep, c: Candidate, contents: Map<string, Buff
     return null;
   }
   const sha = sha256Of(m.bytes);
-  if (sha === e.sha256) return { action: a, entry: e, local, merged: null };
+  const xattrs = xattrsToSend(step, e);
+  const metaEdited = metaChanged(e, step.rows.get(a.path));
+  if (sha === e.sha256) return { action: a, entry: e, local, merged: null, xattrs, metaEdited };
   if (sha === a.remote.sha256 && (await inHistory(step.api, a.path, e.sha256!))) return 'download';
   // Written now, made durable with the others before the commit; renamed into place only
   // once the server holds the merge.
   const tmp = tmpName(step.tmpDir);
   const mtime = Date.now();
   writeWithMeta(tmp, m.bytes, mtime, e.mode, step.disk);
-  return { action: a, entry: e, local, merged: { bytes: m.bytes, sha256: sha, tmp, mtime } };
+  return { action: a, entry: e, local, merged: { bytes: m.bytes, sha256: sha, tmp, mtime }, xattrs, metaEdited };
 }
 
 async function carryOut(step: MergeStep, prepared: Prepared[]): Promise<void> {
@@ -170,6 +179,9 @@ async function carryOut(step: MergeStep, prepared: Prepared[]): Promise<void> {
       mtime: Math.floor(mtime),
       mode: p.entry.mode,
       base_revision: a.remote.revision,
+      // Both writes are based on the other side's revision: sent attributes would replace
+      // its metadata, so they go only when this device changed its own (the later writer).
+      ...(p.metaEdited && p.xattrs !== undefined ? { xattrs: p.xattrs } : {}),
     });
     ops.push(write(p.entry.sha256!, p.entry.size, p.entry.mtime));
     if (p.merged) ops.push(write(p.merged.sha256, p.merged.bytes.length, p.merged.mtime));
@@ -196,11 +208,15 @@ async function settle(step: MergeStep, p: Prepared, mine: CommitResult | undefin
 
   if (isWrite(merge) && merge.path === a.path) {
     if (!p.merged) {
-      // This device's bytes were the merge: nothing to write here.
-      index.put(rowOf(a.path, e.diskPath, statOf(e), e.sha256!, merge.revision));
+      // This device's bytes were the merge: nothing to write here but the metadata kept.
+      const meta = p.xattrs === undefined ? undefined : takeServerMeta(step, e, p.xattrs, merge);
+      index.put(withMeta(rowOf(a.path, e.diskPath, meta === undefined ? statOf(e) : disk.lstat(full), e.sha256!, merge.revision), meta));
     } else if (stillSame(full, e, disk)) {
+      // The merge replaces the file: it lands with the metadata the server kept on it
+      // (this device's own, or a tag the other side added).
+      const meta = p.xattrs === undefined ? undefined : serverMetaOnto(step, p.merged.tmp, merge);
       disk.rename(p.merged.tmp, full);
-      index.put(rowOf(a.path, e.diskPath, disk.lstat(full), p.merged.sha256, merge.revision));
+      index.put(withMeta(rowOf(a.path, e.diskPath, disk.lstat(full), p.merged.sha256, merge.revision), meta));
     } else {
       // Edited again meanwhile: the edit stays, and its base too, so the next cycle merges
       // it with the merge the server now holds.
@@ -284,6 +300,24 @@ function rowOf(p: string, disk: string, st: StatLike, sha: string, revision: num
     base_sha256: sha,
     base_kind: 'file',
   };
+}
+
+/** Puts the server's metadata for a write onto the file about to replace it; returns its hash (undefined: not carried, or not written). */
+function serverMetaOnto(step: MergeStep, tmp: string, w: WriteResult): string | null | undefined {
+  if (!step.xattrs || w.meta_hash === undefined) return undefined;
+  try {
+    step.xattrs.write(step.disk.realPath(tmp), w.xattrs ?? {});
+    if (w.mode !== undefined) step.disk.chmod(tmp, localMode(w.mode));
+    return w.meta_hash;
+  } catch (err) {
+    step.result.problems.push(`${w.path}: the merge's metadata could not be written (${(err as Error).message}); the content syncs, the metadata does not`);
+    return undefined;
+  }
+}
+
+/** A row whose metadata on disk and agreed is `meta` (undefined: left unread, read next scan). */
+function withMeta(row: IndexRow, meta: string | null | undefined): IndexRow {
+  return meta === undefined ? row : { ...row, meta_hash: meta, base_meta_hash: meta };
 }
 
 const sha256Of = (b: Uint8Array) => crypto.createHash('sha256').update(b).digest('hex');
