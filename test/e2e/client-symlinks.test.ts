@@ -76,12 +76,16 @@ describe('symlinks', () => {
     fs.symlinkSync('docs/readme.txt', a.file('current'));
     fs.symlinkSync('../docs', a.file('docs/self-dir'));
     fs.symlinkSync('missing/nowhere', a.file('dangling'));
+    // The link's own mtime travels (lutimes on arrival), not the time B made it.
+    const linkTime = new Date('2021-03-04T05:06:07.000Z');
+    fs.lutimesSync(a.file('current'), linkTime, linkTime);
     const first = await a.run('sync', '--json');
     expect(first.code, first.stdout + first.stderr).toBe(0);
     await b.sync();
     expect(linkOf(b.file('current'))).toBe('docs/readme.txt');
     expect(linkOf(b.file('docs/self-dir'))).toBe('../docs');
     expect(linkOf(b.file('dangling'))).toBe('missing/nowhere');
+    expect(fs.lstatSync(b.file('current')).mtimeMs).toBe(linkTime.getTime());
     expect(fs.readFileSync(b.file('current'), 'utf8')).toBe('read me'); // it resolves on B too
     expect(b.tree()).toEqual(a.tree());
 

@@ -141,6 +141,9 @@ async function makeLinks(ctx: CycleContext, links: Download[], lander: Lander): 
     const tmp = tmpName(tmpDir);
     try {
       disk.symlink(target!, tmp);
+      // The link's own mtime, as the other device had it (a rename keeps it).
+      const t = new Date(a.remote.mtime);
+      disk.lutimes(tmp, t, t);
       if (lander.landLink(a, tmp)) parents.add(path.dirname(path.join(folder, ctx.namer.diskPathFor(a.path))));
     } catch (err) {
       disk.remove(tmp);

@@ -38,6 +38,8 @@ export interface LocalFolder {
   createWriteStream(p: string, opts: { mode?: number }): fs.WriteStream;
   chmod(p: string, mode: number): void;
   utimes(p: string, atime: Date, mtime: Date): void;
+  /** lutimes(2): a symbolic link's own times, never its target's */
+  lutimes(p: string, atime: Date, mtime: Date): void;
   /** fsync of `files` (all inside `dir`) and of the directories holding them */
   makeDurable(dir: string, files: readonly string[]): Promise<void>;
   /**
@@ -99,6 +101,9 @@ export class DiskFolder implements LocalFolder {
   }
   utimes(p: string, atime: Date, mtime: Date): void {
     fs.utimesSync(p, atime, mtime);
+  }
+  lutimes(p: string, atime: Date, mtime: Date): void {
+    fs.lutimesSync(p, atime, mtime);
   }
   makeDurable(dir: string, files: readonly string[]): Promise<void> {
     return makeDurable(dir, files);

@@ -155,6 +155,9 @@ export class MacLikeFolder implements LocalFolder {
   utimes(p: string, atime: Date, mtime: Date): void {
     fs.utimesSync(this.realPath(p), atime, mtime);
   }
+  lutimes(p: string, atime: Date, mtime: Date): void {
+    fs.lutimesSync(this.realPath(p), atime, mtime);
+  }
   makeDurable(dir: string, files: readonly string[]): Promise<void> {
     return makeDurable(this.realPath(dir), files.map((f) => this.realPath(f)));
   }
