@@ -25,7 +25,7 @@ export interface PathInputs {
  * every live server path it did not mention. A path on disk wins over a stale deletion
  * record of the same path. `remotes` holds the server's row for every path it has.
  */
-export function* statusInputs(request: StatusRequest, remotes: ReadonlyMap<string, RemoteFile>): Generator<PathInputs> {
+export function* statusInputs(request: StatusRequest, remotes: ReadonlyMap<string, RemoteFile>, hidden?: ReadonlySet<string>): Generator<PathInputs> {
   const seen = new Set<string>();
   for (const f of request.files) {
     seen.add(f.path);
@@ -38,7 +38,12 @@ export function* statusInputs(request: StatusRequest, remotes: ReadonlyMap<strin
     const base: BaseState | null =
       f.base_revision == null ? null : { revision: f.base_revision, kind: baseKind, sha256: baseKind === 'dir' ? null : (f.base_sha256 ?? null) };
     if (base && f.base_meta_hash !== undefined) base.metaHash = f.base_meta_hash;
-    yield { path: f.path, local, base, remote: remotes.get(f.path) ?? null };
+    // A row this device cannot be shown (a link, to a client without links) reads as
+    // unchanged since its base, as its own incremental feed, which leaves it out, reads it:
+    // an unchanged file there stays as it is instead of going up as a conflict copy, and an
+    // edit goes up on its base and meets the row's revision (the usual conflict copy).
+    const remote = remotes.get(f.path) ?? (base && hidden?.has(f.path) ? remoteAtBase(f.path, base) : null);
+    yield { path: f.path, local, base, remote };
   }
   for (const d of request.deleted ?? []) {
     if (seen.has(d.path)) continue; // present on disk wins over a stale deletion record
@@ -70,14 +75,31 @@ export function* incrementalInputs(
   for (const p of changes.keys()) paths.add(p);
   for (const path of paths) {
     const base = baseAt(path);
-    let remote = changes.get(path) ?? null;
-    if (!remote && base) {
-      remote = { path, kind: base.kind, revision: base.revision, sha256: base.sha256, size: 0, mtime: 0, mode: 0, deleted: false };
-      // Unchanged on the server since the base: its metadata is the base's too.
-      if (base.metaHash !== undefined) remote.meta_hash = base.metaHash;
-    }
+    const remote = changes.get(path) ?? (base ? remoteAtBase(path, base) : null);
     yield { path, local: localAt(path), base, remote };
   }
+}
+
+/** The server's row as it was at `base`: what a path unchanged on the server since then reads as. */
+function remoteAtBase(path: string, base: BaseState): RemoteFile {
+  const remote: RemoteFile = { path, kind: base.kind, revision: base.revision, sha256: base.sha256, size: 0, mtime: 0, mode: 0, deleted: false };
+  // Unchanged on the server since the base: its metadata is the base's too.
+  if (base.metaHash !== undefined) remote.meta_hash = base.metaHash;
+  return remote;
+}
+
+/**
+ * The rows a device may be shown, and the paths of those it may not: a client that does
+ * not announce links (X-Synmac-Kinds) is never sent a `symlink` row — it would write the
+ * target text as a file.
+ */
+export function visibleRows(remotes: ReadonlyMap<string, RemoteFile>, symlinks: boolean): { remotes: ReadonlyMap<string, RemoteFile>; hidden: ReadonlySet<string> } {
+  const hidden = new Set<string>();
+  if (!symlinks) for (const r of remotes.values()) if (r.kind === 'symlink') hidden.add(r.path);
+  if (hidden.size === 0) return { remotes, hidden };
+  const out = new Map<string, RemoteFile>();
+  for (const [p, r] of remotes) if (!hidden.has(p)) out.set(p, r);
+  return { remotes: out, hidden };
 }
 
 // ---- bases completed from the server's history (full cycles) --------------------------

@@ -157,16 +157,18 @@ export function planPaths(inputs: Iterable<PathInputs>): SyncAction[] {
  * server it did not mention. `remotes` must hold the server's row for each path it has
  * (live or deleted). Paths must already be validated and NFC. `history` holds what the
  * server read for `historyLookups(request, remotes)`: bases are completed from it (in
- * place) before planning; without it every base must already carry its sha256.
+ * place) before planning; without it every base must already carry its sha256. `hidden`:
+ * paths whose rows the device may not be shown (left out of `remotes`; see visibleRows).
  */
 export function planStatus(
   request: StatusRequest,
   remotes: ReadonlyMap<string, RemoteFile>,
   cursor: number,
   history?: HistoryAnswers,
+  hidden?: ReadonlySet<string>,
 ): StatusResponse {
   if (history) completeBases(request, remotes, history);
-  const actions = planPaths(statusInputs(request, remotes));
+  const actions = planPaths(statusInputs(request, remotes, hidden));
   const summary = emptySummary();
   for (const a of actions) summary[a.action]++;
   return { cursor, actions, summary };

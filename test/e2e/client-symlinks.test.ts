@@ -175,13 +175,9 @@ describe('symlinks', () => {
     expect(linkOf(a.file(copies[0]))).toBe('z.txt');
   }, 240_000);
 
-  it('a client from before links never receives one, and its file written over a link becomes a conflict copy on every device', async () => {
-    const a = await fx.device('old-A');
-    a.write('old/notes.txt', 'notes');
-    fs.symlinkSync('notes.txt', a.file('old/latest'));
-    await a.sync();
-    // An older client: its key, the same API, no X-Synmac-Kinds header (as builds before links sent).
-    const old = await fx.device('old-B');
+  /** An older client: its key, the same API, no X-Synmac-Kinds header (as builds before links sent). */
+  const oldClient = async (name: string) => {
+    const old = await fx.device(name);
     const key = JSON.parse(fs.readFileSync(old.config, 'utf8')).apiKey as string;
     const ask = async (route: string, body?: unknown) => {
       const r = await fetch(`${fx.server.url}${route}`, {
@@ -192,6 +188,40 @@ describe('symlinks', () => {
       expect(r.status).toBe(200);
       return (await r.json()) as any;
     };
+    return { key, ask };
+  };
+
+  it('a client from before links that still holds the file another device made a link leaves it alone, and an edit there becomes a conflict copy', async () => {
+    const a = await fx.device('older-A');
+    a.write('older/f.txt', 'the file');
+    await a.sync();
+    const { ask } = await oldClient('older-B');
+    const row = ((await ask('/api/v1/changes?since=0')).changes as any[]).find((c) => c.path === 'older/f.txt');
+    // A turns the file into a link; the old client still holds the file at its base.
+    fs.unlinkSync(a.file('older/f.txt'));
+    fs.symlinkSync('elsewhere.txt', a.file('older/f.txt'));
+    await a.sync();
+    const held = { path: 'older/f.txt', kind: 'file', sha256: row.sha256, size: row.size, mtime: row.mtime, base_revision: row.revision, base_sha256: row.sha256 };
+    const mine = (x: { path: string }) => x.path.startsWith('older/');
+    // Unchanged there: nothing to do (before, its full cycle sent it up as a conflict copy).
+    const still = await ask('/api/v1/status', { files: [held] });
+    expect((still.actions as any[]).filter(mine)).toEqual([]);
+    // Edited there: it goes up on its base, and the server keeps the link under the name.
+    const edited = await ask('/api/v1/status', { files: [{ ...held, sha256: 'e'.repeat(64) }] });
+    expect((edited.actions as any[]).filter(mine).map((x) => `${x.action} ${x.path} ${x.base_revision}`)).toEqual([`upload older/f.txt ${row.revision}`]);
+    // Deleted there: forgotten, no delete sent at a row it cannot see.
+    const gone = await ask('/api/v1/status', { files: [], deleted: [{ path: 'older/f.txt', base_revision: row.revision, base_sha256: row.sha256 }] });
+    expect((gone.actions as any[]).filter(mine).map((x) => x.action)).toEqual(['record']);
+    await a.sync();
+    expect(linkOf(a.file('older/f.txt'))).toBe('elsewhere.txt');
+  }, 240_000);
+
+  it('a client from before links never receives one, and its file written over a link becomes a conflict copy on every device', async () => {
+    const a = await fx.device('old-A');
+    a.write('old/notes.txt', 'notes');
+    fs.symlinkSync('notes.txt', a.file('old/latest'));
+    await a.sync();
+    const { key, ask } = await oldClient('old-B');
     const feed = await ask('/api/v1/changes?since=0');
     // (the server is shared by this file's tests: only this test's paths, under old/)
     const mine = (p: string) => p.startsWith('old/');

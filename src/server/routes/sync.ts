@@ -3,7 +3,7 @@
 import { eventStreams } from './event-stream.js';
 import type { FastifyInstance } from 'fastify';
 import { planStatus } from '../../core/plan.js';
-import { historyLookups } from '../../core/plan-inputs.js';
+import { historyLookups, visibleRows } from '../../core/plan-inputs.js';
 import { normalizePath } from '../../core/paths.js';
 import type { EntryKind, RemoteFile, StatusRequest } from '../../core/protocol.js';
 import { judgeSymlinkTarget } from '../../core/symlink-target.js';
@@ -134,19 +134,6 @@ function checkedLink(path: string, op: CommitOp): { target: string; sha256: stri
   return { target: op.target, sha256 };
 }
 
-/** The rows a device may see: without `symlink` in X-Synmac-Kinds, none of kind symlink. */
-function visibleRemotes(remotes: ReadonlyMap<string, RemoteFile>, symlinks: boolean): ReadonlyMap<string, RemoteFile> {
-  if (symlinks) return remotes;
-  let any = false;
-  for (const r of remotes.values()) if (r.kind === 'symlink') { any = true; break; }
-  if (!any) return remotes;
-  // Such a path reads, to that device, as held by a newer revision it cannot see: nothing
-  // is sent for it, and an upload there meets the link's revision and becomes a conflict copy.
-  const out = new Map<string, RemoteFile>();
-  for (const [p, r] of remotes) if (r.kind !== 'symlink') out.set(p, r);
-  return out;
-}
-
 /** The stored text of an op's attributes; undefined: the op carries none (keep what is there). */
 function opXattrs(op: CommitOp): string | null | undefined {
   if (op.xattrs === undefined) return undefined;
@@ -183,7 +170,7 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
       // The cursor is read before the rows: a commit in between is then both in the rows
       // and after the cursor, which costs a redundant look later, never a missed change.
       const cursor = await ctx.store.cursor();
-      const remotes = visibleRemotes(await ctx.store.all(), announcesSymlinks(req));
+      const { remotes, hidden } = visibleRows(await ctx.store.all(), announcesSymlinks(req));
       // The planner says which history reads it needs (old bases' hashes, old versions
       // a device holds without a base); the store answers; the planner decides.
       const need = historyLookups({ files, deleted }, remotes);
@@ -191,7 +178,7 @@ export async function syncRoutes(app: FastifyInstance, ctx: ServerContext): Prom
         shaOfRevision: need.revisions.length > 0 ? await ctx.store.shaOfRevisions(need.revisions) : new Map<number, string | null>(),
         revisionWithContent: need.contents.length > 0 ? await ctx.store.revisionsWithContent(need.contents) : new Map<string, number>(),
       };
-      return planStatus({ files, deleted }, remotes, cursor, history);
+      return planStatus({ files, deleted }, remotes, cursor, history, hidden);
     },
   );
 
