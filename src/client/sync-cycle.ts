@@ -113,10 +113,10 @@ export async function runSyncCycle(device: Device, options: CycleOptions = {}): 
   // Text files both sides edited: merged three ways where the edits do not overlap (its
   // own commit), so only the rest goes on as conflict copies.
   actions = await mergeTextConflicts(ctx, mergeSettingsOf(config), actions);
-  const { committed, conflictDownloads } = await uploadPhase(ctx, actions, plan.moves);
+  const { committed, conflictDownloads, metaUploads } = await uploadPhase(ctx, actions, plan.moves);
   // Other devices' moves as renames; what cannot be renamed is downloaded and deleted as usual.
   actions = [...actions, ...(await renamePhase(ctx, plan.renames))];
-  await metaPhase(ctx, actions);
+  await metaPhase(ctx, [...actions, ...metaUploads]);
   deleteLocalPhase(ctx, actions);
   await downloadPhase(ctx, actions, conflictDownloads);
   // Downloads that kept this device's metadata on the server's new bytes: send it now.

@@ -160,7 +160,7 @@ export interface MoveResult {
    * directory first). The content is the server's: another device may have edited a file
    * below a moved directory since the mover's base.
    */
-  moved?: Array<{ from: string; path: string; revision: number; kind: EntryKind; sha256: string | null }>;
+  moved?: Array<{ from: string; path: string; revision: number; kind: EntryKind; sha256: string | null; meta_hash?: string | null }>;
   fallback?: 'source_changed' | 'target_taken' | 'link_leaves';
   conflict_of?: { path: string; revision: number };
 }

@@ -268,6 +268,25 @@ describe('model-based test regressions', () => {
       for (const d of ['A', 'B', 'C'] as const) expect(Object.keys(diskXattrs(path.join(w.folder(d), 'a.txt')))).toEqual([TAG]);
     }));
 
+  // Found by the soak (seed 2044827932): B tagged a synced file and renamed it before its
+  // next cycle. The move went up without the tag and B recorded its own tag as agreed: the
+  // server stayed untagged and B believed itself in sync. The same for a file inside a
+  // moved folder. The move's answer now says what metadata moved; the tag goes up after.
+  for (const how of ['renamed', 'in a moved folder'] as const) {
+    it(`a tag set just before the file is ${how} reaches the server and the other devices`, () =>
+      scenario(async (w) => {
+        ops.write(w, 'B', 'd/e/f.txt');
+        await ops.syncAll(w);
+        ops.setXattr(w, 'B', 'd/e/f.txt', TAG);
+        if (how === 'renamed') ops.rename(w, 'B', 'd/e/f.txt', 'a.txt');
+        else ops.moveDir(w, 'B', 'd', 'g');
+        await quiesceAndCheck(w);
+        const at = how === 'renamed' ? 'a.txt' : 'g/e/f.txt';
+        expect([...(await w.serverLive()).keys()]).toContain(at);
+        for (const d of ['A', 'B', 'C'] as const) expect(Object.keys(diskXattrs(path.join(w.folder(d), at)))).toEqual([TAG]);
+      }));
+  }
+
   // Found by seed -1382089831 (real processes): A deleted d/café.md while C, not yet told,
   // tagged it. The planner answered C's unchanged bytes with the delete and the tag was
   // lost. A metadata edit is an edit: it beats the delete, the file comes back tagged.

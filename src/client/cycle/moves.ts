@@ -11,6 +11,7 @@ import type { RowView } from '../index-db.js';
 import { applyCommitResult } from './commit-result.js';
 import type { CycleContext } from './context.js';
 import { putRow } from './rows.js';
+import { decideMeta } from '../../core/file-meta.js';
 
 /** The plan's deletions and new paths that are moves, and the actions left without them. */
 export function findMoves(actions: SyncAction[], entries: LocalEntries, rows: RowView): { actions: SyncAction[]; moves: DetectedMove[] } {
@@ -46,7 +47,7 @@ export function findMoves(actions: SyncAction[], entries: LocalEntries, rows: Ro
 }
 
 /** Sends the moves (one op each: a directory carries its subtree) and applies the answers. */
-export async function sendMoves(ctx: CycleContext, moves: readonly DetectedMove[], conflictDownloads: SyncAction[]): Promise<void> {
+export async function sendMoves(ctx: CycleContext, moves: readonly DetectedMove[], conflictDownloads: SyncAction[], metaUploads: SyncAction[]): Promise<void> {
   const { api, index, entries, hook, aborted } = ctx;
   for (let i = 0; i < moves.length; i += 1000) {
     if (aborted()) return;
@@ -66,11 +67,11 @@ export async function sendMoves(ctx: CycleContext, moves: readonly DetectedMove[
     });
     const { results } = await api.commit(ops);
     await hook('before-index-commit');
-    index.tx(() => chunk.forEach((m, j) => applyMoveResult(ctx, m, results[j], conflictDownloads)));
+    index.tx(() => chunk.forEach((m, j) => applyMoveResult(ctx, m, results[j], conflictDownloads, metaUploads)));
   }
 }
 
-function applyMoveResult(ctx: CycleContext, m: DetectedMove, r: CommitResult, conflictDownloads: SyncAction[]): void {
+function applyMoveResult(ctx: CycleContext, m: DetectedMove, r: CommitResult, conflictDownloads: SyncAction[], metaUploads: SyncAction[]): void {
   const { index, rows, entries, result } = ctx;
   if ('error' in r) {
     result.problems.push(`${m.to}: the move from ${m.from} was refused (${r.error.message}); retried next cycle`);
@@ -87,8 +88,14 @@ function applyMoveResult(ctx: CycleContext, m: DetectedMove, r: CommitResult, co
       // since). Then the old base stays the base at the new name, so the next cycle sees
       // the server moved on and downloads, instead of taking our older bytes as agreed.
       const agreed = item.kind === e.kind && (item.kind === 'dir' || item.sha256 === e.sha256);
-      if (agreed) putRow(index, item.path, e, { revision: item.revision, sha256: item.sha256, kind: item.kind });
-      else if (oldRow?.base_revision != null) putRow(index, item.path, e, { revision: oldRow.base_revision, sha256: oldRow.base_sha256, kind: (oldRow.base_kind ?? oldRow.kind) as EntryKind });
+      // The metadata agreed is what moved (the old base's, from a server that does not say);
+      // a tag added here before the move goes up in this cycle's metadata pass.
+      const movedMeta = item.meta_hash !== undefined ? item.meta_hash : (oldRow?.base_meta_hash ?? null);
+      const meta = e.metaHash !== undefined ? { local: e.metaHash, base: movedMeta } : undefined;
+      if (agreed) {
+        putRow(index, item.path, e, { revision: item.revision, sha256: item.sha256, kind: item.kind }, meta);
+        if (meta && decideMeta(meta.local, oldRow?.base_meta_hash ?? null, movedMeta) === 'push') metaUploads.push({ action: 'meta_upload', path: item.path, base_revision: item.revision });
+      } else if (oldRow?.base_revision != null) putRow(index, item.path, e, { revision: oldRow.base_revision, sha256: oldRow.base_sha256, kind: (oldRow.base_kind ?? oldRow.kind) as EntryKind }, meta && { local: meta.local, base: oldRow.base_meta_hash ?? null });
     }
     // Paths below a moved directory that the server no longer had (deleted elsewhere):
     // gone here too, so their rows go; what is at the new name is offered again as new.

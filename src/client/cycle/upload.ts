@@ -24,6 +24,8 @@ export interface UploadOutcome {
   committed: number;
   /** the server's side of conflicts this device lost: downloaded in the download phase */
   conflictDownloads: SyncAction[];
+  /** metadata changed here on items this cycle moved: pushed in the metadata phase */
+  metaUploads: SyncAction[];
 }
 
 export async function uploadPhase(ctx: CycleContext, actions: SyncAction[], moves: readonly DetectedMove[] = []): Promise<UploadOutcome> {
@@ -62,7 +64,8 @@ export async function uploadPhase(ctx: CycleContext, actions: SyncAction[], move
   const conflictDownloads: SyncAction[] = [];
   // Moves first, in their own commits: the server already holds their content, and what
   // else this cycle writes below a moved directory lands in it at its new name.
-  await sendMoves(ctx, moves, conflictDownloads);
+  const metaUploads: SyncAction[] = [];
+  await sendMoves(ctx, moves, conflictDownloads, metaUploads);
   const totalBytes = [...blobs.values()].reduce((s, e) => s + e.size, 0);
   const totalBlobs = blobs.size;
   let doneBytes = 0;
@@ -181,7 +184,7 @@ export async function uploadPhase(ctx: CycleContext, actions: SyncAction[], move
   const chunks: PlannedOp[][] = [];
   for (let i = 0; i < ops.length; i += 1000) chunks.push(ops.slice(i, i + 1000));
   await pool(chunks, Math.min(2, concurrency), uploadChunk);
-  return { committed: ops.length + moves.length, conflictDownloads };
+  return { committed: ops.length + moves.length, conflictDownloads, metaUploads };
 }
 
 /** The row a write's commit records when the server keeps it at its path, its revision not known yet. */

@@ -441,7 +441,9 @@ export class CommitTx {
       revision: Number(top.revision),
       sha256: top.sha256,
       result: 'moved',
-      moved: arrived.map((r) => ({ from: r.moved_from!, path: r.path, revision: Number(r.revision), kind: r.kind, sha256: r.sha256 })),
+      // Each with the metadata it carried along, so the mover records what was moved, not
+      // what its disk holds now (a tag added here before the move still has to go up).
+      moved: arrived.map((r) => ({ from: r.moved_from!, path: r.path, revision: Number(r.revision), kind: r.kind, sha256: r.sha256, meta_hash: r.meta_hash })),
     };
   }
 
