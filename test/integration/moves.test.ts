@@ -61,7 +61,7 @@ describe.each(ENGINES)('moves (%s)', (engine) => {
     const r2 = await file('r1/p1.md', 'p1 second', r1);
     const [m] = await commit(a, [move('r1/p1.md', 'r1/renamed.md', r2, 'p1 second')]);
     expect(m).toMatchObject({ result: 'moved', path: 'r1/renamed.md', from: 'r1/p1.md', sha256: sha('p1 second') });
-    expect(m.moved).toEqual([{ from: 'r1/p1.md', path: 'r1/renamed.md', revision: m.revision, kind: 'file', sha256: m.sha256 }]);
+    expect(m.moved).toEqual([{ from: 'r1/p1.md', path: 'r1/renamed.md', revision: m.revision, kind: 'file', sha256: m.sha256, meta_hash: null }]);
     expect(m.revision).toBeGreaterThan(r2);
 
     const all = await rows();
