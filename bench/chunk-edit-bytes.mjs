@@ -1,8 +1,8 @@
 // How many bytes a 1 MiB overwrite at a random place in a 256 MiB file re-sends, for chunk
 // sizes and normalization levels given in P (a pure simulation with the project's chunker:
-// the chunks of the edited content that the original lacks). The first line is the tier a
-// 256 MiB file gets today (128/256/1024 KiB, level 2).
-// Run: npm run build && P='[[128,256,1024,2],[64,128,512,1]]' T=40 node bench/chunk-edit-bytes.mjs
+// the chunks of the edited content that the original lacks). By default: the tier a 256 MiB
+// file gets today (32/64/256 KiB, level 2), and the one it got before 2026-12-03 (128/256/1024).
+// Run: npm run build && P='[[32,64,256,2],[128,256,1024,2],[64,128,512,1]]' T=40 node bench/chunk-edit-bytes.mjs
 import crypto from 'node:crypto';
 import { cutPoints, topMask } from '../dist/core/chunker.js';
 const MiB = 1 << 20, KiB = 1024;
@@ -13,7 +13,7 @@ function spans(d, p) { const cuts = cutPoints(d, p); const out = []; let s = 0; 
 const h = (b) => crypto.createHash('sha1').update(b).digest('hex');
 const positions = Array.from({ length: T }, () => Math.floor(Math.random() * (SIZE - 2 * MiB)));
 const edits = positions.map(() => crypto.randomBytes(MiB));
-for (const [mn, avg, mx, lvl] of JSON.parse(process.env.P ?? "[[128,256,1024,2]]")) {
+for (const [mn, avg, mx, lvl] of JSON.parse(process.env.P ?? "[[32,64,256,2],[128,256,1024,2]]")) {
   const bits = Math.log2(avg);
   const p = { min: mn * KiB, avg: avg * KiB, max: mx * KiB, maskS: topMask(Math.min(30, bits + 10 + lvl)), maskL: topMask(Math.max(1, bits + 10 - lvl)) };
   const t0 = performance.now();

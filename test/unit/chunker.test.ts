@@ -155,22 +155,24 @@ describe('chunkParamsFor', () => {
     }
   });
 
-  it('large files get about a thousand chunks, within the 256 KiB .. 4 MiB average range', () => {
-    expect(desiredAvg(2 * MiB)).toBe(256 * KiB);
-    expect(desiredAvg(256 * MiB)).toBe(256 * KiB);
-    expect(desiredAvg(1024 * MiB)).toBe(1 * MiB);
-    expect(desiredAvg(4096 * MiB)).toBe(4 * MiB);
+  it('large files get a few thousand chunks, within the 64 KiB .. 4 MiB average range', () => {
+    expect(desiredAvg(2 * MiB)).toBe(64 * KiB);
+    expect(desiredAvg(256 * MiB)).toBe(64 * KiB);
+    expect(desiredAvg(1024 * MiB)).toBe(256 * KiB);
+    expect(desiredAvg(16384 * MiB)).toBe(4 * MiB);
     expect(desiredAvg(100 * 1024 * MiB)).toBe(4 * MiB);
     const p = chunkParamsFor(1024 * MiB);
-    expect([p.min, p.avg, p.max]).toEqual([512 * KiB, 1 * MiB, 4 * MiB]);
+    expect([p.min, p.avg, p.max]).toEqual([128 * KiB, 256 * KiB, 1 * MiB]);
   });
 
-  it('keeps the previous manifest’s tier within one step (no full re-chunk for a file that grew a little)', () => {
-    const prev = tierParams(256 * KiB);
-    expect(chunkParamsFor(512 * MiB + 1, prev).avg).toBe(256 * KiB); // wants 512 KiB: one step, kept
-    expect(chunkParamsFor(1024 * MiB, prev).avg).toBe(1 * MiB); // two steps: re-tier
-    expect(chunkParamsFor(300 * MiB, tierParams(512 * KiB)).avg).toBe(512 * KiB); // shrank one step, kept
-    expect(chunkParamsFor(300 * MiB, { min: 1, avg: 256 * KiB, max: 9 }).avg).toBe(256 * KiB); // foreign sizes: ignored
+  it('keeps the previous manifest’s tier one step up and three down (no full re-chunk for a file that grew a little, nor for one cut at 1,024 chunks a file)', () => {
+    const prev = tierParams(64 * KiB);
+    expect(chunkParamsFor(512 * MiB + 1, prev).avg).toBe(64 * KiB); // wants 128 KiB: one step, kept
+    expect(chunkParamsFor(1024 * MiB, prev).avg).toBe(256 * KiB); // two steps up: re-tier
+    expect(chunkParamsFor(256 * MiB, tierParams(256 * KiB)).avg).toBe(256 * KiB); // a 256 MiB file cut at 1,024 chunks keeps them
+    expect(chunkParamsFor(256 * MiB, tierParams(512 * KiB)).avg).toBe(512 * KiB); // three steps down, kept
+    expect(chunkParamsFor(256 * MiB, tierParams(1 * MiB)).avg).toBe(64 * KiB); // four: re-tier
+    expect(chunkParamsFor(300 * MiB, { min: 1, avg: 256 * KiB, max: 9 }).avg).toBe(64 * KiB); // foreign sizes: ignored
     expect(chunkParamsFor(10, prev)).toBe(SINGLE_CHUNK); // small files are one chunk whatever came before
   });
 });
