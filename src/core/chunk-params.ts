@@ -58,9 +58,9 @@ export function isTier(p: Pick<ChunkParams, 'min' | 'avg' | 'max'>): boolean {
  * previous manifest, if any: that tier is kept while the wanted one is within one step
  * (a factor of 2) above it, so a file that grows across a tier boundary does not get
  * all-new chunks (and a full re-upload) for one appended byte. Syncthing keeps block sizes
- * the same way. Below it the tier is kept for two steps more: a file cut when a tier
- * held a quarter of today's chunk count (1,024 a file, before 4,096) keeps its cuts, so
- * its next edit still moves only what changed.
+ * the same way. It is also kept while the wanted one is up to three steps below it: a
+ * file cut when a tier held a quarter of today's chunk count (1,024 a file, before 4,096)
+ * keeps its cuts, so its next edit still moves only what changed.
  */
 export function chunkParamsFor(size: number, previous?: Pick<ChunkParams, 'min' | 'avg' | 'max'>): ChunkParams {
   const want = desiredAvg(size);
