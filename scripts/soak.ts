@@ -1,4 +1,4 @@
-// npm run soak -- --runs 10000 [--profile in-process|process] [--max-commands 24] [--out soak-failures.json]
+// npm run soak -- --runs 10000 [--profile in-process|process|postgres] [--mac A|B|C] [--max-commands 24] [--out soak-failures.json]
 // Runs the model-based sync test (test/model/sync-model.ts) for many more scenarios than
 // `npm test` does, and appends every failure (seed, path, message) to a JSON file so it can
 // be replayed and turned into a regression test.
@@ -13,6 +13,8 @@ const arg = (name: string, dflt: string) => {
 const runs = Number(arg('runs', '1000'));
 const profile = arg('profile', 'in-process') as Profile;
 const maxCommands = Number(arg('max-commands', '24'));
+// --mac C: that device's folder is the case-insensitive, NFD-normalizing one (as in `npm test`).
+const mac = arg('mac', '');
 const out = arg('out', 'soak-failures.json');
 const batch = 100;
 
@@ -22,7 +24,7 @@ const started = Date.now();
 while (done < runs) {
   const n = Math.min(batch, runs - done);
   const seed = Date.now() ^ (Math.random() * 0x7fffffff);
-  const res = await fc.check(scenarioProperty(profile, maxCommands), { numRuns: n, seed });
+  const res = await fc.check(scenarioProperty(profile, maxCommands, mac ? { mac: mac as 'A' | 'B' | 'C' } : {}), { numRuns: n, seed });
   done += res.numRuns;
   if (res.failed) {
     failures++;
