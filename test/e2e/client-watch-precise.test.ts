@@ -85,6 +85,9 @@ beforeAll(async () => {
   wb = startWatch(b, ['--json', '--rescan-interval', '0']);
   await waitFor(() => wa.output().includes('watching') && wb.output().includes('watching'), 20_000, 'both watchers');
   await converged('the initial sync');
+  // B's files land before its cycle prints its line: wait until its lines name all 21, so
+  // the first (full) cycles are not counted among the ones the test says were path scans.
+  await waitFor(() => new Set(cycles(wb).flatMap((c) => c.downloaded.paths)).size === 21, 20_000, "B's first cycles reported");
 }, 120_000);
 afterAll(async () => {
   await wa?.stop('SIGKILL');
