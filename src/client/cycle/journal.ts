@@ -17,12 +17,14 @@ export async function adoptJournal(index: IndexDb, api: Api): Promise<number> {
   const feed = await fetchChanges(api, since);
   let adopted = 0;
   index.tx(() => {
-    for (const { row } of feed ? journal : []) {
-      const sent = { path: row.path, kind: row.kind, sha256: row.base_sha256, ...(row.base_meta_hash !== undefined ? { metaHash: row.base_meta_hash } : {}) };
-      const revision = adoptedRevision(sent, feed!.changes.get(row.path));
-      if (revision === null) continue;
-      index.put({ ...row, base_revision: revision });
-      adopted++;
+    if (feed) {
+      for (const { row } of journal) {
+        const sent = { path: row.path, kind: row.kind, sha256: row.base_sha256, ...(row.base_meta_hash !== undefined ? { metaHash: row.base_meta_hash } : {}) };
+        const revision = adoptedRevision(sent, feed.changes.get(row.path));
+        if (revision === null) continue;
+        index.put({ ...row, base_revision: revision });
+        adopted++;
+      }
     }
     index.unjournal();
   });

@@ -44,8 +44,24 @@ export function statCols(e: LocalEntry) {
  * hold it; or unread when the entry's metadata is not known).
  */
 export function putRow(index: IndexDb, p: string, e: LocalEntry, base: BaseCols, meta?: { local: string | null; base: string | null }): void {
-  const m = meta ?? (e.metaHash !== undefined ? { local: e.metaHash, base: e.metaHash } : undefined);
-  index.put({ path: p, kind: e.kind, ...statCols(e), sha256: e.sha256, base_revision: base.revision, base_sha256: base.sha256, base_kind: base.kind, meta_hash: m?.local, base_meta_hash: m?.base ?? null });
+  index.put(agreedRow(p, e, base, meta ?? (e.metaHash !== undefined ? { local: e.metaHash, base: e.metaHash } : undefined)));
+}
+
+/**
+ * The row for `p` holding the scanned entry `e` agreed on `base` (a revision of null: not
+ * known yet, as in the commit journal); `meta` absent: the row's metadata is left unread.
+ */
+export function agreedRow(p: string, e: LocalEntry, base: Omit<BaseCols, 'revision'> & { revision: number | null }, meta?: { local: string | null; base: string | null }): IndexRow {
+  return {
+    path: p,
+    kind: e.kind,
+    ...statCols(e),
+    sha256: e.sha256,
+    base_revision: base.revision,
+    base_sha256: base.sha256,
+    base_kind: base.kind,
+    ...(meta ? { meta_hash: meta.local, base_meta_hash: meta.base } : {}),
+  };
 }
 
 /** The row for a path from a fresh lstat (after a rename or a download). */

@@ -17,7 +17,7 @@ import { sendMoves } from './moves.js';
 import type { DetectedMove } from '../../core/move-detect.js';
 import { entryMetaHash, xattrsToSend } from './meta.js';
 import type { IndexRow } from '../index-db.js';
-import { statCols } from './rows.js';
+import { agreedRow } from './rows.js';
 
 export interface UploadOutcome {
   /** how many ops this cycle committed (or tried to) */
@@ -191,14 +191,5 @@ export async function uploadPhase(ctx: CycleContext, actions: SyncAction[], move
 function journalRow(c: PlannedOp): IndexRow {
   const e = c.entry!;
   const meta = c.sent === undefined ? undefined : entryMetaHash(e.kind, e.mode, c.sent);
-  return {
-    path: c.op.path,
-    kind: e.kind,
-    ...statCols(e),
-    sha256: e.sha256,
-    base_revision: null,
-    base_sha256: e.kind === 'dir' ? null : e.sha256,
-    base_kind: e.kind,
-    ...(meta !== undefined ? { meta_hash: meta, base_meta_hash: meta } : {}),
-  };
+  return agreedRow(c.op.path, e, { revision: null, sha256: e.kind === 'dir' ? null : e.sha256, kind: e.kind }, meta === undefined ? undefined : { local: meta, base: meta });
 }
