@@ -29,10 +29,10 @@ import { rememberMerge } from '../conflicts.js';
 import { ServerError } from '../http.js';
 import type { IndexRow } from '../index-db.js';
 import type { LocalEntry } from '../scanner.js';
-import { localMode, tmpName, writeWithMeta } from '../transfer.js';
+import { tmpName, writeWithMeta } from '../transfer.js';
 import type { CycleContext } from './context.js';
 import { stillSame } from './disk-checks.js';
-import { takeServerMeta, xattrsToSend } from './meta.js';
+import { takeServerMeta, writeServerMeta, xattrsToSend } from './meta.js';
 import { metaChanged } from './rows.js';
 import type { Xattrs } from '../../core/file-meta.js';
 
@@ -305,14 +305,7 @@ function rowOf(p: string, disk: string, st: StatLike, sha: string, revision: num
 /** Puts the server's metadata for a write onto the file about to replace it; returns its hash (undefined: not carried, or not written). */
 function serverMetaOnto(step: MergeStep, tmp: string, w: WriteResult): string | null | undefined {
   if (!step.xattrs || w.meta_hash === undefined) return undefined;
-  try {
-    step.xattrs.write(step.disk.realPath(tmp), w.xattrs ?? {});
-    if (w.mode !== undefined) step.disk.chmod(tmp, localMode(w.mode));
-    return w.meta_hash;
-  } catch (err) {
-    step.result.problems.push(`${w.path}: the merge's metadata could not be written (${(err as Error).message}); the content syncs, the metadata does not`);
-    return undefined;
-  }
+  return writeServerMeta(step, tmp, 'file', w, w.path) ? w.meta_hash : undefined;
 }
 
 /** A row whose metadata on disk and agreed is `meta` (undefined: left unread, read next scan). */

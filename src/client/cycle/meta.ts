@@ -73,14 +73,22 @@ export function takeServerMeta(ctx: CycleContext, e: LocalEntry, sent: Xattrs | 
   if (sent === undefined || w.meta_hash === undefined || !ctx.xattrs) return undefined;
   const mine = entryMetaHash(e.kind, e.mode, sent);
   if (mine === w.meta_hash) return mine;
-  const full = path.join(ctx.folder, e.diskPath);
+  return writeServerMeta(ctx, path.join(ctx.folder, e.diskPath), e.kind, w, e.path) ? w.meta_hash : mine;
+}
+
+/**
+ * Writes the attributes and mode the server answered a write with onto `file` (the file
+ * itself, or the temp file about to replace it). False, with the problem reported, when
+ * they could not be written.
+ */
+export function writeServerMeta(ctx: CycleContext, file: string, kind: LocalEntry['kind'], w: WriteResult, p: string): boolean {
   try {
-    ctx.xattrs.write(ctx.disk.realPath(full), w.xattrs ?? {});
-    if (w.mode !== undefined && e.kind === 'file') ctx.disk.chmod(full, localMode(w.mode));
-    return w.meta_hash;
+    ctx.xattrs!.write(ctx.disk.realPath(file), w.xattrs ?? {});
+    if (w.mode !== undefined && kind === 'file') ctx.disk.chmod(file, localMode(w.mode));
+    return true;
   } catch (err) {
-    ctx.result.problems.push(`${e.path}: could not apply the metadata kept on the server (${(err as Error).message})`);
-    return mine;
+    ctx.result.problems.push(`${p}: could not apply the metadata kept on the server (${(err as Error).message})`);
+    return false;
   }
 }
 
