@@ -148,6 +148,10 @@ export class Activity {
   }
 
   async list(opts: { device?: string; prefix?: string; limit: number; before?: number }): Promise<ActivityEvent[]> {
+    // Events are recorded after the answer of what caused them: every reader (the feed, the
+    // overview's recent changes) waits for those in flight, so a read right after an action
+    // shows it.
+    await this.settled();
     let q = this.db.selectFrom('activity').selectAll().orderBy('id', 'desc').limit(opts.limit);
     if (opts.device) q = q.where('device_name', '=', opts.device);
     if (opts.before !== undefined) q = q.where('id', '<', opts.before);

@@ -277,9 +277,6 @@ export async function consoleApiRoutes(app: FastifyInstance, ctx: ServerContext,
       const q = req.query as { device?: string; prefix?: string; limit?: string; before?: string };
       const limit = q.limit === undefined ? 100 : Number(q.limit);
       if (limit < 1 || limit > 1000) throw new ApiError(400, 'invalid_request', 'limit must be between 1 and 1000');
-      // Events are recorded after the answer of what caused them: wait for those in flight,
-      // so the feed read right after an action (the console's own, say) shows it.
-      await ctx.activity.settled();
       return {
         events: await ctx.activity.list({ device: q.device, prefix: folderPath(q.prefix, true) || undefined, limit, before: q.before === undefined ? undefined : Number(q.before) }),
       };
