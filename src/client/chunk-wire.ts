@@ -13,6 +13,9 @@ import { ServerError } from './http.js';
 
 const deflateRaw = promisify(zlib.deflateRaw);
 const inflateRaw = promisify(zlib.inflateRaw);
+const gunzip = promisify(zlib.gunzip);
+/** The most JSON a manifest can be (MANIFEST_MAX_CHUNKS entries of ~80 bytes): a gzipped answer inflates to no more. */
+const MANIFEST_JSON_MAX = 16 << 20;
 
 export interface ServerCapabilities {
   /** PUT/GET /manifests: files can be sent and fetched as chunks */
@@ -107,16 +110,28 @@ export function servedManifest(json: unknown, sha256: string, size: number): Wir
 export async function getManifest(api: Api, sha256: string, size: number): Promise<WireManifest | null> {
   let res;
   try {
-    res = await api.raw(`/api/v1/manifests/${sha256}`, { method: 'GET' });
+    // Gzipped by a server that can (about half the bytes); an older one ignores the header.
+    res = await api.raw(`/api/v1/manifests/${sha256}`, { method: 'GET', headers: { 'accept-encoding': 'gzip' } });
   } catch (err) {
     if (err instanceof ServerError && err.status === 404) return null;
     throw err;
   }
   const chunks: Buffer[] = [];
   for await (const c of api.downBody(res.body)) chunks.push(c as Buffer);
+  let body = Buffer.concat(chunks);
+  const encoding = res.headers['content-encoding'];
+  if (encoding === 'gzip') {
+    try {
+      body = await gunzip(body, { maxOutputLength: MANIFEST_JSON_MAX });
+    } catch {
+      throw new Error('the server sent a gzipped manifest that does not inflate (or inflates beyond any manifest)');
+    }
+  } else if (encoding !== undefined && encoding !== 'identity') {
+    throw new Error(`the server sent a manifest in an encoding this client did not ask for (${String(encoding)})`);
+  }
   let json: unknown;
   try {
-    json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    json = JSON.parse(body.toString('utf8'));
   } catch {
     throw new Error('the server sent a manifest that is not JSON');
   }

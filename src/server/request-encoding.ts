@@ -1,7 +1,8 @@
 // Request bodies sent compressed (Content-Encoding), inflated on the way in with the output
 // capped: a decompression bomb stops at the cap and nothing is stored. One helper for every
 // route that takes encoded bodies: a chunk PUT (deflate-raw) and a manifest PUT (gzip or
-// deflate-raw, ~100 KB of JSON for a 1 GiB file that shrinks to about half).
+// deflate-raw, ~300 KB of JSON for a 4,096-chunk file that shrinks to about half). And the
+// other way, `acceptsGzip`: whether an answer may go gzipped (the manifest GET).
 import { Transform, type Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { ApiError } from './errors.js';
@@ -38,4 +39,23 @@ export function inflateCapped(raw: Readable, encoding: string, maxBytes: number,
   });
   raw.pipe(inflater).pipe(cap);
   return cap;
+}
+
+/**
+ * Whether an Accept-Encoding header admits gzip: listed (or `*`) with a q-value above 0, and
+ * not refused by name. Absent or empty: no (an old client reads the body as it is).
+ */
+export function acceptsGzip(header: string | string[] | undefined): boolean {
+  if (header === undefined) return false;
+  let gzip: number | null = null;
+  let any: number | null = null;
+  for (const item of (Array.isArray(header) ? header.join(',') : header).split(',')) {
+    const [name, ...params] = item.trim().toLowerCase().split(';');
+    const qParam = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    const q = qParam === undefined ? 1 : Number(qParam.slice(2));
+    if (!Number.isFinite(q)) continue;
+    if (name.trim() === GZIP) gzip = q;
+    else if (name.trim() === '*') any = q;
+  }
+  return (gzip ?? any ?? 0) > 0;
 }

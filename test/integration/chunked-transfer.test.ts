@@ -337,7 +337,7 @@ for (const engine of ENGINES) {
       expect(down.manifest.chunks).toHaveLength(2);
     });
 
-    it('sends the manifest deflated when the server takes that: about half the JSON on the wire', async () => {
+    it('sends the manifest deflated and gets it gzipped when the server can: about half the JSON on the wire each way', async () => {
       const proxy = await startThrottleProxy({ port: Number(new URL(srv.url).port) });
       const via = new Api(proxy.url, key);
       try {
@@ -349,6 +349,10 @@ for (const engine of ENGINES) {
         proxy.reset();
         await putManifest(via, manifest); // already stored: 200, the body still crosses
         expect(proxy.bytes().up).toBeLessThan(json * 0.75);
+        // And back: the client asks for gzip and reads the same manifest from half the bytes.
+        proxy.reset();
+        expect(await getManifest(via, f.sha256, f.size)).toEqual(manifest);
+        expect(proxy.bytes().down).toBeLessThan(json * 0.75);
       } finally {
         await via.close();
         await proxy.close();

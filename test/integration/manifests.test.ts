@@ -2,7 +2,7 @@
 // order (chunks as blobs, then PUT /manifests, then /commit), every refusal of a bad
 // manifest (nothing stored), downloads of a chunked file whole and by Range through every
 // read path, and the collector's rules for manifests and their chunks.
-import { deflateRawSync, gzipSync } from 'node:zlib';
+import { deflateRawSync, gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunkBuffer, type ChunkedContent } from '../../src/core/chunker.js';
 import { tierParams } from '../../src/core/chunk-params.js';
@@ -138,6 +138,33 @@ describe.each(ENGINES)('manifests (%s)', (engine) => {
     await gc();
     expect(sha((await api.get('big.bin')).raw)).toBe(m.sha256);
     await assertStorageConsistent(srv.dataDir, srv.databaseUrl);
+  });
+
+  it('answers a manifest gzipped when the client accepts gzip, and as plain JSON otherwise', async () => {
+    const data = prngBytes(21, 4 * 1024 * 1024 + 21);
+    const c = chunkBuffer(data, params);
+    const m = manifestOf(c);
+    expect((await batch(chunkBytes(data, c))).status).toBe(200);
+    expect((await putManifest(m.sha256, m)).status).toBe(201);
+    const json = canonicalManifestJson(m);
+    expect(json.length).toBeGreaterThan(1024);
+    const get = (acceptEncoding?: string) =>
+      call(`${srv.url}/api/v1/manifests/${m.sha256}`, { key: api.key, headers: acceptEncoding === undefined ? {} : { 'accept-encoding': acceptEncoding } });
+    for (const accept of ['gzip', 'br, gzip;q=0.5', 'identity, *']) {
+      const r = await get(accept);
+      expect(r.status, accept).toBe(200);
+      expect(r.headers['content-encoding'], accept).toBe('gzip');
+      expect(r.headers.vary).toBe('accept-encoding');
+      expect(gunzipSync(r.raw).toString('utf8')).toBe(json);
+      // Hex hashes: about half the bytes.
+      expect(r.raw.length).toBeLessThan(json.length * 0.7);
+    }
+    for (const accept of [undefined, '', 'identity', 'br', 'gzip;q=0', '*, gzip;q=0']) {
+      const r = await get(accept);
+      expect(r.status, String(accept)).toBe(200);
+      expect(r.headers['content-encoding'], String(accept)).toBeUndefined();
+      expect(r.raw.toString('utf8'), String(accept)).toBe(json);
+    }
   });
 
   it('takes a manifest body sent with gzip or deflate-raw, inflated with a cap; refuses bombs, broken streams, other encodings', async () => {

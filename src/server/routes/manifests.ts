@@ -1,16 +1,22 @@
 // PUT / GET /api/v1/manifests/{sha256}: a large file as the ordered list of its chunks.
 // The checks live in core/manifest.ts, the verification and rows in manifests.ts.
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { canonicalManifestJson, checkManifest } from '../../core/manifest.js';
 import type { ServerContext } from '../context.js';
 import { ApiError } from '../errors.js';
-import { DEFLATE_RAW_ENCODING, GZIP, inflateCapped } from '../request-encoding.js';
+import { DEFLATE_RAW_ENCODING, GZIP, acceptsGzip, inflateCapped } from '../request-encoding.js';
 import { sha256Schema } from './schemas.js';
 
 /** ~75 bytes per chunk entry: room for MANIFEST_MAX_CHUNKS. */
 export const MANIFEST_BODY_LIMIT = 8 * 1024 * 1024;
 /** Content-Encodings a manifest body may come in (announced in /health). */
 export const MANIFEST_ENCODINGS: readonly string[] = [GZIP, DEFLATE_RAW_ENCODING];
+
+const gzip = promisify(zlib.gzip);
+/** A manifest smaller than this goes as it is: gzip's framing would eat most of the saving. */
+const GZIP_FROM = 1024;
 
 const shaParams = { type: 'object', required: ['sha256'], properties: { sha256: sha256Schema } } as const;
 
@@ -74,6 +80,9 @@ export async function manifestRoutes(app: FastifyInstance, ctx: ServerContext): 
       config: { auth: 'device' },
       schema: {
         summary: 'The manifest of content stored as chunks (404 not_chunked: stored whole, download the blob)',
+        description:
+          'With `Accept-Encoding: gzip` a manifest of 1 KiB or more comes gzipped (`Content-Encoding: gzip`): a 4,096-chunk ' +
+          'manifest is ~300 KB of JSON and ~160 KB gzipped, sent to every device after each edit of the file.',
         params: shaParams,
       },
     },
@@ -86,7 +95,12 @@ export async function manifestRoutes(app: FastifyInstance, ctx: ServerContext): 
       }
       reply.header('content-type', 'application/json; charset=utf-8');
       reply.header('cache-control', 'private, max-age=31536000, immutable');
-      return reply.send(canonicalManifestJson(manifest));
+      reply.header('vary', 'accept-encoding');
+      const json = canonicalManifestJson(manifest);
+      if (json.length < GZIP_FROM || !acceptsGzip(req.headers['accept-encoding'])) return reply.send(json);
+      // Level 1: for hex hashes it gets within ~1 % of level 6 at a third of the CPU.
+      reply.header('content-encoding', GZIP);
+      return reply.send(await gzip(json, { level: 1 }));
     },
   );
 }
