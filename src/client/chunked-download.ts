@@ -16,8 +16,8 @@ import type { Api } from './api.js';
 import { stampOf, type ChunkIndex } from './chunk-index.js';
 import { capabilities, getManifest, offsetsOf, openChunkFetch, type WireManifest } from './chunk-wire.js';
 import { EarlyFlush } from './early-flush.js';
-import { copyLocalChunks, findLocalChunks } from './local-chunks.js';
-import { readAt, writePartsAt } from './part-io.js';
+import { copyLocalChunks, findLocalChunks, type LocalChunkSources } from './local-chunks.js';
+import { readAt, readInto, writePartsAt } from './part-io.js';
 import { HashMismatchError } from './transfer.js';
 import { diskFolder, type LocalFolder } from './local-folder/folder.js';
 
@@ -42,6 +42,11 @@ const FETCH_AHEAD = 2;
 /** Fetched chunks are made durable and journalled once this much has landed, or this often. */
 const JOURNAL_BYTES = 32 << 20;
 const JOURNAL_MS = 2000;
+
+/** Chunks read back from the .part to hash the whole file are read this much at a time. */
+const READ_BACK_BYTES = 2 << 20;
+/** From this size a fresh download may start as a clone of the file it replaces. */
+const CLONE_FROM = 16 << 20;
 
 export const partPath = (tmpDir: string, sha256: string) => path.join(tmpDir, `dl-${sha256}.part`);
 export const journalPath = (tmpDir: string, sha256: string) => path.join(tmpDir, `dl-${sha256}.done`);
@@ -69,8 +74,10 @@ export interface ChunkedDownloadResult {
   manifest: WireManifest;
   /** chunk bytes that were already in the .part from an earlier attempt */
   resumedBytes: number;
-  /** chunk bytes copied from local files */
+  /** chunk bytes copied from local files (cloned ones included) */
   reusedBytes: number;
+  /** of those, bytes that came in place with a clone of the replaced file (startAsClone) */
+  clonedBytes: number;
   /** chunk bytes fetched */
   fetchedBytes: number;
 }
@@ -132,12 +139,23 @@ export async function downloadChunked(api: Api, sha256: string, size: number, tm
   const part = partPath(tmpDir, sha256) + suffix;
   const journal = journalPath(tmpDir, sha256) + suffix;
   if (own) active.add(sha256);
-  const result: ChunkedDownloadResult = { tmp: part, manifest, resumedBytes: 0, reusedBytes: 0, fetchedBytes: 0 };
+  const result: ChunkedDownloadResult = { tmp: part, manifest, resumedBytes: 0, reusedBytes: 0, clonedBytes: 0, fetchedBytes: 0 };
   try {
     const done = new Array<boolean>(n).fill(false);
     const hadPart = disk.exists(part);
     const trusted = hadPart ? readJournal(journal, part, disk) : null;
-    const fh = await disk.open(part, hadPart ? 'r+' : 'w+', 0o600);
+    // A fresh download finds its local chunks before the .part exists, so that the .part can
+    // start as a clone of the file it replaces (startAsClone); a resumed one after its journal.
+    let sources: LocalChunkSources | null = hadPart ? null : await findLocalChunks(manifest, done, opts);
+    let fh: fs.promises.FileHandle;
+    let cloned = 0;
+    try {
+      if (sources) cloned = result.clonedBytes = startAsClone(disk, manifest, sources, done, opts, part);
+      fh = await disk.open(part, hadPart || cloned > 0 ? 'r+' : 'w+', 0o600);
+    } catch (err) {
+      await sources?.close();
+      throw err;
+    }
     try {
       // Not preallocated: the .part grows as chunks land (its size says how far it got,
       // and nothing reads a 1 GiB file that is mostly a hole as 1 GiB downloaded).
@@ -172,10 +190,22 @@ export async function downloadChunked(api: Api, sha256: string, size: number, tm
         // everything before it is there, the rest read back from the .part at the end.
         let whole = crypto.createHash('sha256');
         let hashed = 0;
+        // Chunks read back (a resumed or cloned .part) go in runs through one buffer: a fresh
+        // buffer per 64 KiB chunk cost more in page faults than hashing them.
+        const pool = Buffer.allocUnsafe(READ_BACK_BYTES);
         const catchUp = async (inHand?: { i: number; parts: readonly Buffer[] }) => {
-          for (; hashed < n && done[hashed]; hashed++) {
-            if (inHand && inHand.i === hashed) for (const p of inHand.parts) whole.update(p);
-            else whole.update(await readAt(fh, manifest.chunks[hashed][1], offsets[hashed]));
+          while (hashed < n && done[hashed]) {
+            if (inHand && inHand.i === hashed) {
+              for (const p of inHand.parts) whole.update(p);
+              hashed++;
+              continue;
+            }
+            let end = hashed + 1;
+            let bytes = manifest.chunks[hashed][1];
+            while (end < n && done[end] && inHand?.i !== end && bytes + manifest.chunks[end][1] <= pool.length) bytes += manifest.chunks[end++][1];
+            const buf = await readInto(fh, bytes <= pool.length ? pool.subarray(0, bytes) : Buffer.allocUnsafe(bytes), offsets[hashed]);
+            whole.update(buf);
+            hashed = end;
           }
         };
         await catchUp();
@@ -184,10 +214,11 @@ export async function downloadChunked(api: Api, sha256: string, size: number, tm
         // The rest is fetched first and the local copies made after, so the whole-file hash,
         // which runs in order, takes each copied run with its bytes in hand; only the few
         // fetched chunks behind the first copied one are read back from the .part.
-        const sources = await findLocalChunks(manifest, done, opts);
-        let reused = 0;
+        sources ??= await findLocalChunks(manifest, done, opts);
+        const found = sources;
+        let reused = cloned;
         try {
-          const local = sources.at.map((src, i) => done[i] || src !== null);
+          const local = found.at.map((src, i) => done[i] || src !== null);
           await fetchMissing(api, fh, manifest, offsets, local, encodings, opts, result, flusher, commit, async (inHand) => {
             done[inHand.i] = true;
             await catchUp(inHand);
@@ -196,9 +227,9 @@ export async function downloadChunked(api: Api, sha256: string, size: number, tm
           // and when it fails every chunk is checked and the bad ones fetched
           // (verifyAndRefill). Not journalled either: a local copy is cheap to redo, and the
           // fsync it would need is the one the landing pays anyway.
-          reused = await copyLocalChunks(fh, manifest, offsets, done, sources, flusher, catchUp);
+          reused += await copyLocalChunks(fh, manifest, offsets, done, found, flusher, catchUp);
         } finally {
-          await sources.close();
+          await found.close();
         }
         result.reusedBytes = reused;
         opts.onBytes?.(reused);
@@ -213,6 +244,7 @@ export async function downloadChunked(api: Api, sha256: string, size: number, tm
           const wrong = await verifyAndRefill(fh, manifest, offsets, done);
           if (wrong > 0) {
             result.reusedBytes = Math.max(0, result.reusedBytes - wrong);
+            result.clonedBytes = Math.min(result.clonedBytes, result.reusedBytes);
             await fetchMissing(api, fh, manifest, offsets, done, encodings, opts, result, flusher, commit, async () => {});
           }
           whole = crypto.createHash('sha256');
@@ -236,12 +268,31 @@ export async function downloadChunked(api: Api, sha256: string, size: number, tm
       }
     } finally {
       await fh.close().catch(() => {});
+      await sources?.close();
     }
     await disk.makeDurable(tmpDir, [part]);
     return result;
   } finally {
     if (own) active.delete(sha256);
   }
+}
+
+/**
+ * Starts a fresh .part as a copy-on-write clone of the file being replaced (APFS on a Mac,
+ * XFS or Btrfs), when at least half of the new content sits in that file at the offsets it
+ * keeps (an overwrite, an append, a cut at the end). Those chunks are then in place without
+ * a byte read or written, and the fsync before the rename flushes only the blocks that
+ * changed: for a 1 MiB edit in a 256 MiB file, ~1 MiB instead of 256. They are marked done
+ * and count as reused; the whole-file hash reads them back like any other, so a replaced
+ * file that changed since it was indexed is caught there (and its wrong chunks fetched).
+ * Returns the bytes in place, 0 when it did not clone (this file system cannot, or too
+ * little sits in place: then the chunks are copied as before).
+ */
+function startAsClone(disk: LocalFolder, m: WireManifest, sources: LocalChunkSources, done: boolean[], opts: ChunkedDownloadOptions, part: string): number {
+  if (!opts.replacing || m.size < CLONE_FROM || sources.inPlaceBytes * 2 < m.size) return 0;
+  if (!disk.cloneFile(path.join(opts.folder, opts.replacing), part)) return 0;
+  for (let i = 0; i < m.chunks.length; i++) if (sources.inPlace[i]) done[i] = true;
+  return sources.inPlaceBytes;
 }
 
 /**

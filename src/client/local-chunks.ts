@@ -10,7 +10,7 @@ import { makeChunkParams, type ChunkRef } from '../core/chunker.js';
 import { SINGLE_CHUNK_LIMIT, sameChunkSizes } from '../core/chunk-params.js';
 import { chunkPass, readerOf } from './chunk-pass.js';
 import { stampOf, type ChunkIndex } from './chunk-index.js';
-import { CHUNK_ALGO, type WireManifest } from './chunk-wire.js';
+import { CHUNK_ALGO, offsetsOf, type WireManifest } from './chunk-wire.js';
 import type { EarlyFlush } from './early-flush.js';
 import { diskFolder, type LocalFolder } from './local-folder/folder.js';
 import { readInto, writeAt } from './part-io.js';
@@ -26,6 +26,13 @@ const RUN_BYTES = 2 << 20;
 export interface LocalChunkSources {
   /** per manifest index: an open local file and the offset the chunk sits at, or null */
   at: Array<{ h: fs.promises.FileHandle; offset: number } | null>;
+  /**
+   * Bytes of chunks that sit in the file being replaced at the very offset the new content
+   * has them (an overwrite, an append): a clone of that file already holds them in place.
+   */
+  inPlaceBytes: number;
+  /** per manifest index: the chunk is one of those */
+  inPlace: boolean[];
   close(): Promise<void>;
 }
 
@@ -81,6 +88,9 @@ export async function findLocalChunks(m: WireManifest, done: readonly boolean[],
     return h;
   };
   const at: LocalChunkSources['at'] = new Array(m.chunks.length).fill(null);
+  const inPlace = new Array<boolean>(m.chunks.length).fill(false);
+  let inPlaceBytes = 0;
+  const offsets = offsetsOf(m);
   /** sha → the first source found for it: a chunk that repeats is looked up once */
   const found = new Map<string, { h: fs.promises.FileHandle; offset: number } | null>();
   for (let i = 0; i < m.chunks.length; i++) {
@@ -104,9 +114,17 @@ export async function findLocalChunks(m: WireManifest, done: readonly boolean[],
       found.set(sha, src);
     }
     at[i] = src;
+    // Where this chunk sits in the replaced file, if it sits there at its new offset.
+    const r = inReplaced.get(sha);
+    if (r && r.offset === offsets[i] && r.length === len && handles.get(opts.replacing!)) {
+      inPlace[i] = true;
+      inPlaceBytes += len;
+    }
   }
   return {
     at,
+    inPlace,
+    inPlaceBytes,
     async close() {
       for (const h of handles.values()) await h?.close().catch(() => {});
     },

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Api } from '../../src/client/api.js';
-import { ChunkIndex, stampOf } from '../../src/client/chunk-index.js';
+import { stampOf, type ChunkIndex } from '../../src/client/chunk-index.js';
 import { chunkParamsFor, tierParams } from '../../src/core/chunk-params.js';
 import { chunkBuffer, Cutter } from '../../src/core/chunker.js';
 import { scanFolder } from '../../src/client/scanner.js';
@@ -17,11 +17,11 @@ import { CHUNK_ALGO, capabilities, getManifest, putManifest } from '../../src/cl
 import { startThrottleProxy } from '../../bench/lib/throttle-proxy.js';
 import { ChangedDuringUploadError, uploadChunked, type ScannedFile } from '../../src/client/chunked-upload.js';
 import { downloadChunked, journalPath, landedChunked, partPath } from '../../src/client/chunked-download.js';
-import { IndexDb } from '../../src/client/index-db.js';
 import { cleanTmp } from '../../src/client/transfer.js';
 import { ENGINES } from '../helpers/postgres.js';
 import { registerDevice, startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 import { prngBytes } from '../helpers/prng.js';
+import { twoFolders, type TwoFolders } from '../helpers/two-folders.js';
 
 const MiB = 1 << 20;
 const sha = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
@@ -43,8 +43,7 @@ for (const engine of ENGINES) {
     let api: Api;
     let key: string;
     let root: string;
-    let idxA: IndexDb;
-    let idxB: IndexDb;
+    let folders: TwoFolders;
     let chunksA: ChunkIndex;
     let chunksB: ChunkIndex;
     let a: string;
@@ -56,19 +55,11 @@ for (const engine of ENGINES) {
       key = dev.key;
       api = new Api(srv.url, dev.key);
       root = await tempDir('synmac-chunked-');
-      a = path.join(root, 'a');
-      b = path.join(root, 'b');
-      tmpB = path.join(b, '.synmac', 'tmp');
-      fs.mkdirSync(a, { recursive: true });
-      fs.mkdirSync(tmpB, { recursive: true });
-      idxA = new IndexDb(path.join(root, 'a.sqlite'));
-      idxB = new IndexDb(path.join(root, 'b.sqlite'));
-      chunksA = new ChunkIndex(idxA);
-      chunksB = new ChunkIndex(idxB);
+      folders = twoFolders(root);
+      ({ a, b, tmpB, chunksA, chunksB } = folders);
     });
     afterAll(async () => {
-      idxA?.close();
-      idxB?.close();
+      folders?.close();
       await api?.close();
       await srv?.close();
       if (root) fs.rmSync(root, { recursive: true, force: true });

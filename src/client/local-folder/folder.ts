@@ -40,6 +40,13 @@ export interface LocalFolder {
   utimes(p: string, atime: Date, mtime: Date): void;
   /** lutimes(2): a symbolic link's own times, never its target's */
   lutimes(p: string, atime: Date, mtime: Date): void;
+  /**
+   * A copy-on-write clone of the file `from` as the new file `to` (APFS clonefile, FICLONE
+   * on XFS and Btrfs): instant, and the two share their blocks until one is written. False
+   * when this file system cannot clone (ext4, or the two on different volumes); `to` is
+   * then not created. Throws for anything else (`to` exists, `from` is gone).
+   */
+  cloneFile(from: string, to: string): boolean;
   /** fsync of `files` (all inside `dir`) and of the directories holding them */
   makeDurable(dir: string, files: readonly string[]): Promise<void>;
   /**
@@ -105,11 +112,29 @@ export class DiskFolder implements LocalFolder {
   lutimes(p: string, atime: Date, mtime: Date): void {
     fs.lutimesSync(p, atime, mtime);
   }
+  cloneFile(from: string, to: string): boolean {
+    return cloneFile(from, to);
+  }
   makeDurable(dir: string, files: readonly string[]): Promise<void> {
     return makeDurable(dir, files);
   }
   realPath(p: string): string {
     return p;
+  }
+}
+
+/** What a file system that cannot clone answers (or a clone across volumes). */
+const CANNOT_CLONE = new Set(['ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV', 'EINVAL', 'ENOTTY']);
+
+/** cloneFile for OS paths: libuv asks FICLONE on Linux, clonefile(2) (via copyfile) on macOS. */
+export function cloneFile(from: string, to: string): boolean {
+  try {
+    // EXCL: never over an existing file (clonefile refuses one anyway; FICLONE would truncate it).
+    fs.copyFileSync(from, to, fs.constants.COPYFILE_FICLONE_FORCE | fs.constants.COPYFILE_EXCL);
+    return true;
+  } catch (err) {
+    if (CANNOT_CLONE.has((err as NodeJS.ErrnoException).code ?? '')) return false;
+    throw err;
   }
 }
 

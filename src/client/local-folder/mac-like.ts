@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeDurable } from '../../platform/durable-files.js';
-import type { LocalFolder } from './folder.js';
+import { cloneFile, type LocalFolder } from './folder.js';
 
 export type MacForm = 'apfs' | 'hfs';
 
@@ -157,6 +157,9 @@ export class MacLikeFolder implements LocalFolder {
   }
   lutimes(p: string, atime: Date, mtime: Date): void {
     fs.lutimesSync(this.realPath(p), atime, mtime);
+  }
+  cloneFile(from: string, to: string): boolean {
+    return cloneFile(this.realPath(from), this.realPath(to));
   }
   makeDurable(dir: string, files: readonly string[]): Promise<void> {
     return makeDurable(this.realPath(dir), files.map((f) => this.realPath(f)));
