@@ -148,10 +148,9 @@ export async function downloadChunked(api: Api, sha256: string, size: number, tm
     // start as a clone of the file it replaces (startAsClone); a resumed one after its journal.
     let sources: LocalChunkSources | null = hadPart ? null : await findLocalChunks(manifest, done, opts);
     let fh: fs.promises.FileHandle;
-    let cloned = 0;
     try {
-      if (sources) cloned = result.clonedBytes = startAsClone(disk, manifest, sources, done, opts, part);
-      fh = await disk.open(part, hadPart || cloned > 0 ? 'r+' : 'w+', 0o600);
+      if (sources) result.clonedBytes = startAsClone(disk, manifest, sources, done, opts, part);
+      fh = await disk.open(part, hadPart || result.clonedBytes > 0 ? 'r+' : 'w+', 0o600);
     } catch (err) {
       await sources?.close();
       throw err;
@@ -216,7 +215,7 @@ export async function downloadChunked(api: Api, sha256: string, size: number, tm
         // fetched chunks behind the first copied one are read back from the .part.
         sources ??= await findLocalChunks(manifest, done, opts);
         const found = sources;
-        let reused = cloned;
+        let reused = result.clonedBytes;
         try {
           const local = found.at.map((src, i) => done[i] || src !== null);
           await fetchMissing(api, fh, manifest, offsets, local, encodings, opts, result, flusher, commit, async (inHand) => {
@@ -289,10 +288,11 @@ export async function downloadChunked(api: Api, sha256: string, size: number, tm
  * little sits in place: then the chunks are copied as before).
  */
 function startAsClone(disk: LocalFolder, m: WireManifest, sources: LocalChunkSources, done: boolean[], opts: ChunkedDownloadOptions, part: string): number {
-  if (!opts.replacing || m.size < CLONE_FROM || sources.inPlaceBytes * 2 < m.size) return 0;
+  const inPlace = m.chunks.reduce((sum, [, len], i) => (sources.inPlace[i] ? sum + len : sum), 0);
+  if (!opts.replacing || m.size < CLONE_FROM || inPlace * 2 < m.size) return 0;
   if (!disk.cloneFile(path.join(opts.folder, opts.replacing), part)) return 0;
   for (let i = 0; i < m.chunks.length; i++) if (sources.inPlace[i]) done[i] = true;
-  return sources.inPlaceBytes;
+  return inPlace;
 }
 
 /**

@@ -27,11 +27,9 @@ export interface LocalChunkSources {
   /** per manifest index: an open local file and the offset the chunk sits at, or null */
   at: Array<{ h: fs.promises.FileHandle; offset: number } | null>;
   /**
-   * Bytes of chunks that sit in the file being replaced at the very offset the new content
-   * has them (an overwrite, an append): a clone of that file already holds them in place.
+   * per manifest index: the chunk sits in the file being replaced at the very offset the new
+   * content has it (an overwrite, an append), so a clone of that file already holds it in place
    */
-  inPlaceBytes: number;
-  /** per manifest index: the chunk is one of those */
   inPlace: boolean[];
   close(): Promise<void>;
 }
@@ -89,7 +87,6 @@ export async function findLocalChunks(m: WireManifest, done: readonly boolean[],
   };
   const at: LocalChunkSources['at'] = new Array(m.chunks.length).fill(null);
   const inPlace = new Array<boolean>(m.chunks.length).fill(false);
-  let inPlaceBytes = 0;
   const offsets = offsetsOf(m);
   /** sha → the first source found for it: a chunk that repeats is looked up once */
   const found = new Map<string, { h: fs.promises.FileHandle; offset: number } | null>();
@@ -116,15 +113,11 @@ export async function findLocalChunks(m: WireManifest, done: readonly boolean[],
     at[i] = src;
     // Where this chunk sits in the replaced file, if it sits there at its new offset.
     const r = inReplaced.get(sha);
-    if (r && r.offset === offsets[i] && r.length === len && handles.get(opts.replacing!)) {
-      inPlace[i] = true;
-      inPlaceBytes += len;
-    }
+    inPlace[i] = !!r && r.offset === offsets[i] && r.length === len && !!handles.get(opts.replacing!);
   }
   return {
     at,
     inPlace,
-    inPlaceBytes,
     async close() {
       for (const h of handles.values()) await h?.close().catch(() => {});
     },
