@@ -119,6 +119,8 @@ export async function downloadPhase(ctx: CycleContext, actions: SyncAction[], co
   });
   await makeLinks(ctx, downloads.filter((a) => a.remote.kind === 'symlink'), lander);
   lander.flush();
+  // The files are in place and indexed; the replaced ones may still be being freed.
+  await lander.settled();
 }
 
 /**

@@ -5,16 +5,26 @@ import path from 'node:path';
 import { parseConflictPath } from '../../core/conflict-name.js';
 import type { SyncAction } from '../../core/protocol.js';
 import type { IndexRow } from '../index-db.js';
-import { applyMeta, localMode } from '../transfer.js';
+import { applyMeta, localMode, tmpName } from '../transfer.js';
 import { metaHash, metaOf } from '../../core/file-meta.js';
 import type { LocalEntry } from '../scanner.js';
 import type { CycleContext } from './context.js';
 import { removeDirIfOnlyJunk, stillSame } from './disk-checks.js';
 import { rowFrom } from './rows.js';
 
+/**
+ * A file at least this large that a download replaces is set aside before the rename and
+ * removed in the background: when rename(2) drops a file's last name, the kernel frees its
+ * blocks inside that call, ~0.4 ms per MiB on ext4 (119 ms for 256 MiB, against 0.3 ms
+ * for the rename with the old file still linked elsewhere), and the new file waited for it.
+ */
+const FREE_LATER_FROM = 16 << 20;
+
 export class Lander {
   private readonly landed: IndexRow[] = [];
   private readonly madeDirs = new Set<string>();
+  /** replaced files being removed in the background (see FREE_LATER_FROM) */
+  private readonly freeing: Array<Promise<void>> = [];
   constructor(private readonly ctx: CycleContext) {}
 
   /** Renames `tmp` into place for `a`; `metaApplied` says whether mtime and mode are already set. */
@@ -90,8 +100,30 @@ export class Lander {
       dk.mkdirp(parent);
       this.madeDirs.add(parent);
     }
+    const aside = here?.kind === 'file' && here.size >= FREE_LATER_FROM ? this.setAside(full) : null;
     dk.rename(tmp, full);
+    if (aside) this.freeing.push(dk.removeInBackground(aside).catch(() => {}));
     return true;
+  }
+
+  /**
+   * A second name for the file at `full` in the temp directory, so the rename over it does
+   * not free its blocks; null when none can be made (the rename then frees them, as before).
+   * A crash before the removal leaves only a temp file, which the next cycle's cleanTmp takes.
+   */
+  private setAside(full: string): string | null {
+    const aside = `${tmpName(this.ctx.tmpDir)}.replaced`;
+    try {
+      this.ctx.disk.link(full, aside);
+      return aside;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Waits until the files replaced in this cycle are removed (the cycle ends with nothing of it in flight). */
+  async settled(): Promise<void> {
+    await Promise.all(this.freeing.splice(0));
   }
 
   /** A landed download in the cycle's result. */

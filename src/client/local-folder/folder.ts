@@ -30,6 +30,10 @@ export interface LocalFolder {
   rename(from: string, to: string): void;
   /** rm -f (and -r when asked); a missing path is not an error */
   remove(p: string, opts?: { recursive?: boolean }): void;
+  /** rm -f of one file on libuv's thread pool: freeing a large file's blocks takes ~0.4 ms per MiB on ext4 */
+  removeInBackground(p: string): Promise<void>;
+  /** link(2): a second name for the file at `existing` (fails if `newPath` exists) */
+  link(existing: string, newPath: string): void;
   readFile(p: string): Buffer;
   readText(p: string): string;
   /** open(2) for descriptor work (write a new temp file, fchmod, futimes) */
@@ -87,6 +91,12 @@ export class DiskFolder implements LocalFolder {
   }
   remove(p: string, opts: { recursive?: boolean } = {}): void {
     fs.rmSync(p, { force: true, recursive: !!opts.recursive });
+  }
+  removeInBackground(p: string): Promise<void> {
+    return fs.promises.rm(p, { force: true });
+  }
+  link(existing: string, newPath: string): void {
+    fs.linkSync(existing, newPath);
   }
   readFile(p: string): Buffer {
     return fs.readFileSync(p);

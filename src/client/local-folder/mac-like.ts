@@ -134,6 +134,12 @@ export class MacLikeFolder implements LocalFolder {
   remove(p: string, opts: { recursive?: boolean } = {}): void {
     fs.rmSync(this.realPath(p), { force: true, recursive: !!opts.recursive });
   }
+  removeInBackground(p: string): Promise<void> {
+    return fs.promises.rm(this.realPath(p), { force: true });
+  }
+  link(existing: string, newPath: string): void {
+    fs.linkSync(this.realPath(existing), this.realPath(newPath));
+  }
   readFile(p: string): Buffer {
     return fs.readFileSync(this.realPath(p));
   }
