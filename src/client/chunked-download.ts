@@ -375,15 +375,26 @@ async function fetchMissing(
         if (!expect.delete(f.sha256)) throw new Error('the server answered with a chunk that was not asked for');
         // The chunk stays in the pieces it arrived in: hashed, written (writev) and handed on
         // as they are, never copied into one buffer.
-        if (!f.parts || sha256OfParts(f.parts) !== f.sha256) {
-          throw new Error(f.parts ? `a chunk of ${manifest.sha256} arrived damaged (its bytes do not hash to its name)` : `the server no longer has a chunk of ${manifest.sha256}`);
-        }
-        for (const i of wanted.get(f.sha256)!) {
-          await writePartsAt(fh, f.parts, offsets[i]);
+        if (!f.parts) throw new Error(`the server no longer has a chunk of ${manifest.sha256}`);
+        const parts = f.parts;
+        const at = wanted.get(f.sha256)!;
+        // Each write runs on the thread pool while this thread hashes the bytes in hand (the
+        // chunk's own check, then the whole file's): a damaged chunk may reach the .part, but
+        // it is never journalled, and the download fails before anything relies on it.
+        for (const [k, i] of at.entries()) {
+          const write = writePartsAt(fh, parts, offsets[i]);
+          write.catch(() => {}); // awaited below, or left running when this throws first
+          if (k === 0 && sha256OfParts(parts) !== f.sha256) {
+            await write.catch(() => {});
+            throw new Error(`a chunk of ${manifest.sha256} arrived damaged (its bytes do not hash to its name)`);
+          }
+          // Hashed from memory: the whole-file hash reads the .part only for chunks behind
+          // this one, written (and awaited) in earlier turns.
+          await landed({ i, parts });
+          await write;
           flusher.wrote(f.size);
           done[i] = true;
           landedIdx.push(i);
-          await landed({ i, parts: f.parts });
         }
         fetched += f.size;
         result.fetchedBytes += f.size;

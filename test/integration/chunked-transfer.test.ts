@@ -305,6 +305,38 @@ for (const engine of ENGINES) {
       expect(sha(fs.readFileSync(path.join(b, 'rehash.bin')))).toBe(f.sha256);
     });
 
+    it('a chunk that arrives damaged fails the download; what it wrote into the .part is never trusted', async () => {
+      const data = crypto.randomBytes(8 * MiB);
+      fs.writeFileSync(path.join(a, 'damaged.bin'), data);
+      const f = scanned(a, 'damaged.bin');
+      const up = await uploadChunked(api, f);
+      // One byte of a middle chunk flipped where the server keeps it (its pack file).
+      const ref = up!.refs[Math.floor(up!.refs.length / 2)];
+      const needle = data.subarray(ref.offset, ref.offset + 256);
+      const packDir = path.join(srv.dataDir, 'packs');
+      const hit = fs
+        .readdirSync(packDir)
+        .map((n) => ({ file: path.join(packDir, n), at: fs.readFileSync(path.join(packDir, n)).indexOf(needle) }))
+        .find((p) => p.at >= 0);
+      expect(hit).toBeDefined();
+      const flip = (file: string, at: number) => {
+        const fd = fs.openSync(file, 'r+');
+        const byte = Buffer.alloc(1);
+        fs.readSync(fd, byte, 0, 1, at);
+        byte[0] ^= 0xff;
+        fs.writeSync(fd, byte, 0, 1, at);
+        fs.closeSync(fd);
+      };
+      flip(hit!.file, hit!.at + 100);
+      await expect(download('damaged.bin', f.sha256, f.size)).rejects.toThrow(/arrived damaged/);
+      expect(fs.existsSync(path.join(b, 'damaged.bin'))).toBe(false);
+      // Mended on the server, the next attempt fetches that chunk again rather than keep it.
+      flip(hit!.file, hit!.at + 100);
+      const again = await download('damaged.bin', f.sha256, f.size);
+      expect(again.fetchedBytes).toBeGreaterThanOrEqual(ref.length);
+      expect(sha(fs.readFileSync(path.join(b, 'damaged.bin')))).toBe(f.sha256);
+    });
+
     it('content stored as a manifest counts as present; a chunk that is such content is still sent', async () => {
       // 2 MiB of zeros at the 256 KiB tier: a manifest of two 1 MiB chunks.
       const two = Buffer.alloc(2 * MiB);
