@@ -8,11 +8,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { request } from 'undici';
 import { startThrottleProxy, type ThrottleProxy } from '../../bench/lib/throttle-proxy.js';
 import { chunkIndexOf } from '../../src/client/chunk-index.js';
-import { openDevice, registerDevice, type OpenDevice } from '../../src/client/device.js';
+import type { OpenDevice } from '../../src/client/device.js';
 import { runSyncCycle, type CrashStage } from '../../src/client/sync-cycle.js';
+import { openTestDevice } from '../helpers/in-process-device.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 import { prngBytes } from '../helpers/prng.js';
 
@@ -27,19 +27,7 @@ let pb: ThrottleProxy;
 let a: OpenDevice;
 let b: OpenDevice;
 
-async function device(name: string, proxy: ThrottleProxy): Promise<OpenDevice> {
-  const inv = await request(`${srv.url}/api/v1/invites`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${srv.adminToken}`, 'content-type': 'application/json' },
-    body: '{}',
-  });
-  const { code } = (await inv.body.json()) as { code: string };
-  const configFlag = path.join(root, `${name}.json`);
-  await registerDevice({ server: srv.url, code, name, folder: path.join(root, name), configFlag });
-  const cfg = JSON.parse(fs.readFileSync(configFlag, 'utf8'));
-  fs.writeFileSync(configFlag, JSON.stringify({ ...cfg, server: proxy.url }), { mode: 0o600 });
-  return openDevice(configFlag);
-}
+const device = (name: string, proxy: ThrottleProxy): Promise<OpenDevice> => openTestDevice(srv, root, name, { reachVia: proxy.url });
 
 beforeAll(async () => {
   srv = await startTestServer('sqlite');

@@ -3,9 +3,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request } from 'undici';
-import { registerDevice, openDevice, type OpenDevice } from '../../src/client/device.js';
+import type { OpenDevice } from '../../src/client/device.js';
 import { runSyncCycle, type CrashStage } from '../../src/client/sync-cycle.js';
+import { openTestDevice } from '../helpers/in-process-device.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 import { treeOf } from './client-helpers.js';
 
@@ -20,17 +20,7 @@ afterAll(async () => {
   fs.rmSync(root, { recursive: true, force: true });
 });
 
-async function device(name: string): Promise<OpenDevice> {
-  const inv = await request(`${srv.url}/api/v1/invites`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${srv.adminToken}`, 'content-type': 'application/json' },
-    body: '{}',
-  });
-  const { code } = (await inv.body.json()) as { code: string };
-  const configFlag = path.join(root, `${name}.json`);
-  await registerDevice({ server: srv.url, code, name, folder: path.join(root, name), configFlag });
-  return openDevice(configFlag);
-}
+const device = (name: string): Promise<OpenDevice> => openTestDevice(srv, root, name);
 
 async function settle(d: OpenDevice): Promise<void> {
   for (let i = 0; i < 5; i++) if ((await runSyncCycle(d)).agreed) return;

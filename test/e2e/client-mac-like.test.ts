@@ -5,11 +5,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request } from 'undici';
-import { registerDevice, openDevice, type OpenDevice } from '../../src/client/device.js';
+import type { OpenDevice } from '../../src/client/device.js';
 import { MacLikeFolder, type MacForm } from '../../src/client/local-folder/mac-like.js';
 import { probeCaseInsensitive } from '../../src/client/marker.js';
 import { runSyncCycle, type CycleResult } from '../../src/client/sync-cycle.js';
+import { openTestDevice } from '../helpers/in-process-device.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 
 let srv: TestServer;
@@ -39,16 +39,8 @@ interface Dev {
 }
 
 async function device(name: string, mac?: MacForm): Promise<Dev> {
-  const inv = await request(`${srv.url}/api/v1/invites`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${srv.adminToken}`, 'content-type': 'application/json' },
-    body: '{}',
-  });
-  const { code } = (await inv.body.json()) as { code: string };
-  const configFlag = path.join(root, `${name}.json`);
   const folder = path.join(root, name);
-  await registerDevice({ server: srv.url, code, name, folder, configFlag });
-  const d = openDevice(configFlag);
+  const d = await openTestDevice(srv, root, name);
   open.push(d);
   const disk = mac ? new MacLikeFolder(folder, mac) : null;
   if (disk) {

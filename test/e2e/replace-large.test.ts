@@ -9,10 +9,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { request } from 'undici';
-import { openDevice, registerDevice, type OpenDevice } from '../../src/client/device.js';
+import type { OpenDevice } from '../../src/client/device.js';
 import { DiskFolder } from '../../src/client/local-folder/folder.js';
 import { runSyncCycle } from '../../src/client/sync-cycle.js';
+import { openTestDevice } from '../helpers/in-process-device.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 import { prngBytes } from '../helpers/prng.js';
 
@@ -37,23 +37,11 @@ let a: OpenDevice;
 let b: OpenDevice;
 const diskB = new WatchedFolder();
 
-async function device(name: string): Promise<OpenDevice> {
-  const inv = await request(`${srv.url}/api/v1/invites`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${srv.adminToken}`, 'content-type': 'application/json' },
-    body: '{}',
-  });
-  const { code } = (await inv.body.json()) as { code: string };
-  const configFlag = path.join(root, `${name}.json`);
-  await registerDevice({ server: srv.url, code, name, folder: path.join(root, name), configFlag });
-  return openDevice(configFlag);
-}
-
 beforeAll(async () => {
   srv = await startTestServer('sqlite');
   root = await tempDir('synmac-replace-large-');
-  a = await device('A');
-  b = await device('B');
+  a = await openTestDevice(srv, root, 'A');
+  b = await openTestDevice(srv, root, 'B');
   b.disk = diskB;
 });
 afterAll(async () => {
