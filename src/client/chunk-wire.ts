@@ -247,6 +247,8 @@ export interface FetchedParts {
   parts: Buffer[] | null;
   /** raw size */
   size: number;
+  /** it came deflated (it shrank, so the server judged its kind worth deflating) */
+  deflated?: boolean;
 }
 
 const MISSING = 0xffffffffffffffffn;
@@ -305,7 +307,7 @@ async function* readFrames(body: AsyncIterable<Buffer | Uint8Array>, v2: boolean
       else if (enc === ENC_DEFLATE_RAW) {
         // Capped at the declared size: a frame that inflates past it is refused, not buffered.
         const raw = await inflateRaw(q.take(n), { maxOutputLength: Math.max(1, Number(rawSize)) });
-        yield { sha256: sha, parts: [raw], size: raw.length };
+        yield { sha256: sha, parts: [raw], size: raw.length, deflated: true };
       } else throw new Error(`the server sent a chunk in an unknown encoding (${enc})`);
     }
   }

@@ -39,6 +39,14 @@ const FETCH_BYTES_MAX = 8 << 20;
 const fetchBytesFor = (size: number): number => Math.max(FETCH_BYTES, Math.min(FETCH_BYTES_MAX, 2 ** Math.floor(Math.log2(Math.max(1, size / 64)))));
 const FETCH_CHUNKS = 64;
 const FETCH_AHEAD = 2;
+/**
+ * The server decides per answer whether chunks shrink (core/wire-deflate.ts), so each answer
+ * probed its first chunks again: for a 1 GiB file of random bytes, 128 answers and ~0.33 s
+ * of the server's thread. After this many answers in a row in which nothing came deflated,
+ * only every REPROBE_EVERY-th request offers encodings; one deflated chunk turns them back on.
+ */
+const RAW_ANSWERS = 4;
+const REPROBE_EVERY = 16;
 /** Fetched chunks are made durable and journalled once this much has landed, or this often. */
 const JOURNAL_BYTES = 32 << 20;
 const JOURNAL_MS = 2000;
@@ -339,14 +347,16 @@ async function fetchMissing(
   if (cur.length) groups.push(cur);
   const toFetch = [...wanted.values()].reduce((s, at) => s + manifest.chunks[at[0]][1], 0);
   const depth = Math.max(1, opts.concurrency ?? FETCH_AHEAD);
-  const inflight: Array<ReturnType<typeof openChunkFetch>> = [];
+  const inflight: Array<{ fetch: ReturnType<typeof openChunkFetch>; offered: boolean }> = [];
   let next = 0;
+  let rawAnswers = 0;
   // `depth` requests in all: the one being read and depth - 1 on their way.
   const launch = (limit: number) => {
     while (next < groups.length && inflight.length < limit) {
-      const p = openChunkFetch(api, groups[next++], encodings);
-      p.catch(() => {}); // observed when its turn comes
-      inflight.push(p);
+      const offered = encodings.length > 0 && (rawAnswers < RAW_ANSWERS || next % REPROBE_EVERY === 0);
+      const fetch = openChunkFetch(api, groups[next++], offered ? encodings : []);
+      fetch.catch(() => {}); // observed when its turn comes
+      inflight.push({ fetch, offered });
     }
   };
   launch(depth);
@@ -367,8 +377,10 @@ async function fetchMissing(
   try {
     for (let g = 0; g < groups.length; g++) {
       if (opts.signal?.aborted) throw new Error('aborted');
-      const current = await inflight.shift()!;
+      const { fetch, offered } = inflight.shift()!;
+      const current = await fetch;
       launch(depth - 1);
+      let deflated = false;
       const expect = new Set(groups[g]);
       const landedIdx: number[] = [];
       for await (const f of current.frames) {
@@ -396,11 +408,14 @@ async function fetchMissing(
           done[i] = true;
           landedIdx.push(i);
         }
+        deflated ||= !!f.deflated;
         fetched += f.size;
         result.fetchedBytes += f.size;
         opts.onBytes?.(f.size);
       }
       if (expect.size) throw new Error('the chunk answer left chunks out');
+      if (deflated) rawAnswers = 0;
+      else if (offered) rawAnswers++;
       pending.push(...landedIdx);
       pendingBytes += landedIdx.reduce((sum, i) => sum + manifest.chunks[i][1], 0);
       const half = !halfCalled && opts.onHalf !== undefined && fetched * 2 >= toFetch;
@@ -415,7 +430,7 @@ async function fetchMissing(
     // Cut off (a network drop, an abort): what landed and was verified is kept for next time.
     if (pending.length) await flush().catch(() => {});
     // Requests already on their way when the download stopped: drop their answers.
-    for (const p of inflight.splice(0)) p.then((f) => f.cancel(), () => {});
+    for (const { fetch } of inflight.splice(0)) fetch.then((f) => f.cancel(), () => {});
   }
 }
 

@@ -337,6 +337,42 @@ for (const engine of ENGINES) {
       expect(sha(fs.readFileSync(path.join(b, 'damaged.bin')))).toBe(f.sha256);
     });
 
+    it('a download of chunks that never shrink offers encodings only now and then; one of text offers them throughout', async () => {
+      /** How many of the fetch requests `fn` makes offer encodings, of how many. */
+      const offers = async (fn: () => Promise<unknown>) => {
+        const raw = vi.spyOn(api, 'raw');
+        try {
+          await fn();
+          const bodies = raw.mock.calls.filter(([url]) => url === '/api/v1/blobs/fetch').map(([, init]) => JSON.parse(String(init?.body)) as { encodings?: string[] });
+          return { offered: bodies.filter((b) => b.encodings?.length).length, of: bodies.length };
+        } finally {
+          raw.mockRestore();
+        }
+      };
+      const random = crypto.randomBytes(48 * MiB);
+      fs.writeFileSync(path.join(a, 'media.bin'), random);
+      const m = scanned(a, 'media.bin');
+      await uploadChunked(api, m);
+      const media = await offers(() => download('media.bin', m.sha256, m.size));
+      expect(sha(fs.readFileSync(path.join(b, 'media.bin')))).toBe(m.sha256);
+      expect(media.of).toBeGreaterThan(16);
+      // the first answers (four with nothing deflated, and those already on their way), then every 16th request
+      expect(media.offered).toBeGreaterThanOrEqual(4);
+      expect(media.offered).toBeLessThanOrEqual(8);
+
+      // Text: every chunk shrinks, so every request keeps offering encodings.
+      const lines: string[] = [];
+      for (let i = 0; lines.length < 700_000; i++) lines.push(`line ${i}: ${(i * 2654435761) % 1000003} the quick brown fox ${i % 97}`);
+      const text = Buffer.from(lines.join('\n'));
+      fs.writeFileSync(path.join(a, 'log.txt'), text);
+      const t = scanned(a, 'log.txt');
+      await uploadChunked(api, t);
+      const log = await offers(() => download('log.txt', t.sha256, t.size));
+      expect(sha(fs.readFileSync(path.join(b, 'log.txt')))).toBe(t.sha256);
+      expect(log.of).toBeGreaterThan(8);
+      expect(log.offered).toBe(log.of);
+    });
+
     it('content stored as a manifest counts as present; a chunk that is such content is still sent', async () => {
       // 2 MiB of zeros at the 256 KiB tier: a manifest of two 1 MiB chunks.
       const two = Buffer.alloc(2 * MiB);
