@@ -400,12 +400,13 @@ async function fetchMissing(
             await write.catch(() => {});
             throw new Error(`a chunk of ${manifest.sha256} arrived damaged (its bytes do not hash to its name)`);
           }
-          // Hashed from memory: the whole-file hash reads the .part only for chunks behind
-          // this one, written (and awaited) in earlier turns.
+          // Done, for the whole-file hash, which takes it from memory: it reads the .part only
+          // for chunks behind this one, written (and awaited) in earlier turns. Journalled
+          // only once its write is over.
+          done[i] = true;
           await landed({ i, parts });
           await write;
           flusher.wrote(f.size);
-          done[i] = true;
           landedIdx.push(i);
         }
         deflated ||= !!f.deflated;
