@@ -349,12 +349,16 @@ for (const engine of ENGINES) {
           raw.mockRestore();
         }
       };
-      const random = crypto.randomBytes(48 * MiB);
-      fs.writeFileSync(path.join(a, 'media.bin'), random);
-      const m = scanned(a, 'media.bin');
-      await uploadChunked(api, m);
-      const media = await offers(() => download('media.bin', m.sha256, m.size));
-      expect(sha(fs.readFileSync(path.join(b, 'media.bin')))).toBe(m.sha256);
+      /** `bytes` up from A as `rel` and down to B, checked there; the offers B's fetches made. */
+      const roundTrip = async (rel: string, bytes: Buffer) => {
+        fs.writeFileSync(path.join(a, rel), bytes);
+        const f = scanned(a, rel);
+        await uploadChunked(api, f);
+        const seen = await offers(() => download(rel, f.sha256, f.size));
+        expect(sha(fs.readFileSync(path.join(b, rel)))).toBe(f.sha256);
+        return seen;
+      };
+      const media = await roundTrip('media.bin', crypto.randomBytes(48 * MiB));
       expect(media.of).toBeGreaterThan(16);
       // the first answers (four with nothing deflated, and those already on their way), then every 16th request
       expect(media.offered).toBeGreaterThanOrEqual(4);
@@ -363,12 +367,7 @@ for (const engine of ENGINES) {
       // Text: every chunk shrinks, so every request keeps offering encodings.
       const lines: string[] = [];
       for (let i = 0; lines.length < 700_000; i++) lines.push(`line ${i}: ${(i * 2654435761) % 1000003} the quick brown fox ${i % 97}`);
-      const text = Buffer.from(lines.join('\n'));
-      fs.writeFileSync(path.join(a, 'log.txt'), text);
-      const t = scanned(a, 'log.txt');
-      await uploadChunked(api, t);
-      const log = await offers(() => download('log.txt', t.sha256, t.size));
-      expect(sha(fs.readFileSync(path.join(b, 'log.txt')))).toBe(t.sha256);
+      const log = await roundTrip('log.txt', Buffer.from(lines.join('\n')));
       expect(log.of).toBeGreaterThan(8);
       expect(log.offered).toBe(log.of);
     });
