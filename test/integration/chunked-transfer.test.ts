@@ -305,13 +305,12 @@ for (const engine of ENGINES) {
       expect(sha(fs.readFileSync(path.join(b, 'rehash.bin')))).toBe(f.sha256);
     });
 
-    it('a chunk that arrives damaged fails the download; what it wrote into the .part is never trusted', async () => {
-      const data = crypto.randomBytes(8 * MiB);
-      fs.writeFileSync(path.join(a, 'damaged.bin'), data);
-      const f = scanned(a, 'damaged.bin');
+    /** Uploads `rel` and finds where the server keeps chunk `which` of it; `flip` damages (or mends) one byte of it there. */
+    async function chunkInPack(rel: string, data: Buffer, which: (n: number) => number) {
+      fs.writeFileSync(path.join(a, rel), data);
+      const f = scanned(a, rel);
       const up = await uploadChunked(api, f);
-      // One byte of a middle chunk flipped where the server keeps it (its pack file).
-      const ref = up!.refs[Math.floor(up!.refs.length / 2)];
+      const ref = up!.refs[which(up!.refs.length)];
       const needle = data.subarray(ref.offset, ref.offset + 256);
       const packDir = path.join(srv.dataDir, 'packs');
       const hit = fs
@@ -319,19 +318,38 @@ for (const engine of ENGINES) {
         .map((n) => ({ file: path.join(packDir, n), at: fs.readFileSync(path.join(packDir, n)).indexOf(needle) }))
         .find((p) => p.at >= 0);
       expect(hit).toBeDefined();
-      const flip = (file: string, at: number) => {
-        const fd = fs.openSync(file, 'r+');
+      const flip = () => {
+        const fd = fs.openSync(hit!.file, 'r+');
         const byte = Buffer.alloc(1);
-        fs.readSync(fd, byte, 0, 1, at);
+        fs.readSync(fd, byte, 0, 1, hit!.at + 100);
         byte[0] ^= 0xff;
-        fs.writeSync(fd, byte, 0, 1, at);
+        fs.writeSync(fd, byte, 0, 1, hit!.at + 100);
         fs.closeSync(fd);
       };
-      flip(hit!.file, hit!.at + 100);
+      return { f, ref, flip };
+    }
+
+    it('a chunk damaged on its way is caught by the whole-file hash and fetched again, checked, in the same download', async () => {
+      const data = crypto.randomBytes(8 * MiB);
+      // Damaged for the first fetch of an early chunk, mended once half the file has come.
+      const { f, ref, flip } = await chunkInPack('bent.bin', data, (n) => Math.floor(n / 5));
+      flip();
+      const r = await download('bent.bin', f.sha256, f.size, flip);
+      expect(sha(fs.readFileSync(path.join(b, 'bent.bin')))).toBe(f.sha256);
+      // Everything once, and the damaged chunk a second time.
+      expect(r.fetchedBytes).toBe(f.size + ref.length);
+    });
+
+    it('a chunk that arrives damaged fails the download; what it wrote into the .part is never trusted', async () => {
+      const data = crypto.randomBytes(8 * MiB);
+      // One byte of a middle chunk flipped where the server keeps it (its pack file).
+      const { f, ref, flip } = await chunkInPack('damaged.bin', data, (n) => Math.floor(n / 2));
+      flip();
+      // The whole-file hash fails, the refetch of the wrong chunk is checked on arrival: still damaged.
       await expect(download('damaged.bin', f.sha256, f.size)).rejects.toThrow(/arrived damaged/);
       expect(fs.existsSync(path.join(b, 'damaged.bin'))).toBe(false);
       // Mended on the server, the next attempt fetches that chunk again rather than keep it.
-      flip(hit!.file, hit!.at + 100);
+      flip();
       const again = await download('damaged.bin', f.sha256, f.size);
       expect(again.fetchedBytes).toBeGreaterThanOrEqual(ref.length);
       expect(sha(fs.readFileSync(path.join(b, 'damaged.bin')))).toBe(f.sha256);
