@@ -94,7 +94,7 @@ export interface ChunkedDownloadResult {
 /** Downloads of one sha256 in progress in this process: a second one of the same content gets its own temp name. */
 const active = new Set<string>();
 
-/** The chunk indices an earlier attempt verified in the .part, if its journal can be trusted. */
+/** The chunk indices an earlier attempt wrote and made durable in the .part, if its journal can be trusted (the whole-file hash checks them). */
 function readJournal(journal: string, part: string, disk: LocalFolder): Set<number> | null {
   let text: string;
   let st: fs.Stats;
@@ -436,7 +436,7 @@ async function fetchMissing(
     }
     await flush();
   } finally {
-    // Cut off (a network drop, an abort): what landed and was verified is kept for next time.
+    // Cut off (a network drop, an abort): what landed is kept for next time.
     if (pending.length) await flush().catch(() => {});
     // Requests already on their way when the download stopped: drop their answers.
     for (const { fetch } of inflight.splice(0)) fetch.then((f) => f.cancel(), () => {});
