@@ -47,7 +47,7 @@ import fc from 'fast-check';
 import pg from 'pg';
 import { request } from 'undici';
 import { parseConflictPath } from '../../src/core/conflict-name.js';
-import { openDevice, registerDevice, type OpenDevice } from '../../src/client/device.js';
+import { openDevice, type OpenDevice } from '../../src/client/device.js';
 import { runSyncCycle, type CrashStage } from '../../src/client/sync-cycle.js';
 import { MacLikeFolder, macNameKey } from '../../src/client/local-folder/mac-like.js';
 import { Api } from '../../src/client/api.js';
@@ -56,6 +56,7 @@ import { storageProblems } from '../helpers/invariants.js';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { freePort, spawnServer, type ServerProcess } from '../helpers/server.js';
 import { prngBytes } from '../helpers/prng.js';
+import { registerTestDevice } from '../helpers/in-process-device.js';
 
 export type Profile = 'in-process' | 'process' | 'postgres';
 
@@ -160,14 +161,7 @@ export class World {
     const admin = fs.readFileSync(path.join(this.dataDir, 'admin-token'), 'utf8').trim();
     this.admin = admin;
     for (const name of DEVICES) {
-      const inv = await request(`${this.url}/api/v1/invites`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
-        body: '{}',
-      });
-      const { code } = (await inv.body.json()) as { code: string };
-      const configFlag = path.join(this.root, `${name}.json`);
-      await registerDevice({ server: this.url, code, name, folder: path.join(this.root, name), configFlag });
+      const configFlag = await registerTestDevice({ url: this.url, adminToken: admin }, this.root, name);
       this.configs.set(name, configFlag);
       this.devices.set(name, this.open(name));
     }
