@@ -5,7 +5,7 @@
 import type fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { decodeDiskName, normalizePath } from '../core/paths.js';
+import { baseName, caseKey, decodeDiskName, normalizePath } from '../core/paths.js';
 import type { EntryKind } from '../core/protocol.js';
 import { judgeSymlinkTarget } from '../core/symlink-target.js';
 import { hashFile, pool } from './hash.js';
@@ -228,11 +228,31 @@ class ScanState {
   ) {
     this.entries = new LocalEntries(source, compact);
     this.diskToWire = source.diskMappings();
+    this.displaced = new Map([...this.diskToWire].filter(([d, w]) => caseKey(baseName(d)) !== caseKey(baseName(w))).map(([d, w]) => [w, d]));
   }
+
+  /**
+   * Wire paths kept under a "(case conflict)" name (a case-insensitive folder where another
+   * path holds their own name), each with that disk name. Their own spelling on this disk
+   * then means someone else.
+   */
+  private readonly displaced: Map<string, string>;
 
   /** The wire name of a disk name in a directory whose wire name is `dirWire`. */
   wireOf(disk: string, dirWire: string, name: string): string {
-    return this.diskToWire.get(disk) ?? (dirWire ? `${dirWire}/${name.normalize('NFC')}` : name.normalize('NFC'));
+    const mapped = this.diskToWire.get(disk);
+    if (mapped !== undefined) return mapped;
+    const natural = dirWire ? `${dirWire}/${name.normalize('NFC')}` : name.normalize('NFC');
+    if (!this.displaced.has(natural)) return natural;
+    // `natural` lives under a suffixed name because another path holds this name's slot:
+    // a name in that slot is that path, however it is spelled now (a Mac's `rm a.txt`
+    // removes `A.txt`, and `ln -s … a.txt` then puts a link in A.txt's place). Else the
+    // name is reported by visit().
+    const key = caseKey(name);
+    for (const r of this.source.childrenOf?.(dirWire) ?? []) {
+      if (r.path !== natural && caseKey(baseName(r.disk_path ?? r.path)) === key) return r.path;
+    }
+    return natural;
   }
 
   /**
@@ -285,6 +305,11 @@ class ScanState {
       wire = normalizePath(rawWire);
     } catch (err) {
       skipped.push({ path: disk, reason: `name cannot be synced (${(err as Error).message}): rename it to sync it${isDir ? ' (a directory: nothing in it is synced)' : ''}`, unsyncable_name: true });
+      return null;
+    }
+    const home = this.displaced.get(wire);
+    if (home !== undefined && home !== disk) {
+      skipped.push({ path: disk, reason: `"${wire}" is kept here as "${home}" (a case conflict on this case-insensitive folder): rename this one to sync it${isDir ? ' (a directory: nothing in it is synced)' : ''}`, unsyncable_name: true });
       return null;
     }
     if (st.isSymbolicLink()) {
@@ -519,7 +544,8 @@ export async function scanPaths(
       // and the indexed file is never taken for deleted.
       try {
         const other = scan.disk.lstat(path.join(folder, rowDisk));
-        scan.visit(rowDisk, nfc, other);
+        // On a case-insensitive folder the indexed spelling may find this very entry.
+        if (other.ino !== st.ino || other.dev !== st.dev) scan.visit(rowDisk, nfc, other);
       } catch {
         // the indexed spelling is gone: this is a rename to another spelling
       }

@@ -5,14 +5,15 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConflictPath } from '../../src/core/conflict-name.js';
 import { hasPostgres } from '../helpers/postgres.js';
+import { runSyncCycle } from '../../src/client/sync-cycle.js';
 import { World, checkMovedHistory, diskXattrs, ops, quiesceAndCheck, type Profile } from './sync-model.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 const profiles: Profile[] = hasPostgres ? ['in-process', 'postgres'] : ['in-process'];
 
-async function scenario(steps: (w: World) => Promise<void>, profile: Profile = 'in-process'): Promise<void> {
-  const w = new World(profile);
+async function scenario(steps: (w: World) => Promise<void>, profile: Profile = 'in-process', opts: { mac?: 'C' } = {}): Promise<void> {
+  const w = new World(profile, opts);
   try {
     await w.start();
     await steps(w);
@@ -381,4 +382,53 @@ describe('model-based test regressions', () => {
       expect(live.has('k/c.txt')).toBe(false);
       expect(live.has('k/e/f.txt')).toBe(true);
     }));
+
+  // Found by seed -496468213 (C on a Mac-like folder): C held A.txt, and the server's a.txt
+  // as "a (case conflict).txt". C's `rm a.txt; ln -s d/c.txt a.txt` removed A.txt and put a
+  // link spelled a.txt in its place. The scan took that name for the server's a.txt, found
+  // it twice and passed the link over: A.txt was deleted everywhere and the link never
+  // left C. A name in a slot another path holds is that path, however it is spelled.
+  it('on a Mac, a link put where a file displaced a case twin is that file, re-typed', () =>
+    scenario(
+      async (w) => {
+        ops.write(w, 'A', 'A.txt');
+        ops.link(w, 'A', 'a.txt', 'a.txt');
+        await ops.syncAll(w);
+        expect(fs.readdirSync(w.folder('C')).filter((n) => n !== '.synmac').sort()).toEqual(['A.txt', 'a (case conflict).txt']);
+        ops.link(w, 'C', 'a.txt', 'd/c.txt');
+        await ops.gc(w);
+        await quiesceAndCheck(w);
+        expect([...(await w.serverLinks())].sort()).toEqual([
+          ['A.txt', 'd/c.txt'],
+          ['a.txt', 'a.txt'],
+        ]);
+      },
+      'in-process',
+      { mac: 'C' },
+    ));
+
+  // The same slot once nobody holds it: A.txt gone, the server's a.txt still kept on C as
+  // "a (case conflict).txt", and a new a.txt made there. It is not the server's a.txt (that
+  // one is beside it): it is reported, by both kinds of scan, and changes nothing.
+  it('on a Mac, a new name beside the case-conflict name of the same path is reported, never synced over it', () =>
+    scenario(
+      async (w) => {
+        ops.write(w, 'A', 'A.txt');
+        ops.write(w, 'A', 'a.txt');
+        await ops.syncAll(w);
+        ops.delete(w, 'A', 'A.txt');
+        await ops.syncAll(w);
+        const before = await w.serverLive();
+        ops.write(w, 'C', 'a.txt');
+        const r = await runSyncCycle(w.devices.get('C')!, {});
+        expect(r.skipped.map((s) => s.path)).toEqual(['a.txt']);
+        expect(r.skipped[0].reason).toContain('"a.txt" is kept here as "a (case conflict).txt"');
+        const precise = await runSyncCycle(w.devices.get('C')!, { paths: new Map([['a.txt', false]]) });
+        expect(precise.skipped.map((s) => s.path)).toEqual(['a.txt']);
+        await quiesceAndCheck(w);
+        expect(await w.serverLive()).toEqual(before);
+      },
+      'in-process',
+      { mac: 'C' },
+    ));
 });

@@ -49,6 +49,7 @@ import { request } from 'undici';
 import { parseConflictPath } from '../../src/core/conflict-name.js';
 import { openDevice, type OpenDevice } from '../../src/client/device.js';
 import { runSyncCycle, type CrashStage } from '../../src/client/sync-cycle.js';
+import type { Skipped } from '../../src/client/scanner.js';
 import { MacLikeFolder, macNameKey } from '../../src/client/local-folder/mac-like.js';
 import { Api } from '../../src/client/api.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
@@ -546,9 +547,27 @@ export async function checkNoTornFiles(w: World): Promise<void> {
   }
 }
 
-async function deviceAgreesWithServer(w: World, dev: Dev, live: Map<string, string | null>, xattrs: Map<string, string>): Promise<void> {
+/**
+ * Names the device reports instead of syncing because they collide with a path kept under a
+ * "(case conflict)" name (a Mac user made `a.txt` beside the server's `a.txt`, shown there as
+ * `a (case conflict).txt`, once the `A.txt` that displaced it was gone). The report is the
+ * product's answer (the user renames one); the model checks that the displaced path is there.
+ */
+function reportedCaseCollisions(w: World, dev: Dev, skipped: readonly Skipped[]): Set<string> {
+  const out = new Set<string>();
+  for (const s of skipped) {
+    const m = /^"(.+)" is kept here as "(.+)" \(a case conflict/.exec(s.reason);
+    if (!m || !s.unsyncable_name) continue;
+    if (dev !== w.mac) throw new Error(`convergence: ${dev} reports a case collision on a case-sensitive folder (${s.path})`);
+    if (!fs.existsSync(path.join(w.folder(dev), m[2]))) throw new Error(`convergence: ${dev} reports ${s.path} against ${m[2]}, which is not there`);
+    out.add(s.path.normalize('NFC'));
+  }
+  return out;
+}
+
+async function deviceAgreesWithServer(w: World, dev: Dev, live: Map<string, string | null>, xattrs: Map<string, string>, excused: Set<string>): Promise<void> {
   const folder = w.folder(dev);
-  const files = listFiles(folder);
+  const files = listFiles(folder).filter((f) => !excused.has(f.normalize('NFC')));
   // A disk name stands for the server path its index row names: an NFD spelling, or on
   // the Mac a "(case conflict)" name given to one of two paths that differ only by case.
   const index = w.devices.get(dev)!.index.all();
@@ -558,7 +577,7 @@ async function deviceAgreesWithServer(w: World, dev: Dev, live: Map<string, stri
   const links = await w.serverLinks();
   const serverFiles = new Map([...live].filter(([p, s]) => s !== null && !links.has(p)) as Array<[string, string]>);
   // Links converge as links: the same target text, never followed.
-  const diskLinks = new Map([...listLinks(folder)].map(([f, t]) => [wire(f), t]));
+  const diskLinks = new Map([...listLinks(folder)].filter(([f]) => !excused.has(f.normalize('NFC'))).map(([f, t]) => [wire(f), t]));
   for (const [p, t] of links) if (diskLinks.get(p) !== t) throw new Error(`convergence: ${dev} has ${diskLinks.has(p) ? `a link to ${diskLinks.get(p)} at` : 'no link'} ${p} (the server's goes to ${t})`);
   for (const p of diskLinks.keys()) if (!links.has(p)) throw new Error(`convergence: ${dev} has a link ${p}, the server does not`);
   for (const [p, s] of serverFiles) {
@@ -573,7 +592,7 @@ async function deviceAgreesWithServer(w: World, dev: Dev, live: Map<string, stri
   }
   // Directories: every live server dir exists; every local dir is live on the server or
   // the parent of something that is.
-  const dirs = new Set(listDirs(folder).map(wire));
+  const dirs = new Set(listDirs(folder).filter((f) => ![...excused].some((x) => f.normalize('NFC') === x || f.normalize('NFC').startsWith(`${x}/`))).map(wire));
   for (const [p, s] of live) if (s === null && !dirs.has(p)) throw new Error(`convergence: ${dev} lacks directory ${p}`);
   for (const d of dirs) {
     const explained = live.has(d) || [...live.keys()].some((p) => p.startsWith(`${d}/`));
@@ -598,11 +617,13 @@ export async function quiesceAndCheck(w: World): Promise<void> {
   w.offline.clear();
   // Sync until a full round changes nothing and everyone agrees (every device twice at least).
   let calm = 0;
+  const skipped = new Map<Dev, readonly Skipped[]>();
   for (let round = 0; round < 10 && calm < 2; round++) {
     let allAgreed = true;
     let anyChange = false;
     for (const dev of DEVICES) {
       const r = await runSyncCycle(w.devices.get(dev)!, {});
+      skipped.set(dev, r.skipped);
       allAgreed &&= r.agreed;
       anyChange ||= r.changed;
     }
@@ -612,7 +633,7 @@ export async function quiesceAndCheck(w: World): Promise<void> {
   await checkNoTornFiles(w);
   const live = await w.serverLive();
   const xattrs = await w.serverXattrs();
-  for (const dev of DEVICES) await deviceAgreesWithServer(w, dev, live, xattrs);
+  for (const dev of DEVICES) await deviceAgreesWithServer(w, dev, live, xattrs, reportedCaseCollisions(w, dev, skipped.get(dev) ?? []));
   // Every attribute value on the server is one a device set (none torn, none invented).
   const onServer = new Set<string>();
   for (const [p, x] of xattrs) {
