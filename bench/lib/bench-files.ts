@@ -71,7 +71,9 @@ export function sha256AfterEdit(file: string, edit: { at: number; bytes: Buffer 
  * runs after, in a child process, and is not counted as the device's time.
  */
 export async function untilSame(dst: string, want: string, size: number, t0: number, opts: { what: string; limitMs: number; pollMs: number }): Promise<number> {
-  let lastSeen = '';
+  // B's file as it was when the edit was made is not the edit: hashing it at once would
+  // take a core from A while A hashes its own copy (256 MiB: ~0.15 s inside the window).
+  let lastSeen = statKey(dst);
   for (;;) {
     let st: fs.Stats | null = null;
     try {
@@ -91,5 +93,14 @@ export async function untilSame(dst: string, want: string, size: number, t0: num
     }
     if (performance.now() - t0 > opts.limitMs) throw new Error(`${opts.what}: B never got the bytes`);
     await new Promise((r) => setTimeout(r, opts.pollMs));
+  }
+}
+
+function statKey(file: string): string {
+  try {
+    const st = fs.statSync(file);
+    return `${st.size}:${st.mtimeMs}:${st.ino}`;
+  } catch {
+    return '';
   }
 }
