@@ -4,25 +4,28 @@
 // are that hash's bytes" holds for manifests as it does for blobs. Its rows (the manifest
 // and one per chunk) are written in one transaction, after the check, so a crash leaves
 // either a whole, verified manifest or none.
-import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Manifest, ManifestChunk } from '../core/manifest.js';
 import type { ManifestPutResponse } from '../core/protocol.js';
 import type { BlobStore } from './blobs.js';
-import { readChunks } from './chunk-stream.js';
 import type { Schema } from './db/schema.js';
 import { ApiError } from './errors.js';
 import { faultPoint } from './faults.js';
+import { ManifestCheckpoints } from './manifest-checkpoints.js';
 
 const ROWS_PER_INSERT = 500;
 /** hashes per `IN (...)` lookup */
 const LOOKUP = 500;
 
 export class ManifestStore {
+  private readonly checkpoints: ManifestCheckpoints;
+
   constructor(
     private readonly db: Kysely<Schema>,
     private readonly blobs: BlobStore,
-  ) {}
+  ) {
+    this.checkpoints = new ManifestCheckpoints(blobs);
+  }
 
   /** The stored manifest of `sha256`, or null when that content is not stored as one. */
   async get(sha256: string): Promise<Manifest | null> {
@@ -90,10 +93,9 @@ export class ManifestStore {
         const stored = locs.get(h)!.size;
         if (stored !== len) throw new ApiError(400, 'bad_manifest', `chunk ${h} is ${stored} bytes on the server, the manifest says ${len}`);
       }
-      // One pass over the content, in order, through SHA-256: the only read a manifest costs.
-      const hash = createHash('sha256');
-      for await (const buf of readChunks(this.blobs, m.chunks, undefined, { reuse: true })) hash.update(buf);
-      if (hash.digest('hex') !== m.sha256) {
+      // One pass over the content, in order, through SHA-256: the only read a manifest costs,
+      // and only from where an earlier version's hash can be taken up (manifest-checkpoints.ts).
+      if ((await this.checkpoints.hash(m)).sha256 !== m.sha256) {
         throw new ApiError(400, 'sha256_mismatch', 'the chunks, in the manifest\'s order, do not hash to its sha256; nothing was stored');
       }
       faultPoint('manifest-verified');
