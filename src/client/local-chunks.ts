@@ -130,6 +130,10 @@ export async function findLocalChunks(m: WireManifest, done: readonly boolean[],
  * manifest are read with one read and written with one write (up to RUN_BYTES): per-chunk
  * reads cost several times as much. A chunk whose source turns out shorter than indexed is
  * left undone (the caller fetches it).
+ *
+ * Runs overlap: the next run is read while this one is written and hashed. One after the
+ * other, each of ~128 runs of a 256 MiB copy waited for its read, then its write, then its
+ * hash, and the copy took 0.6–0.75 s under `watch` with the process mostly idle.
  */
 export async function copyLocalChunks(
   fh: fs.promises.FileHandle,
@@ -140,33 +144,63 @@ export async function copyLocalChunks(
   flusher: EarlyFlush,
   landed: (inHand: { i: number; parts: readonly Buffer[] }) => Promise<void>,
 ): Promise<number> {
+  const runs = runsOf(m, done, sources);
+  if (runs.length === 0) return 0;
   let bytes = 0;
-  // `landed` hashes a chunk before it returns or reads it back later: the buffer is free again.
-  const pool = Buffer.allocUnsafe(RUN_BYTES);
-  let run: { h: fs.promises.FileHandle; from: number; first: number; count: number; bytes: number } | null = null;
-  const endRun = async () => {
-    if (!run) return;
-    const r = run;
-    run = null;
-    const buf = await readInto(r.h, r.bytes <= pool.length ? pool.subarray(0, r.bytes) : Buffer.allocUnsafe(r.bytes), r.from);
+  // Two buffers in turn: one being read into, one being written and hashed. `landed` hashes
+  // a chunk before it returns or reads it back later, so a buffer is free once its run is done.
+  const pool = [Buffer.allocUnsafe(RUN_BYTES), Buffer.allocUnsafe(RUN_BYTES)];
+  const read = (k: number): Promise<Buffer> => {
+    const r = runs[k];
+    const p = readInto(r.h, r.bytes <= RUN_BYTES ? pool[k % 2].subarray(0, r.bytes) : Buffer.allocUnsafe(r.bytes), r.from);
+    p.catch(() => {}); // awaited in turn; a copy cut short must not leave it unhandled
+    return p;
+  };
+  let next = read(0);
+  for (let k = 0; k < runs.length; k++) {
+    const r = runs[k];
+    const buf = await next;
+    if (k + 1 < runs.length) next = read(k + 1);
     let take = 0;
     while (take < r.count && offsets[r.first + take] - offsets[r.first] + m.chunks[r.first + take][1] <= buf.length) take++;
-    if (take === 0) return;
+    if (take === 0) continue;
     const upto = offsets[r.first + take - 1] - offsets[r.first] + m.chunks[r.first + take - 1][1];
-    await writeAt(fh, buf.subarray(0, upto), offsets[r.first]);
-    flusher.wrote(upto);
-    for (let k = 0; k < take; k++) {
-      const i = r.first + k;
+    const written = writeAt(fh, buf.subarray(0, upto), offsets[r.first]);
+    written.catch(() => {});
+    // Hashed while the write is in flight: both only read the buffer. Each chunk is marked
+    // done just before it is handed on, so the hash, which reads back from the .part a done
+    // chunk it does not hold, never reaches one of this run before the write is in.
+    for (let j = 0; j < take; j++) {
+      const i = r.first + j;
       const start = offsets[i] - offsets[r.first];
       done[i] = true;
       bytes += m.chunks[i][1];
       await landed({ i, parts: [buf.subarray(start, start + m.chunks[i][1])] });
     }
-  };
+    await written;
+    flusher.wrote(upto);
+  }
+  return bytes;
+}
+
+interface Run {
+  h: fs.promises.FileHandle;
+  /** offset in the source file */
+  from: number;
+  /** first manifest index */
+  first: number;
+  count: number;
+  bytes: number;
+}
+
+/** The reads copyLocalChunks makes: chunks not done yet, back to back in one source, up to RUN_BYTES each. */
+function runsOf(m: WireManifest, done: readonly boolean[], sources: LocalChunkSources): Run[] {
+  const runs: Run[] = [];
+  let run: Run | null = null;
   for (let i = 0; i < m.chunks.length; i++) {
     const src = sources.at[i];
     if (done[i] || !src) {
-      await endRun();
+      run = null;
       continue;
     }
     const len = m.chunks[i][1];
@@ -175,11 +209,10 @@ export async function copyLocalChunks(
       run.bytes += len;
       continue;
     }
-    await endRun();
     run = { h: src.h, from: src.offset, first: i, count: 1, bytes: len };
+    runs.push(run);
   }
-  await endRun();
-  return bytes;
+  return runs;
 }
 
 /** The chunks of a local file, cut with the given sizes (one sequential read). */
