@@ -77,6 +77,15 @@ export async function chunkPass(read: ReadInto, opts: ChunkPassOptions): Promise
   }
 }
 
+/**
+ * Starts the worker now and leaves it idle (it keeps no process alive), so the first large
+ * pass does not wait for it to load.
+ */
+export function prestartCutWorker(): void {
+  const t = CutThread.acquire();
+  if (t) CutThread.release(t);
+}
+
 class CutWorkerError extends Error {}
 
 /** Turns cut points into chunk refs, hashing each chunk's bytes as they come. */

@@ -224,6 +224,11 @@ export class IndexDb {
     return limit >= 0 && rows.length > limit ? null : rows;
   }
 
+  /** Whether any indexed file has at least `bytes` bytes (one scan of the table, no row kept). */
+  hasFileFrom(bytes: number): boolean {
+    return this.db.prepare("SELECT 1 FROM files WHERE kind = 'file' AND size >= ? LIMIT 1").pluck().get(bytes) !== undefined;
+  }
+
   /** Files with a base: the denominator of the mass-delete guard. */
   countBaseFiles(): number {
     return this.db.prepare("SELECT count(*) FROM files WHERE base_revision IS NOT NULL AND coalesce(base_kind, kind) = 'file'").pluck().get() as number;

@@ -13,6 +13,7 @@ import { KeyRevokedError } from './api.js';
 import { followEvents, sleep } from './events.js';
 import { watchFolder, type FolderWatcher } from './folder-watcher.js';
 import { ChangedPaths } from './changed-paths.js';
+import { prestartCutWorker, TWO_THREADS_FROM } from './chunk-pass.js';
 import { UnreachableError } from './http.js';
 import { acquireLock } from './lock.js';
 import { ControlServer, type ControlAnswer, type ControlRequest } from './control-socket.js';
@@ -108,6 +109,8 @@ export class Watcher {
       this.opts.log(`no control channel (${(err as Error).message}); \`synmac sync\`, \`pause\` and \`status\` cannot reach this watcher`);
     }
     if (this.paused) this.opts.log(`paused since ${this.paused.since}: watching, not syncing; \`synmac resume\` to continue`);
+    // A folder with large files will cut one again: have the cutting thread ready by then.
+    if (this.device.index.hasFileFrom(TWO_THREADS_FROM)) prestartCutWorker();
     const folder = this.device.config.folder;
     this.fs = watchFolder(folder, {
       skipTopLevel: new Set([STATE_DIR]),
