@@ -48,9 +48,10 @@ export class ManifestCheckpoints {
   async hash(m: Manifest): Promise<{ sha256: string; fromByte: number }> {
     const keep = m.size >= CHECKPOINTS_FROM;
     const start = this.furthest(m.chunks);
-    const hash = start ? start.state.copy() : createHash('sha256');
-    const first = start?.index ?? 0;
-    const checkpoints: Checkpoint[] = start ? this.inherited(m.chunks, first) : [];
+    const hash = start ? start.from.state.copy() : createHash('sha256');
+    const first = start?.from.index ?? 0;
+    // The kept manifest's checkpoints up to the start lie in the shared prefix: they are this one's too.
+    const checkpoints: Checkpoint[] = start ? start.kept.checkpoints.slice(0, start.at + 1) : [];
     let fromByte = 0;
     for (let i = 0; i < first; i++) fromByte += m.chunks[i][1];
     // Boundaries are found by counting bytes: the reader's buffers do not follow chunks.
@@ -79,29 +80,19 @@ export class ManifestCheckpoints {
     return { sha256, fromByte };
   }
 
-  /** The kept checkpoint furthest into `chunks` that lies within a prefix they share. */
-  private furthest(chunks: readonly ManifestChunk[]): Checkpoint | null {
-    let best: Checkpoint | null = null;
+  /** The kept checkpoint furthest into `chunks` that lies within a prefix they share, with its manifest and place. */
+  private furthest(chunks: readonly ManifestChunk[]): { kept: Kept; at: number; from: Checkpoint } | null {
+    let best: { kept: Kept; at: number; from: Checkpoint } | null = null;
     for (const k of this.kept.values()) {
       const shared = sharedPrefix(k.chunks, chunks);
       for (let i = k.checkpoints.length - 1; i >= 0; i--) {
         const c = k.checkpoints[i];
         if (c.index > shared) continue;
-        if (!best || c.index > best.index) best = c;
+        if (!best || c.index > best.from.index) best = { kept: k, at: i, from: c };
         break;
       }
     }
     return best;
-  }
-
-  /** Checkpoints up to `index` that the new manifest may keep too (its prefix is theirs). */
-  private inherited(chunks: readonly ManifestChunk[], index: number): Checkpoint[] {
-    for (const k of this.kept.values()) {
-      if (sharedPrefix(k.chunks, chunks) < index) continue;
-      const own = k.checkpoints.filter((c) => c.index <= index);
-      if (own.some((c) => c.index === index)) return own;
-    }
-    return [];
   }
 
   private remember(m: Manifest, checkpoints: Checkpoint[]): void {
