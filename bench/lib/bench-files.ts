@@ -81,14 +81,14 @@ export async function untilSame(dst: string, want: string, size: number, t0: num
     } catch {
       // not there yet
     }
-    const seen = st ? `${st.size}:${st.mtimeMs}:${st.ino}` : '';
+    const seen = st ? keyOf(st) : '';
     if (st && seen !== lastSeen) {
       lastSeen = seen;
       const at = performance.now() - t0;
       if (st.size === size && (await sha256FileAsync(dst)) === want) {
         // the bytes hashed are the ones seen at `at` only if the file did not change meanwhile
         const after = fs.statSync(dst);
-        if (`${after.size}:${after.mtimeMs}:${after.ino}` === seen) return at;
+        if (keyOf(after) === seen) return at;
       }
     }
     if (performance.now() - t0 > opts.limitMs) throw new Error(`${opts.what}: B never got the bytes`);
@@ -96,10 +96,12 @@ export async function untilSame(dst: string, want: string, size: number, t0: num
   }
 }
 
+/** What says a file changed between two polls: its size, mtime and inode. */
+const keyOf = (st: fs.Stats): string => `${st.size}:${st.mtimeMs}:${st.ino}`;
+
 function statKey(file: string): string {
   try {
-    const st = fs.statSync(file);
-    return `${st.size}:${st.mtimeMs}:${st.ino}`;
+    return keyOf(fs.statSync(file));
   } catch {
     return '';
   }
