@@ -217,7 +217,9 @@ export class BlobStore {
   async putPack(blobs: readonly PackEntry[]): Promise<BlobLocation[]> {
     if (blobs.length === 0) return [];
     const pack = `${randomUUID()}.pack`;
-    const locs = await this.writePack(pack, blobs);
+    // A file can repeat a chunk (runs of zeros do); each content goes into the pack once.
+    const seen = new Set<string>();
+    const locs = await this.writePack(pack, blobs.filter((b) => !seen.has(b.sha256) && seen.add(b.sha256)));
     await this.catalog.record(locs);
     return locs;
   }

@@ -18,6 +18,11 @@ export class BlobCatalogTable implements BlobCatalog {
    */
   async record(blobs: ReadonlyArray<{ sha256: string; size: number; pack?: string | null; offset?: number | null }>): Promise<void> {
     if (blobs.length === 0) return;
+    // One row per content: PostgreSQL refuses an upsert that names a row twice in one
+    // statement (SQLite takes it), so a repeated hash is recorded at its first location.
+    const byHash = new Map<string, (typeof blobs)[number]>();
+    for (const b of blobs) if (!byHash.has(b.sha256)) byHash.set(b.sha256, b);
+    blobs = [...byHash.values()];
     const now = Date.now();
     await this.db.transaction().execute(async (tx) => {
       for (let i = 0; i < blobs.length; i += CHUNK) {
