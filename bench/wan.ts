@@ -59,8 +59,12 @@ try {
     // throttling proxies (in this process) carry the transfer.
     const edit = prepare(path.join(a.folder, rel));
     const t0 = performance.now();
-    edit.apply();
-    const ms = await untilSame(path.join(b.folder, rel), edit.want, edit.size, t0, { what: name, limitMs: 30 * 60_000, pollMs: 50 });
+    // B's stat is taken before the edit (untilSame's first step runs at the call).
+    const same = untilSame(path.join(b.folder, rel), edit.want, edit.size, t0, { what: name, limitMs: 30 * 60_000, pollMs: 50 });
+    await edit.apply();
+    // Timed from the end of the user's own save (see bench:chunked).
+    const applied = performance.now() - t0;
+    const ms = (await same) - applied;
     const up = pa.bytes().up;
     const down = pb.bytes().down;
     const linkMoved = (up / UP + down / DOWN) * 1000 + 2 * RTT;
