@@ -23,7 +23,7 @@ interface Run {
 }
 
 /** Consecutive slices whose bytes are contiguous in one file become one run. */
-function runsOf(blobs: BlobStore, slices: readonly ChunkSlice[], chunks: readonly ManifestChunk[], locs: Map<string, BlobLocation>): Run[] {
+function runsOf(blobs: BlobStore, slices: readonly ChunkSlice[], chunks: readonly ManifestChunk[], locs: ReadonlyMap<string, BlobLocation>): Run[] {
   const runs: Run[] = [];
   for (const s of slices) {
     const [sha, length] = chunks[s.index];
@@ -50,7 +50,7 @@ export async function* readChunks(
   blobs: BlobStore,
   chunks: readonly ManifestChunk[],
   range?: { start: number; end: number },
-  opts: { reuse?: boolean } = {},
+  opts: { reuse?: boolean; locs?: ReadonlyMap<string, BlobLocation> } = {},
 ): AsyncGenerator<Buffer> {
   // With `reuse`, the bytes go through two buffers in turn (one being read, one in the
   // consumer's hands), valid only until the next is asked for: right for a consumer that is
@@ -61,32 +61,49 @@ export async function* readChunks(
   const total = lengths.reduce((a, b) => a + b, 0);
   if (total === 0) return;
   const slices = range ? slicesForRange(lengths, range.start, range.end) : slicesForRange(lengths, 0, total - 1);
-  for (let w = 0; w < slices.length; w += WINDOW) {
-    const window = slices.slice(w, w + WINDOW);
+  // Locations the caller just looked up (the manifest check has them all) are used as they
+  // are: one list of runs, and no lookup between windows, where the reads stood still.
+  const windowSize = opts.locs ? slices.length : WINDOW;
+  for (let w = 0; w < slices.length; w += windowSize) {
+    const window = slices.slice(w, w + windowSize);
     const shas = window.map((s) => chunks[s.index][0]);
-    let runs = runsOf(blobs, window, chunks, await blobs.catalog.lookup(shas));
+    let runs = runsOf(blobs, window, chunks, opts.locs ?? (await blobs.catalog.lookup(shas)));
     let done = 0; // bytes of this window already read
     let relocated = false;
-    for (let r = 0; r < runs.length; ) {
-      let fh: fs.FileHandle;
-      try {
-        fh = await fs.open(runs[r].file, 'r');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || relocated) throw err;
-        // Moved by a pack rewrite: locate the rest of this window again, once.
-        relocated = true;
-        const rest = sliceFrom(window, done);
-        runs = runsOf(blobs, rest, chunks, await blobs.catalog.lookup(rest.map((s) => chunks[s.index][0])));
-        r = 0;
-        continue;
+    // The next run's file is opened while this run is read: opening it only when this run
+    // ends left the hash waiting at every pack boundary.
+    let opening: Promise<fs.FileHandle> | null = null;
+    const openRun = (r: number): Promise<fs.FileHandle> => {
+      const p = fs.open(runs[r].file, 'r');
+      p.catch(() => {}); // awaited in turn, or closed below when not reached
+      return p;
+    };
+    try {
+      for (let r = 0; r < runs.length; ) {
+        let fh: fs.FileHandle;
+        try {
+          fh = await (opening ?? openRun(r));
+        } catch (err) {
+          opening = null;
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || relocated) throw err;
+          // Moved by a pack rewrite: locate the rest of this window again, once.
+          relocated = true;
+          const rest = sliceFrom(window, done);
+          runs = runsOf(blobs, rest, chunks, await blobs.catalog.lookup(rest.map((s) => chunks[s.index][0])));
+          r = 0;
+          continue;
+        }
+        opening = r + 1 < runs.length ? openRun(r + 1) : null;
+        try {
+          yield* readRun(fh, runs[r], ring);
+        } finally {
+          await fh.close();
+        }
+        done += runs[r].length;
+        r++;
       }
-      try {
-        yield* readRun(fh, runs[r], ring);
-      } finally {
-        await fh.close();
-      }
-      done += runs[r].length;
-      r++;
+    } finally {
+      if (opening) await opening.then((h) => h.close()).catch(() => {});
     }
   }
 }

@@ -12,7 +12,7 @@
 // on disk; after a restart, or for a manifest that shares no prefix, the check reads all.
 import { createHash, type Hash } from 'node:crypto';
 import type { Manifest, ManifestChunk } from '../core/manifest.js';
-import type { BlobStore } from './blobs.js';
+import type { BlobLocation, BlobStore } from './blobs.js';
 import { readChunks } from './chunk-stream.js';
 
 /** Manifests of at least this size keep checkpoints (a smaller one is checked in a few ms). */
@@ -43,9 +43,10 @@ export class ManifestCheckpoints {
   /**
    * The SHA-256 of `m`'s content (every chunk is in the store: the caller checked), hashed
    * from the furthest checkpoint another kept manifest shares with it; the checkpoints of
-   * `m` itself are kept for the next version.
+   * `m` itself are kept for the next version. `locs`: where its chunks are, when the caller
+   * has just looked them up.
    */
-  async hash(m: Manifest): Promise<{ sha256: string; fromByte: number }> {
+  async hash(m: Manifest, locs?: ReadonlyMap<string, BlobLocation>): Promise<{ sha256: string; fromByte: number }> {
     const keep = m.size >= CHECKPOINTS_FROM;
     const start = this.furthest(m.chunks);
     const hash = start ? start.from.state.copy() : createHash('sha256');
@@ -59,7 +60,7 @@ export class ManifestCheckpoints {
     let left = m.chunks[first]?.[1] ?? 0; // bytes of chunk `index` still to come
     let sinceCheckpoint = 0;
     const every = Math.max(EVERY_BYTES, Math.ceil(m.size / MAX_CHECKPOINTS));
-    for await (let buf of readChunks(this.blobs, m.chunks.slice(first), undefined, { reuse: true })) {
+    for await (let buf of readChunks(this.blobs, m.chunks.slice(first), undefined, { reuse: true, locs })) {
       while (buf.length > 0) {
         const take = Math.min(left, buf.length);
         hash.update(buf.subarray(0, take));

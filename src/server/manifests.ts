@@ -95,7 +95,7 @@ export class ManifestStore {
       }
       // One pass over the content, in order, through SHA-256: the only read a manifest costs,
       // and only from where an earlier version's hash can be taken up (manifest-checkpoints.ts).
-      if ((await this.checkpoints.hash(m)).sha256 !== m.sha256) {
+      if ((await this.checkpoints.hash(m, locs)).sha256 !== m.sha256) {
         throw new ApiError(400, 'sha256_mismatch', 'the chunks, in the manifest\'s order, do not hash to its sha256; nothing was stored');
       }
       faultPoint('manifest-verified');
