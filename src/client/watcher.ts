@@ -13,6 +13,7 @@ import { KeyRevokedError } from './api.js';
 import { followEvents, sleep } from './events.js';
 import { watchFolder, type FolderWatcher } from './folder-watcher.js';
 import { ChangedPaths } from './changed-paths.js';
+import { capabilities, forgetCapabilities } from './chunk-wire.js';
 import { prestartCutWorker, TWO_THREADS_FROM } from './chunk-pass.js';
 import { UnreachableError } from './http.js';
 import { acquireLock } from './lock.js';
@@ -131,6 +132,10 @@ export class Watcher {
         if (connected !== this.pushConnected) this.opts.log(connected ? 'server push connected' : `server push lost (${why}); polling`);
         this.pushConnected = connected;
         if (connected) {
+          // What the server can do is asked now, not by the first large transfer (a round
+          // trip on its critical path), and again on each connect: it may be a new build.
+          forgetCapabilities(this.device.api);
+          capabilities(this.device.api).catch(() => {}); // asked again when needed
           // the server is back: no need to wait out the backoff
           this.backoffUntil = 0;
           this.schedule(0, true); // catch up on whatever happened while away
