@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ChunkIndex, stampOf } from '../../src/client/chunk-index.js';
 import { IndexDb, type IndexRow } from '../../src/client/index-db.js';
@@ -111,5 +112,34 @@ describe('ChunkIndex.prune', () => {
     again.prune();
     expect(again.chunksOf('stray.bin')).toHaveLength(0);
     expect(again.chunksOf('a.bin')).toHaveLength(2);
+  });
+});
+
+describe('ChunkIndex.chunksOf, kept in memory', () => {
+  it('always answers what the table holds, whatever was recorded, dropped, moved or pruned', () => {
+    const paths = ['a.bin', 'b.bin', 'c.bin', 'd/e.bin'];
+    const op = fc.oneof(
+      fc.record({ t: fc.constant('record' as const), p: fc.constantFrom(...paths), n: fc.integer({ min: 1, max: 9000 }) }),
+      fc.record({ t: fc.constant('drop' as const), p: fc.constantFrom(...paths) }),
+      fc.record({ t: fc.constant('move' as const), p: fc.constantFrom(...paths), to: fc.constantFrom(...paths) }),
+      fc.record({ t: fc.constant('prune' as const), max: fc.integer({ min: 0, max: 20_000 }) }),
+      fc.record({ t: fc.constant('read' as const), p: fc.constantFrom(...paths) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 12 }), (ops) => {
+        for (const p of paths) chunks.drop(p);
+        for (const o of ops) {
+          if (o.t === 'record') chunked(o.p, o.n);
+          else if (o.t === 'drop') chunks.drop(o.p);
+          else if (o.t === 'move' && o.p !== o.to) chunks.move(o.p, o.to, `moved-${seq++}`);
+          else if (o.t === 'prune') chunks.prune(o.max);
+          else chunks.chunksOf(o.p);
+          // A fresh instance reads the table; the long-lived one may answer from memory.
+          const fresh = new ChunkIndex(index);
+          for (const p of paths) expect(chunks.chunksOf(p)).toEqual(fresh.chunksOf(p));
+        }
+      }),
+      { numRuns: 40 },
+    );
   });
 });
