@@ -71,6 +71,13 @@ export interface ChunkedUploadOptions {
   /** requests in flight */
   concurrency?: number;
   signal?: AbortSignal;
+  /**
+   * Takes the chunk index's record of this file instead of running it at once: the caller
+   * runs it while its commit is in flight (for a 256 MiB file ~15–25 ms of SQLite writes,
+   * which sat between the manifest's answer and the commit). It is true from the moment
+   * the manifest is stored, whatever the commit then says.
+   */
+  indexLater?: (record: () => void) => void;
 }
 
 export interface ChunkedUploadResult {
@@ -251,7 +258,12 @@ export async function uploadChunked(api: Api, f: ScannedFile, opts: ChunkedUploa
     await resend(api, f, refs, v2, compressor, result, named);
     await putManifest(api, manifest);
   }
-  if (opts.chunkIndex) opts.chunkIndex.record(f.diskPath, f.sha256, stampOf({ size: f.size, mtimeMs: f.mtime, ino: f.ino, ctimeMs: f.ctime }), params, refs);
+  const index = opts.chunkIndex;
+  if (index) {
+    const record = () => index.record(f.diskPath, f.sha256, stampOf({ size: f.size, mtimeMs: f.mtime, ino: f.ino, ctimeMs: f.ctime }), params, refs);
+    if (opts.indexLater) opts.indexLater(record);
+    else record();
+  }
   return result;
 }
 

@@ -14,8 +14,9 @@ import type { CycleContext } from './context.js';
  * as they go through `onBytes`. Throws a ServerError when the server refuses (4xx: nothing
  * kept, e.g. the file changed after it was hashed), ChangedDuringUploadError when the
  * chunked read saw other bytes than the scan, and ENOENT when the file vanished.
+ * `indexLater`: see ChunkedUploadOptions.
  */
-export async function uploadLarge(ctx: CycleContext, e: LocalEntry, onBytes?: (n: number) => void): Promise<void> {
+export async function uploadLarge(ctx: CycleContext, e: LocalEntry, onBytes?: (n: number) => void, indexLater?: (record: () => void) => void): Promise<void> {
   // The HTTP client and the chunker open the file themselves: by the name the OS knows.
   const file = ctx.disk.realPath(path.join(ctx.folder, e.diskPath));
   if (e.size > SINGLE_CHUNK_LIMIT) {
@@ -30,6 +31,7 @@ export async function uploadLarge(ctx: CycleContext, e: LocalEntry, onBytes?: (n
         onBytes,
         onHalf: () => ctx.hook('mid-chunk-upload'),
         signal: ctx.options.signal,
+        indexLater,
       },
     );
     if (sent) return;

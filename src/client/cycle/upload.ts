@@ -97,6 +97,16 @@ export async function uploadPhase(ctx: CycleContext, actions: SyncAction[], move
     }
   };
   const uploadThenCommit = async (chunk: PlannedOp[], previous: Promise<void>): Promise<void> => {
+    // Chunk index records of this chunk's large files, run while its commit is in flight
+    // (or here, when it ends before its commit).
+    const indexLater: Array<() => void> = [];
+    try {
+      await uploadChunkThenCommit(chunk, previous, indexLater);
+    } finally {
+      runAll(indexLater);
+    }
+  };
+  const uploadChunkThenCommit = async (chunk: PlannedOp[], previous: Promise<void>, indexLater: Array<() => void>): Promise<void> => {
     if (aborted()) return;
     const failed = new Set<string>();
     // Only files' content travels as blobs: a link's target text is in its op.
@@ -141,7 +151,7 @@ export async function uploadPhase(ctx: CycleContext, actions: SyncAction[], move
           }
         : undefined;
       try {
-        await uploadLarge(ctx, e, onBytes);
+        await uploadLarge(ctx, e, onBytes, (record) => indexLater.push(record));
       } catch (err) {
         upStreaming -= streamed;
         if (err instanceof ServerError && err.status < 500 && err.status !== 401) {
@@ -174,7 +184,13 @@ export async function uploadPhase(ctx: CycleContext, actions: SyncAction[], move
     // the next cycle able to adopt it (core/commit-journal.ts).
     const journal = runnable.flatMap((c) => (c.op.op === 'write' && c.entry ? [journalRow(c)] : []));
     if (journal.length) index.journalCommit(ctx.cursor, journal);
-    const { results } = await api.commit(runnable.map((c) => c.op));
+    const answer = api.commit(runnable.map((c) => c.op));
+    if (indexLater.length) {
+      answer.catch(() => {}); // awaited just below
+      await new Promise((r) => setImmediate(r)); // the request is on its way first
+      runAll(indexLater);
+    }
+    const { results } = await answer;
     await hook('before-index-commit');
     index.tx(() => {
       runnable.forEach((c, j) => applyCommitResult(ctx, c, results[j], conflictDownloads));
@@ -185,6 +201,11 @@ export async function uploadPhase(ctx: CycleContext, actions: SyncAction[], move
   for (let i = 0; i < ops.length; i += 1000) chunks.push(ops.slice(i, i + 1000));
   await pool(chunks, Math.min(2, concurrency), uploadChunk);
   return { committed: ops.length + moves.length, conflictDownloads, metaUploads };
+}
+
+/** Runs and removes each of `fns`. */
+function runAll(fns: Array<() => void>): void {
+  for (const f of fns.splice(0)) f();
 }
 
 /** The row a write's commit records when the server keeps it at its path, its revision not known yet. */
