@@ -6,9 +6,11 @@
 // milliseconds later, and reading a 256 MiB file's ~4,000 chunk rows, writing its JSON and
 // gzipping it took ~30 ms of that edit's critical path. The route still asks the database
 // whether the manifest is stored (one row), so one the collector removed is not served.
+// Others are read from the database (rows, JSON, gzip) when asked for, as before.
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { canonicalManifestJson, type Manifest } from '../core/manifest.js';
+import type { ManifestStore } from './manifests.js';
 
 const gzip = promisify(zlib.gzip);
 /** A manifest smaller than this goes as it is: gzip's framing would eat most of the saving. */
@@ -22,27 +24,35 @@ export interface ManifestBody {
   gzipped: Buffer | null;
 }
 
-export async function manifestBody(m: Manifest): Promise<ManifestBody> {
+async function manifestBody(m: Manifest): Promise<ManifestBody> {
   const json = canonicalManifestJson(m);
   return { json, gzipped: json.length >= GZIP_FROM ? await gzip(json, { level: 1 }) : null };
 }
 
-export class RecentManifestBodies {
-  private readonly bodies = new Map<string, Promise<ManifestBody>>();
+/** The GET bodies of stored manifests, the last few recorded made ahead. */
+export class ManifestBodies {
+  private readonly recent = new Map<string, Promise<ManifestBody>>();
+  constructor(private readonly store: ManifestStore) {}
 
   /** Starts making the body of `m`, just recorded as it is (not one stored before it). */
   prepare(m: Manifest): void {
-    if (this.bodies.has(m.sha256)) return;
-    const body = manifestBody(m);
-    body.catch(() => this.bodies.delete(m.sha256)); // made again by the request
-    this.bodies.set(m.sha256, body);
-    for (const sha of this.bodies.keys()) {
-      if (this.bodies.size <= KEEP) break;
-      this.bodies.delete(sha);
+    if (this.recent.has(m.sha256)) return;
+    // After the PUT's answer is on its way: the JSON alone is a few ms of this thread.
+    const body = new Promise((r) => setImmediate(r)).then(() => manifestBody(m));
+    body.catch(() => this.recent.delete(m.sha256)); // made again when asked for
+    this.recent.set(m.sha256, body);
+    for (const sha of this.recent.keys()) {
+      if (this.recent.size <= KEEP) break;
+      this.recent.delete(sha);
     }
   }
 
-  get(sha256: string): Promise<ManifestBody> | undefined {
-    return this.bodies.get(sha256);
+  /** The body of the stored manifest of `sha256`; null when that content is not stored as one. */
+  async get(sha256: string): Promise<ManifestBody | null> {
+    const kept = this.recent.get(sha256);
+    const body = kept && (await this.store.size(sha256)) !== null ? await kept.catch(() => null) : null;
+    if (body) return body;
+    const manifest = await this.store.get(sha256);
+    return manifest ? manifestBody(manifest) : null;
   }
 }

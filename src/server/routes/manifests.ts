@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { checkManifest } from '../../core/manifest.js';
 import type { ServerContext } from '../context.js';
 import { ApiError } from '../errors.js';
-import { RecentManifestBodies, manifestBody } from '../manifest-bodies.js';
+import { ManifestBodies } from '../manifest-bodies.js';
 import { DEFLATE_RAW_ENCODING, GZIP, acceptsGzip, inflateCapped } from '../request-encoding.js';
 import { sha256Schema } from './schemas.js';
 
@@ -34,7 +34,7 @@ const manifestError = {
 } as const;
 
 export async function manifestRoutes(app: FastifyInstance, ctx: ServerContext): Promise<void> {
-  const recent = new RecentManifestBodies();
+  const bodies = new ManifestBodies(ctx.manifests);
   app.put(
     '/api/v1/manifests/:sha256',
     {
@@ -66,7 +66,7 @@ export async function manifestRoutes(app: FastifyInstance, ctx: ServerContext): 
       const check = checkManifest(req.body, { sha256 });
       if (!check.ok) throw new ApiError(400, check.code, check.message);
       const result = await ctx.manifests.put(check.manifest);
-      if (result.stored) recent.prepare(check.manifest);
+      if (result.stored) bodies.prepare(check.manifest);
       return reply.code(result.stored ? 201 : 200).send(result);
     },
   );
@@ -85,15 +85,10 @@ export async function manifestRoutes(app: FastifyInstance, ctx: ServerContext): 
     },
     async (req, reply) => {
       const { sha256 } = req.params as { sha256: string };
-      const kept = recent.get(sha256);
-      let body = kept && (await ctx.manifests.size(sha256)) !== null ? await kept.catch(() => null) : null;
+      const body = await bodies.get(sha256);
       if (!body) {
-        const manifest = await ctx.manifests.get(sha256);
-        if (!manifest) {
-          if (await ctx.blobs.locate(sha256)) throw new ApiError(404, 'not_chunked', 'that content is stored whole: download it with GET /api/v1/blobs/{sha256}');
-          throw new ApiError(404, 'not_found', 'no content with that hash on the server');
-        }
-        body = await manifestBody(manifest);
+        if (await ctx.blobs.locate(sha256)) throw new ApiError(404, 'not_chunked', 'that content is stored whole: download it with GET /api/v1/blobs/{sha256}');
+        throw new ApiError(404, 'not_found', 'no content with that hash on the server');
       }
       reply.header('content-type', 'application/json; charset=utf-8');
       reply.header('cache-control', 'private, max-age=31536000, immutable');
