@@ -59,10 +59,18 @@ export function decide(
   remote: RemoteFile | null,
 ): SyncAction | null {
   const content = decideContent(path, local, base, remote);
+  const metaEdited = !!local && !!base && local.metaHash !== undefined && (local.metaHash ?? null) !== (base.metaHash ?? null);
   // A metadata edit here (a Finder tag added) racing a delete elsewhere is an edit: like a
   // content edit it beats the delete, and the file comes back with its bytes and metadata.
-  if (content?.action === 'delete' && local && base && local.metaHash !== undefined && (local.metaHash ?? null) !== (base.metaHash ?? null)) {
+  if (content?.action === 'delete' && metaEdited) {
     return { action: 'upload', path, base_revision: null };
+  }
+  // The same edit racing a change of kind elsewhere (the file replaced by a folder or a
+  // link) is an edit too: as a content edit would, the file, with its bytes and metadata,
+  // is kept as a conflict copy and the path takes the other side's kind. (Found by the
+  // model test: the tag was lost with the file.)
+  if (content?.action === 'download' && metaEdited && local!.kind === 'file' && remote!.kind !== 'file') {
+    return { action: 'conflict', path, base_revision: base!.revision, remote: remote! };
   }
   if (!local || !remote || remote.deleted || local.metaHash === undefined || remote.meta_hash === undefined) return content;
   if (local.kind !== remote.kind) return content;

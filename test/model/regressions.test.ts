@@ -308,6 +308,32 @@ describe('model-based test regressions', () => {
       }
     }));
 
+  // Found by seed 1363170220 (PostgreSQL): B replaced d/e/f.txt by a folder while A, not
+  // yet told, tagged the file. The planner answered A's unchanged bytes with the folder and
+  // the tag was lost with the file. As a content edit would, the tagged file now stays as
+  // a conflict copy beside the folder.
+  for (const profile of profiles) {
+    it(`a tag set on a file another device replaced by a folder survives in a conflict copy (${profile})`, () =>
+      scenario(async (w) => {
+        ops.write(w, 'A', 'd/e/f.txt');
+        await ops.syncAll(w);
+        const bytes = fs.readFileSync(path.join(w.folder('A'), 'd/e/f.txt'));
+        ops.fileToDir(w, 'B', 'd/e/f.txt');
+        ops.setXattr(w, 'A', 'd/e/f.txt', TAG);
+        await ops.sync(w, 'B');
+        await ops.sync(w, 'A');
+        await quiesceAndCheck(w);
+        for (const d of ['A', 'B', 'C'] as const) {
+          expect(fs.statSync(path.join(w.folder(d), 'd/e/f.txt')).isDirectory()).toBe(true);
+          const copies = fs.readdirSync(path.join(w.folder(d), 'd/e')).filter((n) => parseConflictPath(`d/e/${n}`));
+          expect(copies).toHaveLength(1);
+          const copy = path.join(w.folder(d), 'd/e', copies[0]);
+          expect(sha(fs.readFileSync(copy))).toBe(sha(bytes));
+          expect(Object.keys(diskXattrs(copy))).toEqual([TAG]);
+        }
+      }, profile));
+  }
+
   it('a removed tag wins over the value it removed, and the removal travels', () =>
     scenario(async (w) => {
       ops.write(w, 'A', 'a.txt');

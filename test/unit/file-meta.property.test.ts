@@ -35,7 +35,7 @@ const remote = fc.option(
 );
 
 describe('metadata layer of the planner', () => {
-  it('never makes a conflict, delete or upload the content alone would not make, and converges the metadata', () => {
+  it('never makes a conflict, delete or upload the content alone would not make (but to keep an edit), and converges the metadata', () => {
     fc.assert(
       fc.property(local, base, remote, (l, b, r) => {
         // One revision is one content: a remote at the base's revision holds the base's bytes.
@@ -43,15 +43,19 @@ describe('metadata layer of the planner', () => {
         const content = decideContent('p', l, b, r);
         const withMeta = decide('p', l, b, r);
         const kindOf = (a: typeof content) => a?.action ?? null;
-        // The one exception: a metadata edit here beats a delete elsewhere, as a content edit does.
+        // The two exceptions: a metadata edit here beats a delete elsewhere, as a content
+        // edit does, and a file's survives the path becoming a folder or link as a conflict copy.
         const metaEdited = !!l && !!b && l.metaHash !== (b.metaHash ?? null);
         if (content?.action === 'delete' && metaEdited) {
           expect(withMeta).toEqual({ action: 'upload', path: 'p', base_revision: null });
+        } else if (content?.action === 'download' && metaEdited && l!.kind === 'file' && content.remote.kind !== 'file') {
+          expect(withMeta).toEqual({ action: 'conflict', path: 'p', base_revision: b!.revision, remote: r });
         } else if (['conflict', 'delete', 'server_delete', 'upload'].includes(kindOf(withMeta) ?? '')) {
           expect(withMeta).toEqual(content);
         }
-        // A metadata edit is never answered with a delete.
+        // A metadata edit is never answered with a delete, nor a file's by another kind over it.
         if (metaEdited) expect(withMeta?.action).not.toBe('delete');
+        if (metaEdited && l!.kind === 'file' && withMeta?.action === 'download') expect(withMeta.remote.kind).toBe('file');
         if (withMeta?.action === 'meta_upload' || withMeta?.action === 'meta_download') {
           // Only where the content already agrees (or the server's newer revision has the same bytes).
           expect(l && r && !r.deleted && l.kind === r.kind && (l.kind === 'dir' || l.sha256 === r.sha256)).toBeTruthy();
