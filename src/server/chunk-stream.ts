@@ -66,8 +66,7 @@ export async function* readChunks(
   const windowSize = opts.locs ? slices.length : WINDOW;
   for (let w = 0; w < slices.length; w += windowSize) {
     const window = slices.slice(w, w + windowSize);
-    const shas = window.map((s) => chunks[s.index][0]);
-    let runs = runsOf(blobs, window, chunks, opts.locs ?? (await blobs.catalog.lookup(shas)));
+    let runs = runsOf(blobs, window, chunks, opts.locs ?? (await blobs.catalog.lookup(window.map((s) => chunks[s.index][0]))));
     let done = 0; // bytes of this window already read
     let relocated = false;
     // The next run's file is opened while this run is read: opening it only when this run

@@ -90,23 +90,17 @@ export async function uploadPhase(ctx: CycleContext, actions: SyncAction[], move
     let done!: () => void;
     const previous = commitTurn;
     commitTurn = new Promise<void>((resolve) => (done = resolve));
-    try {
-      await uploadThenCommit(chunk, previous);
-    } finally {
-      done();
-    }
-  };
-  const uploadThenCommit = async (chunk: PlannedOp[], previous: Promise<void>): Promise<void> => {
     // Chunk index records of this chunk's large files, run while its commit is in flight
     // (or here, when it ends before its commit).
     const indexLater: Array<() => void> = [];
     try {
-      await uploadChunkThenCommit(chunk, previous, indexLater);
+      await uploadThenCommit(chunk, previous, indexLater);
     } finally {
+      done();
       runAll(indexLater);
     }
   };
-  const uploadChunkThenCommit = async (chunk: PlannedOp[], previous: Promise<void>, indexLater: Array<() => void>): Promise<void> => {
+  const uploadThenCommit = async (chunk: PlannedOp[], previous: Promise<void>, indexLater: Array<() => void>): Promise<void> => {
     if (aborted()) return;
     const failed = new Set<string>();
     // Only files' content travels as blobs: a link's target text is in its op.
